@@ -1,0 +1,41 @@
+# Two entry points on a fresh machine: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FRAMEWORK ?= sklearn
+OUT ?= examples/out
+
+.PHONY: demo test install install-test bench completions lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e '.[$(FRAMEWORK)]'
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+# Train a small model, prepare it into an artifact, check it, run its score.py, zip it.
+demo: install
+	$(BIN)/python examples/train_$(FRAMEWORK).py $(OUT)
+	$(BIN)/mdreg prepare $(OUT)/model.joblib -o $(OUT)/artifact --x-sample $(OUT)/x_sample.csv --force
+	$(BIN)/mdreg introspect $(OUT)/artifact
+	$(BIN)/mdreg verify $(OUT)/artifact
+	$(BIN)/mdreg zip $(OUT)/artifact -o $(OUT)/artifact.zip
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+bench: install-test
+	$(BIN)/python benchmarks/run.py
+
+completions: install
+	$(BIN)/python scripts/make_completions.py
+
+lint:
+	$(BIN)/ruff check mdreg tests
+
+clean:
+	rm -rf $(OUT) build dist *.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+from mdreg.cli import main
+
+main()

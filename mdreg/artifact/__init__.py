@@ -1,0 +1,1 @@
+"""The model artifact as a thing: layout, runtime.yaml, schemas, manifest, metadata, ignore rules, zip."""

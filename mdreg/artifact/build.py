@@ -1,0 +1,268 @@
+"""``prepare``: a model file in, a complete model artifact out.
+
+Everything is validated and loaded before the first write; the artifact is built in a
+temporary folder beside the destination and renamed into place, so a failure leaves
+nothing half-written and an existing artifact is replaced only by a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mdreg import __version__
+from mdreg.artifact import conda, layout
+from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE
+from mdreg.artifact.manifest import write_manifest
+from mdreg.artifact.metadata import (check_use_case, custom, limit_problems, new_metadata,
+                                     write_metadata)
+from mdreg.artifact.provenance import git_provenance
+from mdreg.artifact.runtime import build_runtime, dump_runtime
+from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
+from mdreg.frameworks.base import Detection, Framework, ModelFacts
+from mdreg.frameworks.probe import Probe
+from mdreg.frameworks.registry import Registry, default_registry
+
+SAMPLE_ROWS = 5
+MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
+
+
+@dataclass
+class PrepareResult:
+    artifact_dir: Path
+    framework: str
+    detection: Detection
+    verdict: str
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact_dir": str(self.artifact_dir), "framework": self.framework,
+                "evidence": self.detection.evidence, "scan_verdict": self.verdict,
+                "files": self.files, "warnings": self.warnings}
+
+
+def prepare(
+    model_path: str | Path,
+    artifact_dir: str | Path | None = None,
+    *,
+    framework: str | None = None,
+    x_sample: str | Path | None = None,
+    y_sample: str | Path | None = None,
+    use_case_type: str | None = None,
+    inference_conda_env: str | None = None,
+    inference_python_version: str | None = None,
+    score_py: str | Path | None = None,
+    training_script: str | Path | None = None,
+    trust: bool = False,
+    force: bool = False,
+    registry: Registry | None = None,
+) -> PrepareResult:
+    """Write an OCI Data Science model artifact for ``model_path`` into ``artifact_dir``."""
+    from mdreg.artifact.sample import read_sample  # noqa: PLC0415 - pulls in pandas
+
+    model_path = Path(model_path)
+    dest = Path(artifact_dir) if artifact_dir else Path(f"{model_path.stem}-artifact")
+    _check_destination(dest, model_path, force)
+    if use_case_type:
+        check_use_case(use_case_type)
+    if score_py and not Path(score_py).is_file():
+        raise InputError(f"{score_py}: --score-py must name an existing file")
+    if training_script and not Path(training_script).is_file():
+        raise InputError(f"{training_script}: --training-script must name an existing file")
+
+    reg = registry or default_registry()
+    plugin, detection, probe = reg.detect(model_path, framework)
+    verdict = _safety_gate(plugin, probe, trust)
+    env = conda.resolve(inference_conda_env or plugin.default_conda_env, inference_python_version)
+    X = read_sample(Path(x_sample)) if x_sample else None
+    y = read_sample(Path(y_sample)) if y_sample else None
+
+    plugin.require()
+    model = _load(plugin, model_path)
+    facts = plugin.describe(model)
+    warnings: list[str] = []
+    input_schema, output_schema = _schemas(plugin, model, facts, X, y, warnings)
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        model_file = plugin.save(model, model_path, tmp)
+        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py)
+        (tmp / layout.RUNTIME_YAML).write_text(dump_runtime(build_runtime(env, dest.resolve())),
+                                               encoding="utf-8")
+        _write_json(tmp / layout.INPUT_SCHEMA, input_schema)
+        _write_json(tmp / layout.OUTPUT_SCHEMA, output_schema)
+        (tmp / layout.MODEL_IGNORE).write_text(DEFAULT_MODEL_IGNORE, encoding="utf-8")
+        (tmp / layout.MDREG_DIR).mkdir()
+        if X is not None:
+            from mdreg.artifact.sample import head_rows, to_json_payload  # noqa: PLC0415
+
+            _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
+        hyperparameters = _hyperparameters(tmp, facts)
+        write_manifest(tmp, f"mdreg {__version__}")
+        meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
+                         hyperparameters, trust, verdict, training_script)
+        warnings += limit_problems(meta)
+        write_metadata(tmp, meta)
+        _move_into_place(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    if plugin.name == "generic" and not score_py:
+        warnings.append("the model's framework is not one mdreg knows: check that score.py's "
+                        "predict() calls it the way it expects")
+    return PrepareResult(dest, plugin.name, detection, verdict, files, warnings)
+
+
+def _check_destination(dest: Path, model_path: Path, force: bool) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f"{dest}: exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise DestinationExistsError(f"{dest}: folder is not empty; use --force to replace it")
+    src = model_path.resolve()
+    if dest.resolve() == src or dest.resolve() in src.parents:
+        raise InputError(f"{dest}: the artifact folder would contain or replace the model file "
+                         "itself; choose another -o")
+
+
+def _safety_gate(plugin: Framework, probe: Probe, trust: bool) -> str:
+    """Refuse to unpickle what the allow-list does not cover, unless the user trusts it."""
+    report = probe.pickle
+    if report is None:
+        return "not-pickle"
+    from mdreg.scan import judge  # noqa: PLC0415
+
+    if report.error and not trust:
+        raise InputError(f"{probe.path}: the pickle stream cannot be parsed ({report.error}); "
+                         "the file is damaged or in a form mdreg cannot check")
+    verdict, findings = judge(report.globals, plugin.allow)
+    if verdict.value != "safe" and not trust:
+        names = ", ".join(sorted({f.ref.dotted for f in findings}))
+        raise UnsafeModelError(f"{probe.path}: refusing to load a {verdict.value} pickle "
+                               f"(references {names}); pass --trust if you trust its author")
+    return verdict.value
+
+
+def _load(plugin: Framework, path: Path) -> Any:
+    try:
+        return plugin.load(path)
+    except MdregError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any loader failure is bad input to the user
+        raise InputError(f"{path}: {plugin.display_name} could not load it: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
+             warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from mdreg.artifact import schema  # noqa: PLC0415
+
+    if X is not None:
+        _check_sample_columns(X, facts)
+        input_schema = schema.infer_schema(X)
+    elif facts.feature_names:
+        input_schema = schema.schema_from_feature_names(facts.feature_names)
+        warnings.append("no --x-sample: the input schema has the model's feature names but "
+                        "no dtypes or statistics")
+    elif facts.n_features:
+        input_schema = schema.schema_from_count(facts.n_features)
+        warnings.append("no --x-sample: the input schema has only the feature count")
+    else:
+        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
+        warnings.append("no --x-sample and the model does not know its inputs: "
+                        "input_schema.json is empty")
+    if y is not None:
+        output_schema = schema.infer_schema(y)
+    elif X is not None:
+        try:
+            output_schema = schema.infer_schema(plugin.predict(model, X))
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"the model could not predict on --x-sample: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    else:
+        output_schema = schema.schema_from_count(1)
+    return input_schema, output_schema
+
+
+def _check_sample_columns(X: Any, facts: ModelFacts) -> None:
+    columns = getattr(X, "columns", None)
+    if facts.feature_names and columns is not None:
+        missing = [n for n in facts.feature_names if n not in set(map(str, columns))]
+        if missing:
+            raise InputError(f"--x-sample lacks the model's features {missing[:5]}")
+
+
+def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, facts: ModelFacts,
+                    model_file: str, score_py: str | Path | None) -> None:
+    if score_py:
+        shutil.copyfile(score_py, tmp / layout.SCORE_PY)
+        return
+    from mdreg.templates import render  # noqa: PLC0415
+
+    text = render(plugin.template, mdreg_version=__version__, display_name=plugin.display_name,
+                  algorithm=facts.algorithm, model_file_name=model_file,
+                  **plugin.template_context(model, source))
+    (tmp / layout.SCORE_PY).write_text(text, encoding="utf-8")
+
+
+def _hyperparameters(tmp: Path, facts: ModelFacts) -> Any:
+    text = json.dumps(facts.hyperparameters, sort_keys=True)
+    if len(text) <= MAX_INLINE_HYPERPARAMETERS:
+        return facts.hyperparameters
+    _write_json(tmp / layout.HYPERPARAMETERS, facts.hyperparameters)
+    return None
+
+
+def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_file: str,
+              env: conda.CondaEnv, use_case_type: str | None, hyperparameters: Any,
+              trust: bool, verdict: str, training_script: str | Path | None) -> dict[str, Any]:
+    items = [
+        custom("ModelSerializationFormat", plugin.serialization_format, "Training Profile"),
+        custom("ModelFileName", model_file, "Other"),
+        custom("ClientLibrary", "mdreg", "Other"),
+        custom("CondaEnvironment", env.slug, "Training Environment"),
+        custom("CondaEnvironmentPath", env.path, "Training Environment"),
+        custom("EnvironmentType", env.env_type, "Training Environment"),
+        custom("SlugName", env.slug, "Training Environment"),
+    ]
+    where = Path(training_script).parent if training_script else Path.cwd()
+    return new_metadata(
+        taxonomy={
+            "UseCaseType": use_case_type or facts.use_case_type or "other",
+            "Framework": plugin.display_name,
+            "FrameworkVersion": facts.framework_version or plugin.version(),
+            "Algorithm": facts.algorithm,
+            "Hyperparameters": hyperparameters,
+        },
+        custom_items=items,
+        provenance=git_provenance(where, Path(training_script) if training_script else None),
+        extra={"framework": plugin.name, "model_file": model_file,
+               "detection": detection.evidence, "scan_verdict": verdict, "trusted": trust,
+               "hyperparameters_file": layout.HYPERPARAMETERS if hyperparameters is None else None,
+               "features": facts.feature_names, "classes": facts.classes},
+    )
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    if not dest.exists():
+        tmp.rename(dest)
+        return
+    # --force (or an empty folder): swap, so the old artifact goes only once the new one is there
+    old = dest.with_name(f".{dest.name}.old-{tmp.name}")
+    dest.rename(old)
+    try:
+        tmp.rename(dest)
+    except BaseException:
+        old.rename(dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,114 @@
+"""runtime.yaml: the inference environment and the training provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mdreg.artifact.conda import CondaEnv
+from mdreg.errors import ArtifactError
+
+MODEL_ARTIFACT_VERSION = "3.0"
+
+# Every key path runtime.yaml carries; introspection checks them all.
+REQUIRED_KEYS: tuple[tuple[str, ...], ...] = (
+    ("MODEL_ARTIFACT_VERSION",),
+    ("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_PATH"),
+    ("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_SLUG"),
+    ("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_ENV_TYPE"),
+    ("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV", "INFERENCE_PYTHON_VERSION"),
+    ("MODEL_PROVENANCE", "PROJECT_OCID"),
+    ("MODEL_PROVENANCE", "TENANCY_OCID"),
+    ("MODEL_PROVENANCE", "TRAINING_CODE", "ARTIFACT_DIRECTORY"),
+    ("MODEL_PROVENANCE", "TRAINING_COMPARTMENT_OCID"),
+    ("MODEL_PROVENANCE", "TRAINING_CONDA_ENV", "TRAINING_ENV_PATH"),
+    ("MODEL_PROVENANCE", "TRAINING_CONDA_ENV", "TRAINING_ENV_SLUG"),
+    ("MODEL_PROVENANCE", "TRAINING_CONDA_ENV", "TRAINING_ENV_TYPE"),
+    ("MODEL_PROVENANCE", "TRAINING_CONDA_ENV", "TRAINING_PYTHON_VERSION"),
+    ("MODEL_PROVENANCE", "TRAINING_REGION"),
+    ("MODEL_PROVENANCE", "TRAINING_RESOURCE_OCID"),
+    ("MODEL_PROVENANCE", "USER_OCID"),
+    ("MODEL_PROVENANCE", "VM_IMAGE_INTERNAL_ID"),
+)
+
+# Variables OCI notebook sessions and jobs set, and the provenance keys they fill.
+_PROVENANCE_ENV = {
+    "PROJECT_OCID": ("PROJECT_OCID",),
+    "TENANCY_OCID": ("TENANCY_OCID",),
+    "TRAINING_COMPARTMENT_OCID": ("NB_SESSION_COMPARTMENT_OCID", "JOB_RUN_COMPARTMENT_OCID"),
+    "TRAINING_REGION": ("NB_REGION", "OCI_RESOURCE_REGION"),
+    "TRAINING_RESOURCE_OCID": ("NB_SESSION_OCID", "JOB_RUN_OCID"),
+    "USER_OCID": ("USER_OCID",),
+}
+
+
+def build_runtime(inference: CondaEnv, artifact_dir: Path,
+                  env: dict[str, str] | None = None) -> dict[str, Any]:
+    env = dict(os.environ if env is None else env)
+    prov = {key: next((env[v] for v in names if env.get(v)), "")
+            for key, names in _PROVENANCE_ENV.items()}
+    training_env = env.get("CONDA_PREFIX", "")
+    return {
+        "MODEL_ARTIFACT_VERSION": MODEL_ARTIFACT_VERSION,
+        "MODEL_DEPLOYMENT": {
+            "INFERENCE_CONDA_ENV": {
+                "INFERENCE_ENV_PATH": inference.path,
+                "INFERENCE_ENV_SLUG": inference.slug,
+                "INFERENCE_ENV_TYPE": inference.env_type,
+                "INFERENCE_PYTHON_VERSION": inference.python_version,
+            }
+        },
+        "MODEL_PROVENANCE": {
+            **prov,
+            "TRAINING_CODE": {"ARTIFACT_DIRECTORY": str(artifact_dir)},
+            "TRAINING_CONDA_ENV": {
+                "TRAINING_ENV_PATH": training_env,
+                "TRAINING_ENV_SLUG": env.get("CONDA_ENV_SLUG", ""),
+                "TRAINING_ENV_TYPE": "",
+                "TRAINING_PYTHON_VERSION": "",
+            },
+            "VM_IMAGE_INTERNAL_ID": env.get("VM_IMAGE_INTERNAL_ID", ""),
+        },
+    }
+
+
+def dump_runtime(runtime: dict[str, Any]) -> str:
+    import yaml  # noqa: PLC0415  (kept out of `import mdreg`)
+
+    # Upper-case keys in alphabetical order, block style: what the service and ADS write.
+    return yaml.safe_dump(runtime, sort_keys=True, default_flow_style=False)
+
+
+def read_runtime(path: Path) -> dict[str, Any]:
+    import yaml  # noqa: PLC0415
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        raise ArtifactError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(doc, dict):
+        raise ArtifactError(f"{path}: expected a mapping at the top level")
+    return doc
+
+
+def lookup(doc: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value at a key path, or KeyError naming the first missing key."""
+    node: Any = doc
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(".".join(keys))
+        node = node[key]
+    return node
+
+
+def missing_keys(doc: dict[str, Any]) -> list[str]:
+    out = []
+    for keys in REQUIRED_KEYS:
+        try:
+            lookup(doc, keys)
+        except KeyError:
+            out.append(".".join(keys))
+    return out

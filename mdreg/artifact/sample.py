@@ -1,0 +1,330 @@
+"""Sample data files: read them, keep a few rows, turn them into a JSON payload.
+
+A sample is what the user passes with ``--sample``: it gives the input schema its
+statistics, the output schema its predictions, and ``mdreg verify`` its default
+request. Formats, by file extension:
+
+    .csv .tsv        a header row, then rows; no date parsing, strings stay strings
+    .json            a list of records, a list of rows, a list of values,
+                     a dict of columns, {"columns": [...], "data": [...]} or {"data": ...}
+    .jsonl .ndjson   one record (or one row) per line
+    .parquet .pq     needs pyarrow
+    .npy .npz        numeric or string arrays; never unpickled (.npz: one array)
+
+Rows of plain numbers (a JSON list of lists, .npy, .npz) come back as a numpy array,
+because that is what an array model is fed; everything else as a pandas DataFrame.
+Every failure is an ``InputError`` naming the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mdreg.errors import FrameworkNotInstalledError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+SAMPLE_EXTENSIONS = (
+    ".csv",
+    ".tsv",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".parquet",
+    ".pq",
+    ".npy",
+    ".npz",
+)
+
+
+def read_sample(path: Path) -> pd.DataFrame | np.ndarray:
+    """Read a sample file into a DataFrame or an array (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"sample file {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"sample {path} is a folder: give a .csv, .json, .parquet or .npy file")
+    suffix = path.suffix.lower()
+    if suffix not in SAMPLE_EXTENSIONS:
+        raise InputError(
+            f"sample file {path}: unknown extension {suffix or '(none)'!r}: "
+            f"use one of {', '.join(SAMPLE_EXTENSIONS)}"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"sample file {path} is empty")
+    if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("numpy") is None:
+        raise FrameworkNotInstalledError("Sample file", "pandas", "tabular")
+    if suffix in (".csv", ".tsv"):
+        data = _read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".json":
+        data = _from_json(_load_json(path), path)
+    elif suffix in (".jsonl", ".ndjson"):
+        data = _read_jsonl(path)
+    elif suffix in (".parquet", ".pq"):
+        data = _read_parquet(path)
+    else:
+        data = _read_numpy(path)
+    if len(data) == 0:
+        raise InputError(f"sample file {path} has no rows")
+    return data
+
+
+def head_rows(data: Any, n: int = 5) -> Any:
+    """The first ``n`` rows of ``data``, of the same type (the sample kept in the artifact)."""
+    if n < 0:
+        raise ValueError(f"cannot keep {n} rows")
+    if hasattr(data, "iloc"):  # DataFrame, Series
+        return data.iloc[:n].copy()
+    if hasattr(data, "shape") and hasattr(data, "copy"):  # numpy array
+        return data[:n].copy()
+    return list(data)[:n]
+
+
+def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
+    """``data`` in a form ``json.dumps(..., allow_nan=False)`` accepts, for a request.
+
+    A DataFrame whose column names are all strings becomes a list of records
+    ``[{column: value}, ...]``; one with other names (integer positions from array
+    data) becomes a list of rows, as do arrays (nested lists). Missing values, NaN
+    and infinity become null; dates and times become ISO 8601 strings; numpy
+    scalars become Python numbers.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        if all(isinstance(c, str) for c in data.columns):
+            columns = list(data.columns)
+            return [
+                {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+                for row in data.itertuples(index=False, name=None)
+            ]
+        return [[_plain(v) for v in row] for row in data.itertuples(index=False, name=None)]
+    if isinstance(data, pd.Series):
+        return [_plain(v) for v in data.tolist()]
+    if isinstance(data, np.ndarray):
+        if data.dtype.names:  # structured: one record per row
+            return to_json_payload(pd.DataFrame(data))
+        if data.dtype.kind in "mM":  # tolist() would give nanoseconds as bare integers
+            cells = np.empty(data.shape, dtype=object)
+            for index, value in np.ndenumerate(data):
+                cells[index] = _plain(value)
+            return cells.tolist()
+        return _plain(data.tolist())
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    return _plain(list(data))
+
+
+# -- readers ---------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep=sep, parse_dates=False)
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"sample file {path} has no header and no rows") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(f"sample file {path} is not valid CSV: {_first_line(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"sample file {path} is not UTF-8 text: {exc.reason}") from exc
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"sample file {path} is not UTF-8 text: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"sample file {path} is not valid JSON: {exc}") from exc
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame | np.ndarray:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"sample file {path} is not UTF-8 text: {exc.reason}") from exc
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"sample file {path}, line {number}: not valid JSON: {exc}") from exc
+    if not rows:
+        raise InputError(f"sample file {path} has no rows")
+    if not (all(isinstance(r, dict) for r in rows) or all(isinstance(r, list) for r in rows)):
+        raise InputError(
+            f"sample file {path}: every line must be a JSON object (a record), "
+            "or every line a JSON list (a row)"
+        )
+    return _from_json(rows, path)
+
+
+def _from_json(obj: Any, path: Path) -> pd.DataFrame | np.ndarray:
+    """The table a parsed JSON sample describes."""
+    import pandas as pd
+
+    if isinstance(obj, dict) and set(obj) == {"data"}:
+        return _from_json(obj["data"], path)
+    try:
+        if isinstance(obj, dict):
+            if {"columns", "data"} <= set(obj) and set(obj) <= {"columns", "data", "index"}:
+                return pd.DataFrame(obj["data"], columns=obj["columns"])
+            if obj and all(not isinstance(v, (list, dict)) for v in obj.values()):
+                return pd.DataFrame([obj])  # one record
+            return pd.DataFrame(obj)
+        if isinstance(obj, list):
+            if obj and all(isinstance(r, dict) for r in obj):
+                return pd.DataFrame(obj)
+            if any(isinstance(r, dict) for r in obj):
+                raise InputError(f"sample file {path}: a list that mixes records with other values")
+            if all(isinstance(r, list) for r in obj):
+                rows = _numeric_array(obj)
+                return rows if rows is not None else pd.DataFrame(obj)
+            if any(isinstance(r, list) for r in obj):
+                raise InputError(f"sample file {path}: a list that mixes rows with single values")
+            return _values_array(obj)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"sample file {path}: cannot read it as a table: {exc}") from exc
+    raise InputError(
+        f"sample file {path}: expected a list of records, a list of rows, a dict of columns "
+        f'or {{"data": ...}}, found {_json_kind(obj)}'
+    )
+
+
+def _numeric_array(rows: list[Any]) -> np.ndarray | None:
+    """``rows`` as a 2-D numpy array when they are equally long rows of numbers or booleans."""
+    import numpy as np
+
+    try:
+        array = np.asarray(rows)
+    except ValueError:  # ragged rows
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def _values_array(values: list[Any]) -> np.ndarray:
+    """A JSON list of single values as a 1-D array: numeric, text, or (mixed) objects."""
+    import numpy as np
+
+    if values and all(isinstance(v, (int, float)) for v in values):
+        return np.asarray(values)
+    if values and all(isinstance(v, str) for v in values):
+        return np.asarray(values, dtype=str)
+    return np.array(values, dtype=object)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise FrameworkNotInstalledError("Parquet", "pyarrow")
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"sample file {path} is not valid Parquet: {_first_line(exc)}") from exc
+
+
+def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    with path.open("rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+        raise InputError(f"sample file {path} is not a numpy .npy/.npz file (no numpy header)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                names = list(loaded.files)
+                if len(names) != 1:
+                    raise InputError(
+                        f"sample file {path} holds {len(names)} arrays ({', '.join(names[:10])}): "
+                        "save the one sample array alone"
+                    )
+                loaded = loaded[names[0]]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InputError(
+                f"sample file {path} holds Python objects, which mdreg does not unpickle: "
+                "save a numeric or string array"
+            ) from exc
+        raise InputError(f"sample file {path} is not a valid numpy file: {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise InputError(f"sample file {path} is not a valid numpy file: {exc}") from exc
+    if loaded.ndim == 0:
+        raise InputError(f"sample file {path} holds a single value, not rows")
+    if loaded.dtype.names:  # a structured array: its fields are columns
+        return pd.DataFrame(loaded)
+    return loaded
+
+
+# -- JSON values -----------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """One value (or nested lists of them) as JSON can hold it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # scalars, 0-d arrays
+        if getattr(value, "dtype", None) is not None and value.dtype.kind in "mM":
+            import pandas as pd  # numpy gives nanosecond datetimes as bare integers
+
+            return _plain(pd.Timedelta(value) if value.dtype.kind == "m" else pd.Timestamp(value))
+        return _plain(value.tolist())
+    if _is_missing(value):  # pd.NA, pd.NaT, numpy NaT
+        return None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp, Timedelta
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    try:
+        return _plain(float(value))  # Decimal, Fraction
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _json_kind(obj: Any) -> str:
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    return "a number" if isinstance(obj, (int, float)) else "a string"
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

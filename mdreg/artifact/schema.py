@@ -1,0 +1,530 @@
+"""input_schema.json / output_schema.json: infer, check and measure data schemas.
+
+A schema document is ``{"schema": [column, ...], "version": "1.1"}``, one column per
+feature (or per prediction output), each with these keys in this order::
+
+    dtype         the pandas dtype string ("float64", "int64", "object", "category", ...)
+    feature_type  Continuous | Integer | String | Category | Boolean | DateTime
+    name          the column name, or its integer position for array input
+    domain        {"values": <feature type>, "stats": {...}, "constraints": [...]}
+    required      false when the column has missing values ("missing" is then in stats)
+    description   the name as a string
+    order         0-based position
+
+Statistics follow ADS 2.16 so the files read the same in either tool: ``count`` is the
+number of rows *including* missing ones; Continuous and Integer columns get
+count, mean, standard deviation, sample minimum, lower/upper quartile, median and
+sample maximum (rounded to 3 decimals; Continuous adds ``skew`` unless the standard
+deviation is 0 or undefined); String, Category and Boolean columns get count and
+unique; ``missing`` is added when values are missing. Where we part from ADS:
+
+- DateTime columns (ADS crashes on them) get count, unique, and sample minimum/maximum
+  as ISO 8601 strings.
+- A Category column's constraint lists the dtype's declared categories (the allowed
+  set), not only the values seen.
+- pandas 3's default string dtype (``str``) is written as ``object``, the spelling
+  every pandas version and ADS read; an explicit ``string`` dtype stays ``string``.
+- A statistic that is undefined (mean of an all-missing column, a mean that is
+  infinite) is written as null: NaN and infinity are not JSON.
+- Above ``MAX_COLUMNS`` columns (where ADS gives up) the schema is written in a reduced
+  form: every key is still there, but ``domain.stats`` is empty. ``schema_notes``
+  says so in words a user can read.
+
+numpy and pandas are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mdreg.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = "1.1"
+#: ADS refuses to build a schema wider than this; we write a reduced one instead.
+MAX_COLUMNS = 2000
+#: The Model Catalog rejects an input or output schema larger than this (bytes).
+MAX_SCHEMA_BYTES = 32_000
+
+#: The feature types mdreg writes.
+FEATURE_TYPES = ("Continuous", "Integer", "String", "Category", "Boolean", "DateTime")
+#: Every feature type ADS knows (files made by ADS may use any of them).
+ADS_FEATURE_TYPES = frozenset(
+    FEATURE_TYPES
+    + (
+        "Address", "Constant", "CreditCard", "Discrete", "Document", "GIS", "IpAddress",
+        "IpAddressV4", "IpAddressV6", "LatLong", "Object", "Ordinal", "PhoneNumber", "Text",
+        "Unknown", "ZipCode",
+    )
+)  # fmt: skip
+KNOWN_VERSIONS = ("1.0", "1.1")
+COLUMN_KEYS = ("dtype", "feature_type", "name", "domain", "required", "description", "order")
+_DOMAIN_KEYS = ("values", "stats", "constraints")
+_CONSTRAINT_KEYS = ("expression", "language")
+
+
+# -- building -----------------------------------------------------------------------
+
+
+def infer_schema(data: Any, *, names: Sequence[str | int] | None = None) -> dict[str, Any]:
+    """Describe ``data`` column by column.
+
+    ``data`` may be a pandas DataFrame or Series, a 1-D or 2-D numpy array, a list of
+    rows, a list of records (dicts), a list of scalars or a dict of columns. Array-like
+    input gets integer column names 0..n-1, as ADS gives them; ``names``, when given,
+    replaces the column names by position. Raises ``InputError`` for data that has no
+    columns to describe (3-D arrays, scalars) or for duplicate column names.
+    """
+    frame = _to_frame(data)
+    if names is not None:
+        names = list(names)
+        if len(names) != frame.shape[1]:
+            raise InputError(
+                f"{len(names)} column names were given for data with {frame.shape[1]} columns"
+            )
+        frame = frame.set_axis(names, axis=1)
+    columns = [_plain_name(c) for c in frame.columns]
+    duplicates = sorted(str(c) for c, n in Counter(columns).items() if n > 1)
+    if duplicates:
+        raise InputError(f"the data has duplicate column names: {', '.join(duplicates)}")
+    dtypes = list(frame.dtypes)
+    feature_types = [_feature_type(frame, i, dtype) for i, dtype in enumerate(dtypes)]
+    missing = [int(m) for m in frame.isna().sum().to_numpy()]
+    with_stats = len(columns) <= MAX_COLUMNS
+    numeric = [i for i, t in enumerate(feature_types) if t in ("Continuous", "Integer")]
+    numeric_stats = _numeric_stats(frame, numeric) if with_stats else {}
+    schema = []
+    for order, (name, feature_type) in enumerate(zip(columns, feature_types, strict=True)):
+        stats: dict[str, Any] = {}
+        constraints: list[dict[str, str]] = []
+        if order in numeric_stats:
+            stats = numeric_stats[order]
+            if feature_type == "Integer":
+                stats.pop("skew", None)
+            if missing[order]:
+                stats["missing"] = float(missing[order])
+        elif with_stats:
+            series = frame.iloc[:, order]
+            stats = _value_stats(series, feature_type, missing[order])
+            constraints = _constraints(series, feature_type)
+        dtype = _dtype_name(dtypes[order])
+        schema.append(
+            _column(dtype, feature_type, name, order, missing[order] == 0, stats, constraints)
+        )
+    return {"schema": schema, "version": SCHEMA_VERSION}
+
+
+def schema_from_feature_names(
+    names: Sequence[str | int], dtypes: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """A schema from column names alone (e.g. a model's ``feature_names_in_``), no sample.
+
+    Each column gets the dtype given, or ``float64`` (what scikit-learn computes in
+    whatever it was fed) when none is; its feature type follows from the dtype. With
+    no data there are no statistics: ``domain.stats`` is empty and ``required`` is
+    true (the model needs every column it was trained on).
+    """
+    names = [_plain_name(n) for n in names]
+    if dtypes is not None and len(dtypes) != len(names):
+        raise ValueError(f"{len(dtypes)} dtypes given for {len(names)} names")
+    schema = []
+    for order, name in enumerate(names):
+        dtype = str(dtypes[order]) if dtypes is not None else "float64"
+        schema.append(_column(dtype, _feature_type_of_dtype_name(dtype), name, order, True))
+    return {"schema": schema, "version": SCHEMA_VERSION}
+
+
+def schema_from_count(n: int) -> dict[str, Any]:
+    """A schema of ``n`` float64 columns named 0..n-1, for a model that only knows how
+    many features it takes."""
+    if n < 0:
+        raise ValueError(f"a schema cannot have {n} columns")
+    return schema_from_feature_names(list(range(n)))
+
+
+def schema_dtypes(doc: dict[str, Any]) -> dict[str | int, str]:
+    """``{name: dtype}`` in column order, for coercing a request in score.py."""
+    columns = [c for c in doc.get("schema", []) if isinstance(c, dict) and "name" in c]
+    columns.sort(key=lambda c: c["order"] if isinstance(c.get("order"), int) else 0)
+    return {c["name"]: c["dtype"] for c in columns if isinstance(c.get("dtype"), str)}
+
+
+# -- measuring ------------------------------------------------------------------------
+
+
+def schema_json(doc: dict[str, Any]) -> str:
+    """The schema as the JSON text written to the artifact and sent to the catalog.
+
+    Raises ``ValueError`` if the document holds NaN or infinity.
+    """
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+
+
+def schema_size(doc: dict[str, Any]) -> int:
+    """Size in bytes (UTF-8) of ``schema_json(doc)``."""
+    return len(schema_json(doc).encode("utf-8"))
+
+
+def fits_in_catalog(doc: dict[str, Any]) -> bool:
+    """Whether the catalog accepts this schema (at most ``MAX_SCHEMA_BYTES``)."""
+    return schema_size(doc) <= MAX_SCHEMA_BYTES
+
+
+def schema_notes(doc: dict[str, Any]) -> list[str]:
+    """What a user should know about a schema before it is saved: one line each."""
+    notes = []
+    n = len(doc.get("schema", []))
+    if n > MAX_COLUMNS:
+        notes.append(
+            f"the data has {n} columns (more than {MAX_COLUMNS}): "
+            "the schema lists them without statistics"
+        )
+    size = schema_size(doc)
+    if size > MAX_SCHEMA_BYTES:
+        notes.append(
+            f"the schema is {size:,} bytes, over the catalog's {MAX_SCHEMA_BYTES:,}-byte limit: "
+            "it stays in the artifact but cannot be sent to the catalog"
+        )
+    return notes
+
+
+# -- checking -------------------------------------------------------------------------
+
+
+def validate_schema(doc: Any) -> list[str]:
+    """Problems in a loaded schema document, one message each; ``[]`` when valid.
+
+    Checks the version-1.1 form (what ADS can load): a missing ``version`` means
+    "1.0" and is accepted; every column must then have ``dtype``, ``name`` and
+    ``required``, and a "1.1" column every key in ``COLUMN_KEYS``. Orders must be
+    0..n-1 in any sequence (ADS lists columns in no fixed order).
+    """
+    if not isinstance(doc, dict):
+        return [f"the schema document must be a JSON object, not {_json_type(doc)}"]
+    problems: list[str] = []
+    version = doc.get("version", "1.0")
+    if version not in KNOWN_VERSIONS:
+        problems.append(f'unknown schema version {version!r}: use "{SCHEMA_VERSION}"')
+    columns = doc.get("schema")
+    if not isinstance(columns, list):
+        found = "missing" if "schema" not in doc else _json_type(columns)
+        return [*problems, f"'schema' must be a list of columns, but it is {found}"]
+    needed = COLUMN_KEYS if version == "1.1" else ("dtype", "name", "required")
+    names: list[Any] = []
+    owner_of_order: dict[int, str] = {}
+    for i, column in enumerate(columns):
+        if not isinstance(column, dict):
+            problems.append(f"column #{i}: must be a JSON object, not {_json_type(column)}")
+            continue
+        label = _label(column, i)
+        problems += [f"{label}: missing key {k!r}" for k in needed if k not in column]
+        problems += [
+            f"{label}: unknown key {k!r} (ADS cannot load it): remove it"
+            for k in column
+            if k not in COLUMN_KEYS
+        ]
+        problems += _check_column(column, label)
+        if _is_name(column.get("name")):
+            names.append(column["name"])
+        order = column.get("order")
+        if isinstance(order, int) and not isinstance(order, bool) and order >= 0:
+            if order >= len(columns):
+                problems.append(
+                    f"{label}: 'order' {order} is past the last column: "
+                    f"use 0..{len(columns) - 1}, each once"
+                )
+            elif order in owner_of_order:
+                problems.append(
+                    f"{label}: 'order' {order} is also used by {owner_of_order[order]}: "
+                    "give each column its own position"
+                )
+            else:
+                owner_of_order[order] = label
+    dupes = sorted(repr(n) for n, count in Counter(names).items() if count > 1)
+    problems += [
+        f"column {d}: the name appears more than once: names must be unique" for d in dupes
+    ]
+    return problems
+
+
+def _check_column(column: dict[str, Any], label: str) -> list[str]:
+    problems = []
+    if "dtype" in column and not (isinstance(column["dtype"], str) and column["dtype"]):
+        problems.append(f"{label}: 'dtype' must be a pandas dtype string such as \"float64\"")
+    if "name" in column and not _is_name(column["name"]):
+        problems.append(f"{label}: 'name' must be a string or an integer")
+    if "required" in column and not isinstance(column["required"], bool):
+        problems.append(f"{label}: 'required' must be true or false")
+    feature_type = column.get("feature_type")
+    if feature_type is not None and feature_type not in ADS_FEATURE_TYPES:
+        problems.append(
+            f"{label}: 'feature_type' {feature_type!r} is not a feature type: "
+            f"use one of {', '.join(FEATURE_TYPES)}"
+        )
+    description = column.get("description")
+    if description is not None and not isinstance(description, str):
+        problems.append(f"{label}: 'description' must be a string")
+    order = column.get("order")
+    if order is not None and (not isinstance(order, int) or isinstance(order, bool) or order < 0):
+        problems.append(f"{label}: 'order' must be a whole number from 0")
+    if column.get("domain") is not None:
+        problems += _check_domain(column["domain"], label)
+    return problems
+
+
+def _check_domain(domain: Any, label: str) -> list[str]:
+    if not isinstance(domain, dict):
+        return [f"{label}: 'domain' must be an object with values, stats and constraints"]
+    problems = [
+        f"{label}: unknown key {k!r} in 'domain': keep only values, stats, constraints"
+        for k in domain
+        if k not in _DOMAIN_KEYS
+    ]
+    if domain.get("values") is not None and not isinstance(domain["values"], str):
+        problems.append(f"{label}: 'domain.values' must be a string")
+    stats = domain.get("stats")
+    if stats is not None and not isinstance(stats, dict):
+        problems.append(f"{label}: 'domain.stats' must be an object")
+    elif stats:
+        bad = [k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)]
+        problems += [f"{label}: stat {k!r} is NaN or infinite (not JSON): use null" for k in bad]
+    constraints = domain.get("constraints")
+    if constraints is None:
+        if "constraints" not in domain:
+            problems.append(f"{label}: missing key 'domain.constraints' (use [])")
+        return problems
+    if not isinstance(constraints, list):
+        return [*problems, f"{label}: 'domain.constraints' must be a list"]
+    for c in constraints:
+        if not (
+            isinstance(c, dict)
+            and set(c) <= set(_CONSTRAINT_KEYS)
+            and isinstance(c.get("expression"), str)
+            and c["expression"]
+            and isinstance(c.get("language", "python"), str)
+        ):
+            problems.append(
+                f'{label}: each constraint must be {{"expression": "<text>", "language": "python"}}'
+            )
+    return problems
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _column(
+    dtype: str,
+    feature_type: str,
+    name: str | int,
+    order: int,
+    required: bool,
+    stats: dict[str, Any] | None = None,
+    constraints: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "dtype": dtype,
+        "feature_type": feature_type,
+        "name": name,
+        "domain": {"values": feature_type, "stats": stats or {}, "constraints": constraints or []},
+        "required": required,
+        "description": str(name),
+        "order": order,
+    }
+
+
+def _to_frame(data: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame(name=0 if data.name is None else data.name)
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    if isinstance(data, (list, tuple)):
+        if data and all(isinstance(r, dict) for r in data):
+            return pd.DataFrame(list(data))
+        if data and all(isinstance(r, (list, tuple)) for r in data):
+            return pd.DataFrame(list(data))
+        return pd.DataFrame({0: list(data)})
+    array = np.asarray(data)
+    if array.dtype.names:  # a structured array: its fields are the columns
+        return pd.DataFrame(array)
+    if array.ndim in (1, 2):
+        return pd.DataFrame(array)
+    raise InputError(
+        f"cannot describe {type(data).__name__} data with {array.ndim} dimensions as columns: "
+        "a schema needs a table (2-D) or a single column (1-D)"
+    )
+
+
+def _plain_name(name: Any) -> str | int:
+    """Column names as JSON can hold them: integers stay integers, the rest is text."""
+    if isinstance(name, bool):
+        return str(name)
+    if isinstance(name, int):
+        return name
+    if type(name).__module__ == "numpy" and hasattr(name, "item"):
+        return _plain_name(name.item())
+    return name if isinstance(name, str) else str(name)
+
+
+def _dtype_name(dtype: Any) -> str:
+    text = str(dtype)
+    return "object" if text == "str" else text  # pandas 3's default strings
+
+
+def _feature_type(frame: pd.DataFrame, position: int, dtype: Any) -> str:
+    import pandas as pd
+
+    if dtype == object:  # Python objects: booleans with a None among them are still Boolean
+        kind = pd.api.types.infer_dtype(frame.iloc[:, position], skipna=True)
+        return "Boolean" if kind == "boolean" else "String"
+    return _feature_type_of_dtype(dtype)
+
+
+def _feature_type_of_dtype(dtype: Any) -> str:
+    from pandas import CategoricalDtype
+    from pandas.api import types
+
+    if types.is_bool_dtype(dtype):
+        return "Boolean"
+    if isinstance(dtype, CategoricalDtype):
+        return "Category"
+    if types.is_datetime64_any_dtype(dtype):
+        return "DateTime"
+    if types.is_integer_dtype(dtype):
+        return "Integer"
+    if types.is_float_dtype(dtype):
+        return "Continuous"
+    return "String"
+
+
+def _feature_type_of_dtype_name(dtype: str) -> str:
+    """The feature type for a dtype named in text, without needing pandas."""
+    text = dtype.lower()
+    if text in ("bool", "boolean"):
+        return "Boolean"
+    if text == "category":
+        return "Category"
+    if text.startswith("datetime"):
+        return "DateTime"
+    if text.startswith(("int", "uint")):
+        return "Integer"
+    if text.startswith("float") or text in ("double", "single", "half"):
+        return "Continuous"
+    return "String"
+
+
+def _numeric_stats(frame: pd.DataFrame, positions: list[int]) -> dict[int, dict[str, Any]]:
+    """Statistics of the numeric columns at ``positions``, computed for all at once."""
+    import numpy as np
+
+    if not positions:
+        return {}
+    values = frame.iloc[:, positions].astype("float64").set_axis(range(len(positions)), axis=1)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # inf and all-missing columns
+        quartiles = values.quantile([0.25, 0.5, 0.75]).to_numpy()
+        columns = {
+            "mean": values.mean().to_numpy(),
+            "standard deviation": values.std().to_numpy(),
+            "sample minimum": values.min().to_numpy(),
+            "lower quartile": quartiles[0],
+            "median": quartiles[1],
+            "upper quartile": quartiles[2],
+            "sample maximum": values.max().to_numpy(),
+        }
+        skews = values.skew().to_numpy()
+    result = {}
+    for j, position in enumerate(positions):
+        stats: dict[str, Any] = {"count": float(len(frame))}
+        stats.update((key, _number(column[j])) for key, column in columns.items())
+        spread = columns["standard deviation"][j]
+        skew = _number(skews[j])
+        if math.isfinite(spread) and spread > 0 and skew is not None:
+            stats["skew"] = skew
+        result[position] = stats
+    return result
+
+
+def _value_stats(series: pd.Series, feature_type: str, n_missing: int) -> dict[str, Any]:
+    """Statistics of a String, Category, Boolean or DateTime column."""
+    present = series.dropna()
+    stats: dict[str, Any] = {"count": len(series), "unique": _n_unique(present)}
+    if feature_type == "DateTime":
+        stats["sample minimum"] = present.min().isoformat() if len(present) else None
+        stats["sample maximum"] = present.max().isoformat() if len(present) else None
+    if n_missing:
+        stats["missing"] = n_missing
+    return stats
+
+
+def _number(value: Any) -> float | None:
+    """Round to 3 decimals; None where undefined or not finite (not JSON)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return round(number, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _n_unique(values: pd.Series) -> int:
+    try:
+        return int(values.nunique())
+    except TypeError:  # unhashable cells (lists, dicts)
+        return int(values.astype(str).nunique())
+
+
+def _constraints(series: pd.Series, feature_type: str) -> list[dict[str, str]]:
+    if feature_type == "Boolean":
+        allowed: list[Any] = [True, False]
+    elif feature_type == "Category":
+        allowed = [_python_value(v) for v in series.dtype.categories]
+    else:
+        return []
+    return [{"expression": f"$x in {allowed!r}", "language": "python"}]
+
+
+def _python_value(value: Any) -> Any:
+    """A category as a Python literal: numpy scalars unwrapped, timestamps as text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _label(column: dict[str, Any], index: int) -> str:
+    name = column.get("name")
+    return f"column {name!r}" if _is_name(name) else f"column #{index}"
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

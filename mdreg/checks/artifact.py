@@ -1,0 +1,145 @@
+"""mdreg's own checks, run after the service's: the manifest, the schemas, runtime.yaml's
+full key set, the model file's framework, and what score.py imports."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+
+from mdreg.artifact import layout
+from mdreg.artifact.ignore import IgnoreRules
+from mdreg.artifact.manifest import verify_manifest
+from mdreg.artifact.runtime import missing_keys
+from mdreg.checks.base import CheckList, Outcome, failed, passed, skipped
+from mdreg.checks.context import ArtifactContext, Unavailable
+
+ARTIFACT_CHECKS = CheckList()
+check = ARTIFACT_CHECKS
+
+MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".pt2", ".onnx", ".h5", ".hdf5",
+                  ".keras", ".ubj", ".bst", ".cbm", ".safetensors", ".sav", ".bin", ".model")
+INFERENCE_BASE_MODULES = frozenset({"numpy", "pandas"})
+
+
+@check("manifest", "mdreg", "Check that every file in the manifest is present with a matching sha256, and no model file is unlisted")
+def _manifest(ctx: ArtifactContext) -> Outcome:
+    try:
+        manifest = ctx.manifest
+    except Unavailable as exc:
+        return failed(str(exc))
+    if manifest is None:
+        return skipped(f"no {layout.MANIFEST}: the files cannot be checked against their hashes")
+    result = verify_manifest(ctx.root, manifest)
+    rules = IgnoreRules.for_artifact(ctx.root)
+    shipped = [f for f in result.unlisted if not rules.is_ignored(f, is_dir=False)]
+    models = [f for f in shipped if f.lower().endswith(MODEL_SUFFIXES)]
+    problems = []
+    if result.missing:
+        problems.append(f"missing: {', '.join(result.missing)}")
+    if result.mismatched:
+        problems.append(f"changed since prepare (sha256 differs): {', '.join(result.mismatched)}")
+    if models:
+        problems.append(f"model files not in the manifest: {', '.join(models)}")
+    if problems:
+        return failed("; ".join(problems) + ": restore the files or prepare the artifact again")
+    others = sorted(set(shipped) - set(models))
+    return passed(f"unlisted files that will ship: {', '.join(others)}" if others else "")
+
+
+def _schema_check(rel: str):  # type: ignore[no-untyped-def]
+    def run(ctx: ArtifactContext) -> Outcome:
+        from mdreg.artifact.schema import validate_schema  # noqa: PLC0415
+
+        path = ctx.path(rel)
+        if not path.is_file():
+            return skipped(f"no {rel} (optional for the service; the catalog shows no schema)")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return failed(f"{rel} is not valid JSON: {exc}")
+        problems = validate_schema(doc)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            return failed(f"{rel}: " + "; ".join(problems[:3]) + more)
+        return passed()
+    return run
+
+
+check("input_schema", "mdreg", "Check that input_schema.json follows the schema format version 1.1")(
+    _schema_check(layout.INPUT_SCHEMA))
+check("output_schema", "mdreg", "Check that output_schema.json follows the schema format version 1.1")(
+    _schema_check(layout.OUTPUT_SCHEMA))
+
+
+@check("runtime_keys", "mdreg", "Check that runtime.yaml parses and has every key of the format")
+def _runtime_keys(ctx: ArtifactContext) -> Outcome:
+    if not ctx.path(layout.RUNTIME_YAML).is_file():
+        return skipped("runtime.yaml is missing")
+    try:
+        runtime = ctx.runtime
+    except Unavailable as exc:
+        return failed(str(exc))
+    missing = missing_keys(runtime)
+    if missing:
+        return failed(f"runtime.yaml lacks {', '.join(missing)}")
+    return passed()
+
+
+@check("model_framework", "mdreg", "Check that the model file is of the framework the metadata names (sniffed, not loaded)")
+def _model_framework(ctx: ArtifactContext) -> Outcome:
+    facts = ctx.mdreg_facts()
+    name, model_file = facts.get("framework"), facts.get("model_file")
+    if not name or not model_file:
+        return skipped("no mdreg metadata naming the framework and model file")
+    path = ctx.path(model_file)
+    if not path.exists():
+        return failed(f"the model file {model_file} named in the metadata is missing")
+    from mdreg.errors import DetectionError  # noqa: PLC0415
+    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+
+    reg = default_registry()
+    if name not in reg.plugins:
+        return skipped(f"no framework plugin {name!r} is installed to recognise {model_file}")
+    try:
+        _, detection, _ = reg.detect(path)
+    except DetectionError as exc:
+        return failed(str(exc))
+    if detection.framework != name:
+        return failed(f"{model_file} looks like {detection.framework} ({detection.evidence}), "
+                      f"but the metadata says {name}")
+    return passed(detection.evidence)
+
+
+@check("score_imports", "mdreg", "Check that score.py imports only what the inference environment provides")
+def _score_imports(ctx: ArtifactContext) -> Outcome:
+    try:
+        tree = ctx.score_tree
+    except Unavailable as exc:
+        return skipped(str(exc))
+    allowed = set(sys.stdlib_module_names) | INFERENCE_BASE_MODULES | _framework_modules(ctx)
+    local = {p.stem for p in ctx.root.glob("*.py")} | {p.name for p in ctx.root.iterdir() if p.is_dir()}
+    unknown = sorted({m for m in _imported(tree) if m not in allowed and m not in local})
+    if unknown:
+        return failed(f"score.py imports {', '.join(unknown)}, which the inference environment "
+                      "may lack: add the module's file to the artifact or use a conda pack with it")
+    return passed()
+
+
+def _framework_modules(ctx: ArtifactContext) -> set[str]:
+    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+
+    plugins = default_registry().plugins
+    name = ctx.mdreg_facts().get("framework")
+    chosen = [plugins[name]] if name in plugins else list(plugins.values())
+    return {m for p in chosen for m in (*p.inference_modules, p.module) if m}
+
+
+def _imported(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names

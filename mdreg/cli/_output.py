@@ -1,0 +1,71 @@
+"""How the CLI talks: data to stdout, messages to stderr, one JSON document with --json.
+
+Rich honours NO_COLOR and drops styling when the stream is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def stdout() -> Any:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(soft_wrap=True)
+
+
+@lru_cache(maxsize=None)
+def stderr() -> Any:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def note(message: str) -> None:
+    stderr().print(message, highlight=False)
+
+
+def warn(message: str) -> None:
+    stderr().print(f"[yellow]warning:[/yellow] {message}", highlight=False, markup=True)
+
+
+def error(message: str) -> None:
+    # Plain write: the message is the user's one line, and must not be re-wrapped or styled.
+    sys.stderr.write(f"error: {message}\n")
+
+
+PROGRESS_MIN_BYTES = 8 << 20  # below this a bar only flickers
+
+
+class progress_bar:
+    """A Rich progress bar on stderr, fed byte counts; silent when stderr is not a
+    terminal, when quiet, or for small totals."""
+
+    def __init__(self, total: int, description: str, *, quiet: bool = False) -> None:
+        self.enabled = not quiet and total >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        self.total, self.description = total, description
+        self._progress: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import (BarColumn, DownloadColumn, Progress,  # noqa: PLC0415
+                                   TransferSpeedColumn)
+
+        self._progress = Progress("{task.description}", BarColumn(), DownloadColumn(),
+                                  TransferSpeedColumn(), console=stderr(), transient=True)
+        self._progress.start()
+        task = self._progress.add_task(self.description, total=self.total)
+        return lambda n: self._progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,40 @@
+"""``mdreg introspect``: check an artifact as the service would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mdreg.cli import app
+from mdreg.cli._output import emit_json, stdout
+
+_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
+
+
+@app.command("introspect")
+def introspect_cmd(
+    artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
+    online: bool = typer.Option(False, "--online",
+                                help="Also run the checks that need the network and OCI credentials."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Run the service's artifact checks, then mdreg's. Exit 1 when a check failed."""
+    from mdreg.checks.introspect import introspect  # noqa: PLC0415
+
+    report = introspect(artifact, online=online)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        from rich.table import Table  # noqa: PLC0415
+
+        table = Table("key", "category", "result", "message", title=str(artifact))
+        for r in report.results:
+            table.add_row(r.key, r.category, f"[{_STYLE[r.status.value]}]{r.status.value}[/]",
+                          r.message or "")
+        stdout().print(table)
+        counts = report.to_dict()["counts"]
+        stdout().print(f"{counts['passed']} passed, {counts['failed']} failed, "
+                       f"{counts['skipped']} skipped", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,115 @@
+"""The framework plugin interface.
+
+A plugin teaches mdreg one ML framework: how to recognise its files from their bytes,
+how to load and save a model, what the model knows about its inputs, and which
+score.py template serves it. Plugins register under the entry-point group
+``mdreg.frameworks``; the built-ins are registered there exactly like third-party ones.
+
+Everything a plugin does at import time must be cheap: framework packages are imported
+inside ``load``/``save``/``describe``, never at module level, so that sniffing and
+``mdreg --help`` stay free of ML frameworks.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mdreg.errors import FrameworkNotInstalledError
+
+if TYPE_CHECKING:
+    from mdreg.frameworks.probe import Probe
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A plugin's claim on a model file: how sure it is, and why."""
+
+    framework: str
+    confidence: float  # 0 (no claim) .. 1 (certain)
+    evidence: str  # one line a user can check, e.g. "pickle references sklearn.ensemble...."
+
+
+@dataclass
+class ModelFacts:
+    """What a loaded model says about itself; every field is optional."""
+
+    algorithm: str = "unknown"
+    framework_version: str | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    use_case_type: str | None = None  # one of the catalog's UseCaseType values
+    feature_names: list[str] | None = None
+    n_features: int | None = None
+    classes: list[Any] | None = None
+
+
+class Framework:
+    """Base class of framework plugins. Subclasses set the class attributes and
+    override the methods; the defaults describe a plugin that claims nothing."""
+
+    #: Registry key, used by ``--framework`` and stored in the artifact's metadata.
+    name: ClassVar[str] = ""
+    #: The catalog's taxonomy value for ``Framework`` (e.g. "scikit-learn").
+    display_name: ClassVar[str] = ""
+    #: Importable module whose version is reported (``None``: nothing to import).
+    module: ClassVar[str | None] = None
+    #: Distribution name for version lookup and the install hint.
+    distribution: ClassVar[str | None] = None
+    #: mdreg extra that installs the framework.
+    extra: ClassVar[str | None] = None
+    #: File name of the serialized model inside the artifact.
+    model_file_name: ClassVar[str] = "model.pkl"
+    #: The catalog's ``ModelSerializationFormat`` value.
+    serialization_format: ClassVar[str] = "pickle"
+    #: Jinja2 template (in ``mdreg/templates``) rendered into score.py.
+    template: ClassVar[str] = "score_generic.py.jinja2"
+    #: Service conda pack slug used when the user names none.
+    default_conda_env: ClassVar[str] = "generalml_p311_cpu_x86_64_v1"
+    #: Top-level modules the generated score.py may import besides stdlib, numpy, pandas.
+    inference_modules: ClassVar[tuple[str, ...]] = ()
+    #: Allow-list groups (see ``mdreg.scan``) a pickle of this framework may reference.
+    allow: ClassVar[tuple[str, ...]] = ()
+
+    # -- detection (bytes only) -------------------------------------------------
+    def sniff(self, probe: Probe) -> Detection | None:
+        """Claim the file described by ``probe``, or return None. Reads bytes only."""
+        return None
+
+    # -- the model ----------------------------------------------------------------
+    def load(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def save(self, model: Any, source: Path, dest_dir: Path) -> str:
+        """Write ``model`` (loaded from ``source``) into ``dest_dir`` in the framework's
+        native format; return the file name used."""
+        raise NotImplementedError
+
+    def describe(self, model: Any) -> ModelFacts:
+        return ModelFacts(framework_version=self.version())
+
+    def predict(self, model: Any, data: Any) -> Any:
+        """Predict on a sample, for the output schema."""
+        return model.predict(data)
+
+    def template_context(self, model: Any, source: Path) -> dict[str, Any]:
+        """Extra variables for the score.py template."""
+        return {"predict_call": "model.predict(features)"}
+
+    # -- packaging ----------------------------------------------------------------
+    def installed(self) -> bool:
+        return self.version() is not None
+
+    def version(self) -> str | None:
+        if not self.distribution:
+            return None
+        try:
+            return importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def require(self) -> None:
+        """Raise a clear error with the install hint when the framework is missing."""
+        if self.distribution and not self.installed():
+            raise FrameworkNotInstalledError(self.display_name, self.distribution, self.extra)

@@ -1,0 +1,67 @@
+"""What can be learned about a model file without running it, computed once and shared
+by every plugin's ``sniff``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from mdreg.errors import InputError
+from mdreg.scan import PickleReport, is_pickle_like, read_pickle_globals
+
+HEAD_BYTES = 4096
+
+
+@dataclass
+class Probe:
+    path: Path
+    is_dir: bool = False
+    size: int = 0
+    head: bytes = b""
+    names: list[str] = field(default_factory=list)  # entries of a folder, sorted
+
+    @classmethod
+    def of(cls, path: Path) -> Probe:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_dir():
+            return cls(path, is_dir=True, names=sorted(p.name for p in path.iterdir()))
+        try:
+            with path.open("rb") as f:
+                head = f.read(HEAD_BYTES)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+        return cls(path, size=path.stat().st_size, head=head)
+
+    @cached_property
+    def pickle(self) -> PickleReport | None:
+        """Globals referenced by the file's pickle streams (opcodes walked, nothing run)."""
+        if self.is_dir or not self.head or not is_pickle_like(self.head):
+            return None
+        return read_pickle_globals(self.path)
+
+    def global_names(self) -> list[str]:
+        return [g.dotted for g in self.pickle.globals] if self.pickle else []
+
+    def first_global(self, *prefixes: str) -> str | None:
+        """The first referenced global under one of the module prefixes."""
+        for name in self.global_names():
+            if name.split(".", 1)[0] in prefixes:
+                return name
+        return None
+
+    def describe(self) -> str:
+        """One line on what was found, for 'cannot tell the framework' errors."""
+        if self.is_dir:
+            shown = ", ".join(self.names[:6]) + (", ..." if len(self.names) > 6 else "")
+            return f"a folder holding {shown or 'nothing'}"
+        if self.size == 0:
+            return "an empty file"
+        report = self.pickle
+        if report is not None and report.container != "not-pickle":
+            names = sorted({g.dotted for g in report.globals})
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            state = f" (damaged: {report.error})" if report.error else ""
+            return f"a {report.container} file{state} referencing {shown or 'no globals'}"
+        return f"a {self.size}-byte file starting with {self.head[:16]!r}"

@@ -1,0 +1,121 @@
+"""Detection reads bytes only: it never unpickles the file and never imports a framework."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mdreg.frameworks.registry import Registry, default_registry
+
+
+class _Canary:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))  # unpickling this creates the canary file
+
+
+def test_builtin_plugins_come_from_the_entry_point_group():
+    import importlib.metadata
+
+    names = {ep.name for ep in importlib.metadata.entry_points(group="mdreg.frameworks")}
+    assert {"sklearn", "generic"} <= names
+    assert {"sklearn", "generic"} <= set(default_registry().plugins)
+
+
+def test_sniff_neither_unpickles_nor_imports(iris_rf, tmp_path):
+    canary = tmp_path / "canary"
+    evil = tmp_path / "evil.pkl"
+    import pickle
+
+    evil.write_bytes(pickle.dumps({"model": _Canary(str(canary))}))
+    code = f"""
+import json, sys
+from pathlib import Path
+from mdreg.frameworks.registry import default_registry
+reg = default_registry()
+found = {{}}
+for p in {[str(iris_rf), str(evil)]!r}:
+    try:
+        plugin, det, probe = reg.detect(Path(p))
+        found[p] = [det.framework, det.evidence]
+    except Exception as exc:
+        found[p] = [type(exc).__name__, str(exc)]
+heavy = [m for m in ("sklearn", "numpy", "pandas", "joblib", "scipy", "torch", "tensorflow",
+                     "xgboost", "lightgbm", "pyspark", "cloudpickle") if m in sys.modules]
+print(json.dumps({{"found": found, "heavy": heavy}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    doc = json.loads(out.stdout)
+    assert doc["heavy"] == []
+    assert doc["found"][str(iris_rf)][0] == "sklearn"
+    assert "RandomForestClassifier" in doc["found"][str(iris_rf)][1]
+    assert not canary.exists()
+
+
+def test_import_mdreg_and_help_stay_light():
+    code = ("import sys, mdreg, mdreg.cli; "
+            "print(' '.join(m for m in ('torch','tensorflow','sklearn','xgboost','lightgbm',"
+            "'pyspark','oci','pandas','numpy','jinja2','yaml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    help_run = subprocess.run([sys.executable, "-m", "mdreg", "--help"], capture_output=True, text=True)
+    assert help_run.returncode == 0 and "prepare" in help_run.stdout
+
+
+def test_unsafe_pickle_is_refused_before_loading(cli, tmp_path):
+    import pickle
+
+    canary = tmp_path / "canary"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_Canary(str(canary))))
+    run = cli("prepare", evil, "-o", tmp_path / "art")
+    assert run.code == 4, run.err
+    assert "builtins.open" in run.err or "io.open" in run.err
+    assert not canary.exists() and not (tmp_path / "art").exists()
+
+
+def test_duplicate_plugin_name_is_an_error():
+    from mdreg.frameworks.registry import PluginError
+    from mdreg.frameworks.sklearn import SklearnFramework
+
+    reg = Registry()
+    reg.add(SklearnFramework)
+    with pytest.raises(PluginError, match="two framework plugins are named 'sklearn'"):
+        reg.add(SklearnFramework)
+
+
+def test_broken_plugin_is_a_warning(tmp_path):
+    import importlib.metadata
+
+    good = importlib.metadata.EntryPoint("sklearn", "mdreg.frameworks.sklearn:SklearnFramework",
+                                         "mdreg.frameworks")
+    bad = importlib.metadata.EntryPoint("broken", "no_such_module_xyz:Plugin", "mdreg.frameworks")
+    reg = Registry.from_entry_points([good, bad])
+    assert set(reg.plugins) == {"sklearn"}
+    assert len(reg.warnings) == 1 and "'broken'" in reg.warnings[0]
+
+
+def test_frameworks_command(cli):
+    run = cli("frameworks", "--json")
+    assert run.code == 0
+    rows = {r["name"]: r for r in json.loads(run.out)["frameworks"]}
+    assert rows["sklearn"]["installed"] is True
+    import sklearn
+
+    assert rows["sklearn"]["version"] == sklearn.__version__
+    table = cli("frameworks")
+    assert "scikit-learn" in table.out
+
+
+def test_no_color_is_respected(iris_rf, tmp_path):
+    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": ""}
+    out = subprocess.run([sys.executable, "-m", "mdreg", "frameworks"], capture_output=True,
+                         text=True, env=env)
+    assert "\x1b[" not in out.stdout
