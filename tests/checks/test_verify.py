@@ -1,0 +1,136 @@
+"""verify: score.py runs in a fresh interpreter, as the deployment server would run it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+
+from mdreg.checks.verify import verify
+
+
+def test_good_artifact_default_sample(artifact, cli, iris_rf, iris):
+    import joblib
+
+    run = cli("verify", artifact, "--json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    X, _ = iris
+    expected = joblib.load(iris_rf).predict(X.head(5)).tolist()
+    assert doc["prediction"] == {"prediction": expected}
+    assert doc["load_s"] > 0 and doc["predict_s"] > 0
+    text = cli("verify", artifact)
+    assert "load_model:" in text.out and "predict:" in text.out
+
+
+@pytest.mark.parametrize("shape", ["records", "columns", "rows", "ads_envelope", "ads_dataframe"])
+def test_payload_shapes(artifact, iris, iris_rf, shape):
+    import joblib
+
+    X, _ = iris
+    rows = X.iloc[10:13]
+    payload = {
+        "records": rows.to_dict(orient="records"),
+        "columns": rows.to_dict(orient="list"),
+        "rows": rows.to_numpy().tolist(),
+        "ads_envelope": {"data": rows.to_numpy().tolist(), "data_type": "<class 'list'>"},
+        "ads_dataframe": {"data": rows.to_json(), "data_type": "<class 'pandas.core.frame.DataFrame'>"},
+    }[shape]
+    result = verify(artifact, json.dumps(payload))
+    assert result.ok, result.traceback
+    assert result.prediction == {"prediction": joblib.load(iris_rf).predict(rows).tolist()}
+
+
+def test_ads_base64_numpy_envelope(tmp_path, iris):
+    import base64
+    import io
+
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    from mdreg import prepare
+
+    X, y = iris
+    arr = X.to_numpy()
+    joblib.dump(LinearRegression().fit(arr, y), tmp_path / "lr.joblib")
+    art = prepare(tmp_path / "lr.joblib", tmp_path / "art").artifact_dir
+    buf = io.BytesIO()
+    np.save(buf, arr[:4])
+    body = {"data": base64.b64encode(buf.getvalue()).decode(), "data_type": "<class 'numpy.ndarray'>"}
+    result = verify(art, json.dumps(body))
+    assert result.ok, result.traceback
+    assert np.allclose(result.prediction["prediction"], joblib.load(tmp_path / "lr.joblib").predict(arr[:4]))
+
+
+def _score(artifact, body: str) -> None:
+    (artifact / "score.py").write_text(body)
+
+
+def test_score_that_raises(artifact, cli):
+    _score(artifact, "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    raise ValueError('boom in predict')\n")
+    run = cli("verify", artifact)
+    assert run.code == 1
+    assert "ValueError: boom in predict" in run.err and "Traceback" in run.err  # the user's traceback
+    assert "failed at predict" in run.err
+
+
+def test_load_model_returning_none(artifact):
+    _score(artifact, "def load_model():\n    return None\n\ndef predict(data, model=None):\n    return {}\n")
+    result = verify(artifact)
+    assert not result.ok and result.stage == "load_model" and "returned None" in result.error
+
+
+def test_prediction_not_json(artifact):
+    _score(artifact, "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    return {'prediction': object()}\n")
+    result = verify(artifact)
+    assert not result.ok and result.stage == "serialize" and "JSON" in result.error
+
+
+def test_timeout_kills_score_and_children(artifact, tmp_path):
+    marker = tmp_path / "child.pid"
+    _score(artifact, f"""
+import subprocess, sys
+def load_model():
+    return 1
+def predict(data, model=load_model()):
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    open({str(marker)!r}, "w").write(str(p.pid))
+    while True:
+        pass
+""")
+    start = time.monotonic()
+    result = verify(artifact, timeout=5)
+    assert not result.ok and result.stage == "timeout"
+    assert time.monotonic() - start < 30
+    import os
+
+    pid = int(marker.read_text())
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_other_interpreter(artifact):
+    result = verify(artifact, python=sys.executable)
+    assert result.ok
+
+
+def test_bad_payload_and_flags(artifact, cli, tmp_path):
+    assert cli("verify", artifact, "--data-json", "{nope").code == 3
+    (tmp_path / "p.json").write_text("[1,2")
+    assert cli("verify", artifact, "--data", tmp_path / "p.json").code == 3
+    run = cli("verify", artifact, "--data", tmp_path / "p.json", "--data-json", "[]")
+    assert run.code == 2 and "not both" in run.err
+
+
+def test_csv_payload_file(artifact, iris_x_csv, iris_rf, iris):
+    import joblib
+
+    from mdreg.checks.verify import payload_from_file
+
+    result = verify(artifact, payload_from_file(iris_x_csv))
+    X, _ = iris
+    assert result.prediction == {"prediction": joblib.load(iris_rf).predict(X.head(20)).tolist()}
