@@ -43,7 +43,7 @@ def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch)
     assert run.out.strip() == str(out)
     assert "sklearn" in run.err and "sklearn.ensemble._forest.RandomForestClassifier" in run.err
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert files == ARTIFACT_FILES
+    assert files == ARTIFACT_FILES | {".mdreg/hyperparameters.json"}  # RF params exceed 255 chars
     runtime = (out / "runtime.yaml").read_text().replace(str(out.resolve()), "<ARTIFACT_DIR>")
     _golden("runtime.yaml", runtime)
     _golden("iris_input_schema.json", (out / "input_schema.json").read_text())
@@ -52,12 +52,13 @@ def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch)
     assert tax["Framework"] == "scikit-learn"
     assert tax["Algorithm"] == "RandomForestClassifier"
     assert tax["UseCaseType"] == "multinomial_classification"
-    assert tax["Hyperparameters"] is None  # RF params exceed 255 chars: kept in a file instead
+    assert tax["Hyperparameters"] is None  # too long for the catalog: kept in a file instead
     meta = _metadata(out)
-    assert meta["mdreg"]["hyperparameters_file"] is None or (out / meta["mdreg"]["hyperparameters_file"]).exists()
+    assert meta["mdreg"]["hyperparameters_file"] == ".mdreg/hyperparameters.json"
+    assert json.loads((out / ".mdreg/hyperparameters.json").read_text())["n_estimators"] == 10
     assert meta["mdreg"]["scan_verdict"] == "safe" and meta["mdreg"]["trusted"] is False
     manifest = json.loads((out / "model_artifact_manifest.json").read_text())
-    assert set(manifest["files"]) == ARTIFACT_FILES - {"model_artifact_manifest.json", ".mdreg/metadata.json"}
+    assert set(manifest["files"]) == files - {"model_artifact_manifest.json", ".mdreg/metadata.json"}
 
 
 def test_runtime_yaml_key_set(artifact):

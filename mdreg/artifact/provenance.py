@@ -51,7 +51,8 @@ def git_provenance(where: Path, training_script: Path | None = None) -> dict[str
     status = _git(where, "status", "--porcelain", "--untracked-files=no")
     prov.update(
         repository_url=strip_credentials(remote),
-        git_branch=_git(where, "rev-parse", "--abbrev-ref", "HEAD") or "",
+        # symbolic-ref also names the branch of a repository with no commit yet
+        git_branch=_git(where, "symbolic-ref", "--short", "-q", "HEAD") or "",
         git_commit=_git(where, "rev-parse", "HEAD") or "",
         uncommitted_changes=bool(status) if status is not None else None,
     )

@@ -137,10 +137,10 @@ def _runtime_env_python(ctx: ArtifactContext) -> Outcome:
     m = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", str(value).strip())
     if not m:
         return failed(f"INFERENCE_PYTHON_VERSION is {value!r}: write it as a quoted string like '3.11'")
+    if isinstance(value, float):  # YAML reads 3.10 as the number 3.1
+        return failed(f"INFERENCE_PYTHON_VERSION is the number {value}: quote it ('3.10' is not 3.1)")
     if (int(m.group(1)), int(m.group(2))) < (3, 6):
         return failed(f"INFERENCE_PYTHON_VERSION is {value}: the service needs 3.6 or higher")
-    if isinstance(value, float):
-        return failed(f"INFERENCE_PYTHON_VERSION is the number {value}: quote it ('3.10' is not 3.1)")
     return passed()
 
 
