@@ -21,7 +21,7 @@ _mdreg() {
         introspect) opts="--help --json --online" ;;
         list) opts="--all --catalog --help --json --limit --name-contains --tag --version-set -n" ;;
         load) opts="--force --help --json --output --quiet -o -q" ;;
-        prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
+        prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
         save) opts="--bucket --catalog --compartment-id --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --project-id --quiet --tag --version-label --version-set -q" ;;
         show) opts="--help --json" ;;
         update) opts="--description --display-name --help --json --metadata --remove-metadata --remove-tag --tag" ;;

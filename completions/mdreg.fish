@@ -34,6 +34,8 @@ complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l help
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l inference-conda-env
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l inference-python-version
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l json
+complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l model-class
+complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l model-code
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l output
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l score-py
 complete -c mdreg -n '__fish_seen_subcommand_from prepare' -l training-script

@@ -14,7 +14,7 @@ _mdreg() {
         introspect) _arguments '*:file:_files' '--help' '--json' '--online' ;;
         list) _arguments '*:file:_files' '--all' '--catalog' '--help' '--json' '--limit' '--name-contains' '--tag' '--version-set' '-n' ;;
         load) _arguments '*:file:_files' '--force' '--help' '--json' '--output' '--quiet' '-o' '-q' ;;
-        prepare) _arguments '*:file:_files' '--force' '--framework' '--help' '--inference-conda-env' '--inference-python-version' '--json' '--output' '--score-py' '--training-script' '--trust' '--use-case-type' '--x-sample' '--y-sample' '-o' ;;
+        prepare) _arguments '*:file:_files' '--force' '--framework' '--help' '--inference-conda-env' '--inference-python-version' '--json' '--model-class' '--model-code' '--output' '--score-py' '--training-script' '--trust' '--use-case-type' '--x-sample' '--y-sample' '-o' ;;
         save) _arguments '*:file:_files' '--bucket' '--catalog' '--compartment-id' '--description' '--display-name' '--help' '--ignore-introspection' '--json' '--keep-bucket-object' '--large' '--project-id' '--quiet' '--tag' '--version-label' '--version-set' '-q' ;;
         show) _arguments '*:file:_files' '--help' '--json' ;;
         update) _arguments '*:file:_files' '--description' '--display-name' '--help' '--json' '--metadata' '--remove-metadata' '--remove-tag' '--tag' ;;

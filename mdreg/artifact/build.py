@@ -23,7 +23,7 @@ from mdreg.artifact.metadata import (check_use_case, custom, limit_problems, new
 from mdreg.artifact.provenance import git_provenance
 from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
-from mdreg.frameworks.base import Detection, Framework, ModelFacts
+from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
 from mdreg.frameworks.registry import Registry, default_registry
 
@@ -57,6 +57,8 @@ def prepare(
     inference_conda_env: str | None = None,
     inference_python_version: str | None = None,
     score_py: str | Path | None = None,
+    model_code: str | Path | None = None,
+    model_class: str | None = None,
     training_script: str | Path | None = None,
     trust: bool = False,
     force: bool = False,
@@ -72,6 +74,11 @@ def prepare(
         check_use_case(use_case_type)
     if score_py and not Path(score_py).is_file():
         raise InputError(f"{score_py}: --score-py must name an existing file")
+    if model_code and not (Path(model_code).is_file() and str(model_code).endswith(".py")):
+        raise InputError(f"{model_code}: --model-code must name an existing .py file")
+    if model_class and ":" not in model_class:
+        raise InputError(f"--model-class {model_class!r}: write it as module:Class")
+    options = LoadOptions(Path(model_code) if model_code else None, model_class)
     if training_script and not Path(training_script).is_file():
         raise InputError(f"{training_script}: --training-script must name an existing file")
 
@@ -83,7 +90,7 @@ def prepare(
     y = read_sample(Path(y_sample)) if y_sample else None
 
     plugin.require()
-    model = _load(plugin, model_path)
+    model = _load(plugin, model_path, options)
     facts = plugin.describe(model)
     warnings: list[str] = []
     input_schema, output_schema = _schemas(plugin, model, facts, X, y, warnings)
@@ -91,7 +98,7 @@ def prepare(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
-        model_file = plugin.save(model, model_path, tmp)
+        model_file = plugin.save(model, model_path, tmp, options)
         _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py)
         (tmp / layout.RUNTIME_YAML).write_text(dump_runtime(build_runtime(env, dest.resolve())),
                                                encoding="utf-8")
@@ -149,9 +156,9 @@ def _safety_gate(plugin: Framework, probe: Probe, trust: bool) -> str:
     return verdict.value
 
 
-def _load(plugin: Framework, path: Path) -> Any:
+def _load(plugin: Framework, path: Path, options: LoadOptions) -> Any:
     try:
-        return plugin.load(path)
+        return plugin.load(path, options)
     except MdregError:
         raise
     except Exception as exc:  # noqa: BLE001 - any loader failure is bad input to the user

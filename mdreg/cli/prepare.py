@@ -28,6 +28,10 @@ def prepare_cmd(
     inference_python_version: Optional[str] = typer.Option(
         None, "--inference-python-version", help="Python of the inference environment [default: the pack's]."),
     score_py: Optional[Path] = typer.Option(None, "--score-py", help="Use this score.py instead of generating one."),
+    model_code: Optional[Path] = typer.Option(None, "--model-code",
+                                              help="Python file defining the model's class; copied into the artifact."),
+    model_class: Optional[str] = typer.Option(None, "--model-class",
+                                              help="module:Class to build before loading a PyTorch state_dict."),
     training_script: Optional[Path] = typer.Option(None, "--training-script",
                                                    help="Training script, recorded in the provenance."),
     trust: bool = typer.Option(False, "--trust", help="Load a pickle that references code outside the allow-list."),
@@ -40,6 +44,7 @@ def prepare_cmd(
     result = prepare(model, output, framework=framework, x_sample=x_sample, y_sample=y_sample,
                      use_case_type=use_case_type, inference_conda_env=inference_conda_env,
                      inference_python_version=inference_python_version, score_py=score_py,
+                     model_code=model_code, model_class=model_class,
                      training_script=training_script, trust=trust, force=force)
     if as_json:
         emit_json(result.to_dict())

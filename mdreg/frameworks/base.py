@@ -45,6 +45,14 @@ class ModelFacts:
     classes: list[Any] | None = None
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user told prepare about how to rebuild the model object."""
+
+    model_code: Path | None = None  # a .py file defining the model's class (copied into the artifact)
+    model_class: str | None = None  # "module:Class" to instantiate before loading a state_dict
+
+
 class Framework:
     """Base class of framework plugins. Subclasses set the class attributes and
     override the methods; the defaults describe a plugin that claims nothing."""
@@ -78,12 +86,12 @@ class Framework:
         return None
 
     # -- the model ----------------------------------------------------------------
-    def load(self, path: Path) -> Any:
+    def load(self, path: Path, options: LoadOptions) -> Any:
         raise NotImplementedError
 
-    def save(self, model: Any, source: Path, dest_dir: Path) -> str:
+    def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         """Write ``model`` (loaded from ``source``) into ``dest_dir`` in the framework's
-        native format; return the file name used."""
+        native format; return the file (or folder) name used, relative to ``dest_dir``."""
         raise NotImplementedError
 
     def describe(self, model: Any) -> ModelFacts:

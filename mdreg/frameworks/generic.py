@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import FrameworkNotInstalledError, InputError
-from mdreg.frameworks.base import Detection, Framework, ModelFacts
+from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
 
 
@@ -37,7 +37,7 @@ class GenericPickleFramework(Framework):
         report = Probe.of(source).pickle
         return "joblib" if report is not None and report.container.startswith("joblib") else "pickle"
 
-    def load(self, path: Path) -> Any:
+    def load(self, path: Path, options: LoadOptions) -> Any:
         import pickle  # noqa: PLC0415
 
         if self._loader(path) == "joblib":
@@ -53,7 +53,7 @@ class GenericPickleFramework(Framework):
                 raise InputError(f"{path}: the pickle needs module {exc.name!r}, which is not "
                                  "installed or not on the Python path") from exc
 
-    def save(self, model: Any, source: Path, dest_dir: Path) -> str:
+    def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         # Keep the user's bytes: re-pickling could change how their classes are referenced.
         name = "model.joblib" if self._loader(source) == "joblib" else self.model_file_name
         shutil.copyfile(source, dest_dir / name)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.frameworks._params import json_safe
-from mdreg.frameworks.base import Detection, Framework, ModelFacts
+from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
 
 
@@ -28,13 +28,13 @@ class SklearnFramework(Framework):
             return None
         return Detection(self.name, 0.9, f"{probe.pickle.container} stream references {name}")
 
-    def load(self, path: Path) -> Any:
+    def load(self, path: Path, options: LoadOptions) -> Any:
         self.require()
         import joblib  # noqa: PLC0415 - frameworks load only when needed
 
         return joblib.load(path)  # also reads plain pickles
 
-    def save(self, model: Any, source: Path, dest_dir: Path) -> str:
+    def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         import joblib  # noqa: PLC0415
 
         joblib.dump(model, dest_dir / self.model_file_name)
