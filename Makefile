@@ -18,9 +18,10 @@ install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
 # Train a small model, prepare it into an artifact, check it, run its score.py, zip it.
+# examples/train_FRAMEWORK.py OUT prints the model's path and writes OUT/x_sample.* beside it.
 demo: install
-	$(BIN)/python examples/train_$(FRAMEWORK).py $(OUT)
-	$(BIN)/mdreg prepare $(OUT)/model.joblib -o $(OUT)/artifact --x-sample $(OUT)/x_sample.csv --force
+	model=$$($(BIN)/python examples/train_$(FRAMEWORK).py $(OUT)) && \
+	$(BIN)/mdreg prepare "$$model" -o $(OUT)/artifact --x-sample $$(ls $(OUT)/x_sample.*) --force
 	$(BIN)/mdreg introspect $(OUT)/artifact
 	$(BIN)/mdreg verify $(OUT)/artifact
 	$(BIN)/mdreg zip $(OUT)/artifact -o $(OUT)/artifact.zip
