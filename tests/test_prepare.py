@@ -291,3 +291,35 @@ def test_pickle_protocol_0_is_recognised(cli, iris, tmp_path):
     run = cli("prepare", tmp_path / "m.pkl", "-o", tmp_path / "art")
     assert run.code == 0, run.err
     assert _taxonomy(tmp_path / "art")["Algorithm"] == "LinearRegression"
+
+
+def test_unknown_framework_gets_a_template_to_fill_in(cli, tmp_path):
+    from mdreg.checks.introspect import introspect
+    from mdreg.checks.verify import verify
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(64))
+    assert cli("prepare", model, "-o", tmp_path / "x").code == EXIT_INPUT  # not guessed
+    run = cli("prepare", model, "-o", tmp_path / "art", "--framework", "other")
+    assert run.code == 0, run.err
+    assert "fill in load_model()" in run.err
+    art = tmp_path / "art"
+    assert (art / "model.onnx").read_bytes() == model.read_bytes()
+    assert introspect(art).ok  # the template passes the static checks...
+    result = verify(art, "[[1, 2]]")
+    assert not result.ok and "fill in load_model()" in result.error  # ...and says what to do
+
+
+def test_user_score_py(cli, iris_rf, tmp_path):
+    score = tmp_path / "my_score.py"
+    score.write_text("import joblib, os\n\ndef load_model():\n    return joblib.load(os.path.join(os.path.dirname(__file__), 'model.joblib'))\n\n"
+                     "def predict(data, model=load_model()):\n    return {'prediction': model.predict(data).tolist(), 'mine': True}\n")
+    run = cli("prepare", iris_rf, "-o", tmp_path / "art", "--score-py", score)
+    assert run.code == 0, run.err
+    assert (tmp_path / "art/score.py").read_text() == score.read_text()
+    from mdreg.checks.verify import verify
+
+    result = verify(tmp_path / "art", "[[5.1, 3.5, 1.4, 0.2]]")
+    assert result.ok and result.prediction["mine"] is True
+    bad = cli("prepare", iris_rf, "-o", tmp_path / "b", "--score-py", tmp_path / "nope.py")
+    assert bad.code == EXIT_INPUT and "--score-py" in bad.err

@@ -124,6 +124,9 @@ def prepare(
     if plugin.name == "generic" and not score_py:
         warnings.append("the model's framework is not one mdreg knows: check that score.py's "
                         "predict() calls it the way it expects")
+    if plugin.name == "other" and not score_py:
+        warnings.append("score.py is a template: fill in load_model() and predict() for your "
+                        "framework, then run `mdreg verify`")
     return PrepareResult(dest, plugin.name, detection, verdict, files, warnings)
 
 
@@ -189,6 +192,10 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     elif X is not None:
         try:
             output_schema = schema.infer_schema(plugin.predict(model, X))
+        except NotImplementedError:
+            output_schema = schema.schema_from_count(1)
+            warnings.append("the model cannot be run here: output_schema.json is a placeholder; "
+                            "pass --y-sample to describe the predictions")
         except Exception as exc:  # noqa: BLE001
             raise InputError(f"the model could not predict on --x-sample: "
                              f"{type(exc).__name__}: {exc}") from exc
@@ -212,7 +219,8 @@ def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, fact
         return
     from mdreg.templates import render  # noqa: PLC0415
 
-    text = render(plugin.template, mdreg_version=__version__, display_name=plugin.display_name,
+    text = render(plugin.template, plugin.template_package, mdreg_version=__version__,
+                  display_name=plugin.display_name,
                   algorithm=facts.algorithm, model_file_name=model_file,
                   **plugin.template_context(model, source))
     (tmp / layout.SCORE_PY).write_text(text, encoding="utf-8")

@@ -101,6 +101,8 @@ def _model_framework(ctx: ArtifactContext) -> Outcome:
     reg = default_registry()
     if name not in reg.plugins:
         return skipped(f"no framework plugin {name!r} is installed to recognise {model_file}")
+    if not reg.plugins[name].detectable:
+        return skipped(f"framework {name!r} is chosen by name, never recognised from bytes")
     try:
         _, detection, _ = reg.detect(path)
     except DetectionError as exc:

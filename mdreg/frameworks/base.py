@@ -71,14 +71,19 @@ class Framework:
     model_file_name: ClassVar[str] = "model.pkl"
     #: The catalog's ``ModelSerializationFormat`` value.
     serialization_format: ClassVar[str] = "pickle"
-    #: Jinja2 template (in ``mdreg/templates``) rendered into score.py.
+    #: Jinja2 template rendered into score.py, looked up in ``template_package``'s
+    #: ``templates/`` folder first, then in mdreg's own (whose base templates it may extend).
     template: ClassVar[str] = "score_generic.py.jinja2"
+    template_package: ClassVar[str | None] = None
     #: Service conda pack slug used when the user names none.
     default_conda_env: ClassVar[str] = "generalml_p311_cpu_x86_64_v1"
     #: Top-level modules the generated score.py may import besides stdlib, numpy, pandas.
     inference_modules: ClassVar[tuple[str, ...]] = ()
     #: Allow-list groups (see ``mdreg.scan``) a pickle of this framework may reference.
     allow: ClassVar[tuple[str, ...]] = ()
+
+    #: False for plugins the user picks by name and that never claim a file by its bytes.
+    detectable: ClassVar[bool] = True
 
     # -- detection (bytes only) -------------------------------------------------
     def sniff(self, probe: Probe) -> Detection | None:

@@ -78,7 +78,8 @@ class Registry:
                         key=lambda c: -c.confidence)
         if not claims:
             raise DetectionError(f"{path}: cannot tell the framework: {probe.describe()}; "
-                                 "pass --framework NAME if you know it")
+                                 "pass --framework NAME if you know it, or --framework other "
+                                 "for a score.py template to fill in")
         if len(claims) > 1 and claims[0].confidence == claims[1].confidence:
             tied = " / ".join(f"{c.framework} ({c.evidence})" for c in claims
                               if c.confidence == claims[0].confidence)

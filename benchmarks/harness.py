@@ -1,0 +1,86 @@
+"""Whole-process timing and peak memory, measured the same way for every benchmark.
+
+Commands are run alternately (A B C A B C ...) so that a noisy neighbour on a shared
+machine slows every contender alike; we report the median and the spread.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+@dataclass
+class Stats:
+    name: str
+    seconds: list[float]
+    peak_rss_mb: float
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def spread(self) -> str:
+        return f"{min(self.seconds):.3f}–{max(self.seconds):.3f}"
+
+
+def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+             ) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one run; raises if the command fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})}, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def compare(commands: dict[str, list[str]], runs: int = 7, warmup: int = 1,
+            before: dict[str, callable] | None = None, **kw) -> dict[str, Stats]:
+    """Run each command ``runs`` times, alternating; ``before[name]()`` runs untimed
+    before each run (e.g. to clear an output folder)."""
+    before = before or {}
+    times: dict[str, list[float]] = {n: [] for n in commands}
+    rss: dict[str, float] = {n: 0.0 for n in commands}
+    for i in range(warmup + runs):
+        for name, cmd in commands.items():
+            if name in before:
+                before[name]()
+            seconds, peak = run_once(cmd, **kw)
+            if i >= warmup:
+                times[name].append(seconds)
+                rss[name] = max(rss[name], peak)
+    return {n: Stats(n, times[n], rss[n]) for n in commands}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        model = cpu
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]
+    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"load average {load:.1f} at start")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
