@@ -1,0 +1,298 @@
+"""Find the pickle streams in a model file: plain, joblib-compressed, torch, zip.
+
+Compressed joblib files are decompressed as a stream into the walker, zip
+members are read in place: nothing is extracted to disk or loaded whole.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import zipfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from mdreg.scan.opcodes import Walker, probe
+from mdreg.scan.report import PickleReport
+from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, Source
+
+HEAD_BYTES = 512
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# torch.save(..., _use_new_zipfile_serialization=False): pickle of torch's magic number
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+TORCH_LEGACY_STREAMS = 5  # magic, protocol version, sys info, object, storage keys; then raw data
+
+_JOBLIB_ZF_HEADER = 2 + len("0x10000000000000000")  # b"ZF" + hex length (joblib < 0.10)
+_PICKLE_SUFFIXES = (".pkl", "_pkl", ".pickle", ".joblib")
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression joblib.load would detect from these first bytes, if any."""
+    if head.startswith(b"ZF0x"):
+        return "compat"
+    if len(head) >= 2 and head[0] == 0x78 and (0x7800 | head[1]) % 31 == 0:
+        return "zlib"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x5d\x00\x00"):
+        return "lzma"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    return None
+
+
+def starts_like_pickle(head: bytes) -> bool:
+    """The bytes begin a pickle stream: a PROTO opcode, or protocol 0/1 opcodes that parse."""
+    if not head:
+        return False
+    if head[0] == 0x80:
+        return len(head) < 2 or head[1] <= 5
+    return head[0] in OPCODE_BYTES and probe(head)
+
+
+def is_pickle_like(head: bytes) -> bool:
+    """Cheap check on a file's first bytes (512 are plenty): could a loader unpickle it?
+
+    True for pickles of any protocol, joblib's compressed files (zlib, gzip, bz2,
+    lzma, xz, lz4 and the old 'ZF' format) and zip archives (torch.save files).
+    Compressed files and zips still need a look inside: see ``read_pickle_globals``.
+    """
+    if not head:
+        return False
+    if head.startswith(ZIP_MAGIC) or compression_of(head):
+        return True
+    return starts_like_pickle(head)
+
+
+def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleReport:
+    """Walk every pickle stream in ``path`` and list the globals a load would import.
+
+    Never unpickles. ``max_bytes`` bounds the bytes read or decompressed (array
+    data that a plain file skips with a seek is not counted); past it the report
+    gets an error. A file that is not a pickle gets container "not-pickle" and
+    an error saying why.
+    """
+    path = Path(path)
+    with open(path, "rb") as raw:
+        head = raw.read(HEAD_BYTES)
+        raw.seek(0)
+        if not head:
+            return PickleReport(path, "not-pickle", error="empty file")
+        if head.startswith(ZIP_MAGIC):
+            return _read_zip(path, max_bytes)
+        compression = compression_of(head)
+        if compression:
+            return _read_compressed(path, raw, compression, max_bytes)
+        size = os.fstat(raw.fileno()).st_size
+        if head.startswith(TORCH_LEGACY_MAGIC):
+            report = PickleReport(path, "torch-legacy")
+            # torch's own unpickler: no joblib arrays; raw storages follow the 5th stream
+            _walk(
+                report,
+                Source(raw, size=size, max_bytes=max_bytes),
+                "",
+                joblib=False,
+                max_streams=TORCH_LEGACY_STREAMS,
+            )
+            return report
+        if head[0] not in OPCODE_BYTES:
+            return PickleReport(
+                path,
+                "not-pickle",
+                error=f"not a pickle: byte 0x{head[0]:02x} at offset 0 is no opcode",
+            )
+        report = PickleReport(path, "pickle")
+        _walk(
+            report,
+            Source(raw, size=size, max_bytes=max_bytes),
+            "",
+            joblib=True,
+            reopen=lambda: open(path, "rb"),  # noqa: SIM115 - the walker closes it
+        )
+        return report
+
+
+def _walk(
+    report: PickleReport,
+    src: Source,
+    where: str,
+    *,
+    joblib: bool,
+    max_streams: int | None = None,
+    reopen: Callable[[], BinaryIO] | None = None,
+) -> None:
+    """Walk ``src`` into ``report``; a parse failure becomes ``report.error``."""
+    walker = Walker(src, where=where, found=report.globals, reopen=reopen)
+    try:
+        walker.walk_all(joblib=joblib, max_streams=max_streams)
+    except PickleParseError as exc:
+        if report.error is None:
+            report.error = f"{where}: {exc}" if where else str(exc)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        # corrupt or truncated compressed data
+        if report.error is None:
+            report.error = f"{where or 'stream'} is corrupt: {exc}"
+    finally:
+        report.streams += walker.streams
+        if report.protocol is None:
+            report.protocol = walker.protocol
+
+
+class _ZlibReader(io.RawIOBase):
+    """Streaming reader of one zlib stream (joblib's BinaryZlibFile format)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._z = zlib.decompressobj()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = 1 << 30
+        out = []
+        got = 0
+        while got < n:
+            if self._pending:
+                data = self._pending
+                self._pending = b""
+            elif self._z.eof:
+                break
+            else:
+                block = self._raw.read(1 << 16)
+                if not block:
+                    raise EOFError("compressed stream ended early")
+                data = self._z.decompress(block)
+                if self._z.unconsumed_tail:
+                    raise zlib.error("unexpected unconsumed input")
+            part = data[: n - got]
+            self._pending = data[n - got :]
+            out.append(part)
+            got += len(part)
+        return b"".join(out)
+
+
+def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
+    if compression == "zlib":
+        return _ZlibReader(raw)  # type: ignore[return-value]
+    if compression == "compat":
+        raw.read(_JOBLIB_ZF_HEADER)
+        # python 2 joblib <= 0.8.4 wrote one more (space) byte of header
+        if raw.read(1) != b" ":
+            raw.seek(-1, io.SEEK_CUR)
+        return _ZlibReader(raw)  # type: ignore[return-value]
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if compression == "bz2":
+        return bz2.BZ2File(raw)
+    if compression == "xz":
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_XZ)
+    if compression == "lzma":
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE)
+    if compression == "lz4":
+        try:
+            import lz4.frame  # optional, only for lz4-compressed joblib files
+        except ImportError:
+            raise OSError("scanning lz4-compressed files needs the 'lz4' package") from None
+        return lz4.frame.LZ4FrameFile(raw)  # type: ignore[no-any-return]
+    raise ValueError(compression)
+
+
+def _read_compressed(
+    path: Path, raw: BinaryIO, compression: str, max_bytes: int | None
+) -> PickleReport:
+    container = "joblib-compat" if compression == "compat" else f"joblib+{compression}"
+    where = f"{compression} stream"
+    try:
+        stream = _decompressor(raw, compression)
+        head = stream.peek(HEAD_BYTES) if hasattr(stream, "peek") else b""
+        if not hasattr(stream, "peek"):
+            stream = io.BufferedReader(stream, buffer_size=1 << 16)  # type: ignore[arg-type]
+            head = stream.peek(HEAD_BYTES)
+        head = head[:HEAD_BYTES]
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        return PickleReport(path, container, error=f"{where} is corrupt: {exc}")
+    if not starts_like_pickle(head):
+        return PickleReport(path, "not-pickle", error=f"{where} does not hold a pickle")
+    report = PickleReport(path, container)
+    # joblib < 0.10 ('ZF') stores arrays in side files: no inline array data
+    _walk(report, Source(stream, max_bytes=max_bytes), where, joblib=compression != "compat")
+    return report
+
+
+def _zip_kind(names: list[str]) -> str:
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        if any("/code/" in n or n.endswith("constants.pkl") for n in names):
+            return "torchscript-zip"
+        return "torch-zip"
+    base = {n.rsplit("/", 1)[-1] for n in names}
+    if "config.json" in base and ("metadata.json" in base or "model.weights.h5" in base):
+        return "keras-zip"
+    return "zip"
+
+
+def _read_zip(path: Path, max_bytes: int | None) -> PickleReport:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return PickleReport(path, "zip", error=f"not a readable zip archive: {exc}")
+    with zf:
+        infos = zf.infolist()
+        kind = _zip_kind([i.filename for i in infos])
+        report = PickleReport(path, kind)
+        budget = max_bytes
+        for info in infos:
+            if info.is_dir():
+                continue
+            name = info.filename
+            try:
+                with zf.open(info) as member:
+                    head = member.read(HEAD_BYTES)
+            except (
+                RuntimeError,
+                NotImplementedError,
+                zipfile.BadZipFile,
+                OSError,
+                EOFError,
+                zlib.error,
+                lzma.LZMAError,
+            ) as exc:
+                if name.endswith(_PICKLE_SUFFIXES) and report.error is None:
+                    report.error = f"{name}: cannot be read: {exc}"
+                continue
+            torch_kind = kind in ("torch-zip", "torchscript-zip")
+            if torch_kind and not name.endswith(_PICKLE_SUFFIXES):
+                continue  # storages and code: torch never unpickles them
+            compression = None if torch_kind else compression_of(head)
+            looks_pickled = head[:1] == b"\x80" and starts_like_pickle(head)
+            if not (name.endswith(_PICKLE_SUFFIXES) or compression or looks_pickled):
+                continue
+            with zf.open(info) as member:
+                stream: BinaryIO = member
+                where = name
+                if compression:
+                    stream = _decompressor(member, compression)
+                    where = f"{name} > {compression} stream"
+                src = Source(stream, max_bytes=budget)
+                # torch reads data.pkl with its own unpickler; other members may be joblib dumps
+                _walk(report, src, where, joblib=not torch_kind and compression != "compat")
+                if budget is not None:
+                    budget = max(0, budget - src.produced)
+        return report

@@ -1,0 +1,720 @@
+"""Walk pickle opcodes without executing them and name every global a load imports.
+
+The walker follows the bytes exactly as ``pickle._Unpickler`` reads them and
+simulates just enough of its stack and memo to resolve STACK_GLOBAL operands,
+even when they are fetched back from the memo. It also knows joblib's format:
+after the BUILD of a ``NumpyArrayWrapper`` it skips the raw array bytes exactly
+as ``joblib.numpy_pickle.NumpyUnpickler`` reads them, so objects placed after
+an array are still seen.
+
+It is a hand-written loop over opcode bytes rather than ``pickletools.genops``:
+several times faster, and it can skip payloads (arrays, big bytes) with a seek.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import struct
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from mdreg.scan.arrays import SimArrayWrapper, SimDtype
+from mdreg.scan.joblib_walk import JoblibArrays, no_wrapper
+from mdreg.scan.report import GlobalRef
+from mdreg.scan.stream import PickleParseError, Source, StreamState
+from mdreg.scan.values import BIG_INT, BYTES, LONG_STR, OPAQUE, SimGlobal, dict_update
+
+HIGHEST_PROTOCOL = 5
+CHUNK = 1 << 16
+STR_KEEP_MAX = 4096  # longer strings cannot be module names worth resolving
+BYTES_PEEK_MAX = 1 << 20  # bytes payloads up to this size are checked for nested pickles
+
+_u2 = struct.Struct("<H").unpack_from
+_u4 = struct.Struct("<I").unpack_from
+_i4 = struct.Struct("<i").unpack_from
+_u8 = struct.Struct("<Q").unpack_from
+_f8 = struct.Struct(">d").unpack_from
+
+_MISSING = object()
+
+
+class Walker(JoblibArrays):
+    """Walks the pickle streams of one byte source, appending globals to ``found``."""
+
+    def __init__(
+        self,
+        src: Source,
+        *,
+        where: str = "",
+        found: list[GlobalRef] | None = None,
+        reopen: Callable[[], BinaryIO] | None = None,
+    ):
+        self.src = src
+        self.where = where
+        # a fresh seekable handle on the same bytes, for reading ahead (see _shadow)
+        self.reopen = reopen
+        self.found: list[GlobalRef] = [] if found is None else found
+        self.buf = b""
+        self.pos = 0  # index of the next unread byte in buf
+        self.base = src.offset  # stream offset of buf[0]
+        self.src_origin = 0  # stream offset of the reopened file's byte 0
+        self.eof = False
+        self.protocol: int | None = None
+        self.streams = 0
+
+    # -- buffer -------------------------------------------------------------
+
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def _fill(self, need: int) -> None:
+        """Make ``need`` bytes available from ``pos`` unless the source ends first."""
+        have = len(self.buf) - self.pos
+        if have >= need or self.eof:
+            return
+        parts = [self.buf[self.pos :]]
+        self.base += self.pos
+        self.pos = 0
+        while have < need:
+            chunk = self.src.read(max(CHUNK, need - have))
+            if not chunk:
+                self.eof = True
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf = b"".join(parts)
+
+    def at_end(self) -> bool:
+        self._fill(1)
+        return self.pos >= len(self.buf)
+
+    def _take(self, n: int, what: str) -> bytes:
+        self._fill(n)
+        if len(self.buf) - self.pos < n:
+            raise PickleParseError(f"truncated {what}", self.offset(), truncated=True)
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return data
+
+    def _skip(self, n: int, what: str) -> None:
+        have = len(self.buf) - self.pos
+        if n <= have:
+            self.pos += n
+            return
+        start = self.offset()
+        self.base += len(self.buf)
+        self.buf = b""
+        self.pos = 0
+        rest = n - have
+        skipped = self.src.skip(rest)
+        self.base += skipped
+        if skipped < rest:
+            raise PickleParseError(f"truncated {what} ({n} bytes)", start, truncated=True)
+
+    def _readline(self) -> bytes:
+        """One line without its newline; pickle text opcodes need the newline."""
+        start = self.offset()
+        while True:
+            j = self.buf.find(b"\n", self.pos)
+            if j >= 0:
+                line = self.buf[self.pos : j]
+                self.pos = j + 1
+                return line
+            if self.eof:
+                raise PickleParseError("truncated line", start, truncated=True)
+            self._fill(len(self.buf) - self.pos + CHUNK)
+
+    # -- streams ------------------------------------------------------------
+
+    def walk_all(self, *, joblib: bool, max_streams: int | None = None) -> int:
+        """Walk pickle streams until the end of the source; return how many."""
+        while not self.at_end():
+            if max_streams is not None and self.streams >= max_streams:
+                break
+            self.walk_stream(StreamState(joblib=joblib))
+            self.streams += 1
+        return self.streams
+
+    def walk_stream(self, st: StreamState) -> Any:
+        """Walk one stream to its STOP; return the simulated top-level value."""
+        try:
+            return self._loop(st)
+        except RecursionError:
+            raise PickleParseError("objects nested too deeply", self.offset()) from None
+
+    def _global(self, module: str, name: str, offset: int, st: StreamState) -> SimGlobal:
+        self.found.append(GlobalRef(module, name, offset, self.where))
+        g = SimGlobal(module, name)
+        if g.array_wrapper and st.joblib:
+            st.wrapper_seen = True
+        return g
+
+    # The opcode loop. Locals mirror the hot state; helpers that move through the
+    # buffer get self.pos synced first and the locals reloaded after.
+    def _loop(self, st: StreamState) -> Any:
+        buf = self.buf
+        i = self.pos
+        n = len(buf)
+        stack = st.stack
+        metastack = st.metastack
+        memo = st.memo
+        mbase = st.mbase
+        mextra = st.mextra
+        wseen = st.wrapper_seen
+        joblib = st.joblib
+        strict = not st.lenient
+        try:
+            while True:
+                if i > n - 16:  # keep 16 bytes ahead: fixed-size arguments need no checks
+                    self.pos = i
+                    self._fill(16)
+                    buf = self.buf
+                    i = self.pos
+                    n = len(buf)
+                    if i >= n:
+                        raise PickleParseError(
+                            "pickle ended without STOP", self.base + i, truncated=True
+                        )
+                op = buf[i]
+                if op >= 0x80:
+                    if op == 0x94:  # MEMOIZE
+                        v = stack[-1]
+                        if mextra is None:
+                            if v is not OPAQUE:
+                                memo[mbase] = v
+                            mbase += 1
+                        else:
+                            mbase, mextra = _memo_put(memo, mbase, mextra, mbase + len(mextra), v)
+                        i += 1
+                    elif op == 0x8C:  # SHORT_BINUNICODE
+                        j = i + 2 + buf[i + 1]
+                        if j > n:
+                            self.pos = i + 2
+                            v = self._payload(buf[i + 1], text=True)
+                            buf, i, n = self.buf, self.pos, len(self.buf)
+                            stack.append(v)
+                            continue
+                        try:
+                            stack.append(buf[i + 2 : j].decode("utf-8", "surrogatepass"))
+                        except UnicodeDecodeError:
+                            raise PickleParseError("string is not UTF-8", self.base + i) from None
+                        i = j
+                    elif op == 0x85:  # TUPLE1
+                        stack[-1] = (stack[-1],)
+                        i += 1
+                    elif op == 0x86:  # TUPLE2
+                        b = stack.pop()
+                        stack[-1] = (stack[-1], b)
+                        i += 1
+                    elif op == 0x87:  # TUPLE3
+                        c = stack.pop()
+                        b = stack.pop()
+                        stack[-1] = (stack[-1], b, c)
+                        i += 1
+                    elif op == 0x88:  # NEWTRUE
+                        stack.append(True)
+                        i += 1
+                    elif op == 0x89:  # NEWFALSE
+                        stack.append(False)
+                        i += 1
+                    elif op == 0x81 or op == 0x92:  # NEWOBJ, NEWOBJ_EX
+                        if op == 0x92:
+                            kwargs = stack.pop()
+                            args = stack.pop()
+                            if wseen:
+                                no_wrapper(kwargs, self.base + i)
+                        else:
+                            args = stack.pop()
+                        cls = stack.pop()
+                        if wseen:
+                            no_wrapper(args, self.base + i)
+                            if type(cls) is SimGlobal and cls.array_wrapper:
+                                stack.append(SimArrayWrapper())
+                                i += 1
+                                continue
+                            no_wrapper(cls, self.base + i)
+                        stack.append(OPAQUE)
+                        i += 1
+                    elif op == 0x95:  # FRAME
+                        size = _u8(buf, i + 1)[0]
+                        if size > sys.maxsize:
+                            raise PickleParseError("frame too large", self.base + i)
+                        st.frame_end = self.base + i + 9 + size
+                        i += 9
+                    elif op == 0x93:  # STACK_GLOBAL
+                        name = stack.pop()
+                        module = stack.pop()
+                        g = self._stack_global(module, name, self.base + i, st)
+                        if g is None:  # the unpickler raises: operands are not str
+                            if strict:
+                                raise PickleParseError("STACK_GLOBAL requires str", self.base + i)
+                            self.pos = i
+                            return _Stop
+                        wseen = st.wrapper_seen
+                        stack.append(g)
+                        i += 1
+                    elif op == 0x80:  # PROTO
+                        proto = buf[i + 1]
+                        if proto > HIGHEST_PROTOCOL:
+                            raise PickleParseError(
+                                f"unsupported pickle protocol {proto}", self.base + i
+                            )
+                        st.proto = proto
+                        if self.protocol is None:
+                            self.protocol = proto
+                        i += 2
+                    elif op == 0x8A or op == 0x8B:  # LONG1, LONG4
+                        if op == 0x8A:
+                            size, hdr = buf[i + 1], 2
+                        else:
+                            size, hdr = _i4(buf, i + 1)[0], 5
+                            if size < 0:
+                                raise PickleParseError(
+                                    "LONG pickle has negative byte count", self.base + i
+                                )
+                        self.pos = i + hdr
+                        if size <= 64:
+                            data = self._take(size, "LONG")
+                            stack.append(int.from_bytes(data, "little", signed=True))
+                        else:
+                            self._skip(size, "LONG")
+                            stack.append(BIG_INT)
+                        buf, i, n = self.buf, self.pos, len(self.buf)
+                    elif op == 0x8F:  # EMPTY_SET
+                        stack.append(OPAQUE)
+                        i += 1
+                    elif op == 0x90 or op == 0x91:  # ADDITEMS, FROZENSET
+                        items = stack
+                        stack = metastack.pop()
+                        if wseen:
+                            no_wrapper(items, self.base + i)
+                        if op == 0x90:
+                            stack[-1]
+                        else:
+                            stack.append(OPAQUE)
+                        i += 1
+                    elif (
+                        op == 0x8D or op == 0x8E or op == 0x96
+                    ):  # BINUNICODE8, BINBYTES8, BYTEARRAY8
+                        size = _u8(buf, i + 1)[0]
+                        if size > sys.maxsize:
+                            raise PickleParseError("payload too large", self.base + i)
+                        self.pos = i + 9
+                        stack.append(self._payload(size, text=op == 0x8D, peek=strict))
+                        buf, i, n = self.buf, self.pos, len(self.buf)
+                    elif op == 0x82 or op == 0x83 or op == 0x84:  # EXT1, EXT2, EXT4
+                        if op == 0x82:
+                            code, width = buf[i + 1], 1
+                        elif op == 0x83:
+                            code, width = _u2(buf, i + 1)[0], 2
+                        else:
+                            code, width = _i4(buf, i + 1)[0], 4
+                        if code <= 0:
+                            raise PickleParseError("EXT specifying code <= 0", self.base + i)
+                        # the copyreg extension registry can map a code to any global
+                        stack.append(
+                            self._global("?", f"<extension code {code}>", self.base + i, st)
+                        )
+                        i += 1 + width
+                    elif op == 0x97:  # NEXT_BUFFER
+                        stack.append(OPAQUE)
+                        i += 1
+                    elif op == 0x98:  # READONLY_BUFFER
+                        stack[-1]
+                        i += 1
+                    else:
+                        raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
+                    continue
+
+                # --- protocol 0/1 opcodes (ASCII bytes) ---
+                if op == 0x68:  # 'h' BINGET
+                    v = memo.get(buf[i + 1], _MISSING)
+                    if v is _MISSING:
+                        v = _memo_get_opaque(mbase, mextra, buf[i + 1], self.base + i)
+                    stack.append(v)
+                    i += 2
+                elif op == 0x4B:  # 'K' BININT1
+                    stack.append(buf[i + 1])
+                    i += 2
+                elif op == 0x71:  # 'q' BINPUT
+                    k = buf[i + 1]
+                    v = stack[-1]
+                    if mextra is None and k == mbase:
+                        if v is not OPAQUE:
+                            memo[k] = v
+                        mbase += 1
+                    else:
+                        mbase, mextra = _memo_put(memo, mbase, mextra, k, v)
+                    i += 2
+                elif op == 0x28:  # '(' MARK
+                    metastack.append(stack)
+                    stack = []
+                    i += 1
+                elif op == 0x75:  # 'u' SETITEMS
+                    items = stack
+                    stack = metastack.pop()
+                    target = stack[-1]
+                    if len(items) & 1:
+                        raise PickleParseError("odd number of items for SETITEMS", self.base + i)
+                    if wseen:
+                        no_wrapper(items, self.base + i)
+                    if type(target) is dict and strict:
+                        dict_update(target, items)
+                    i += 1
+                elif op == 0x7D:  # '}' EMPTY_DICT
+                    stack.append({})
+                    i += 1
+                elif op == 0x5D:  # ']' EMPTY_LIST
+                    stack.append(OPAQUE)
+                    i += 1
+                elif op == 0x65:  # 'e' APPENDS
+                    items = stack
+                    stack = metastack.pop()
+                    stack[-1]
+                    if wseen:
+                        no_wrapper(items, self.base + i)
+                    i += 1
+                elif op == 0x47:  # 'G' BINFLOAT
+                    stack.append(_f8(buf, i + 1)[0])
+                    i += 9
+                elif op == 0x4E:  # 'N' NONE
+                    stack.append(None)
+                    i += 1
+                elif op == 0x4A:  # 'J' BININT
+                    stack.append(_i4(buf, i + 1)[0])
+                    i += 5
+                elif op == 0x4D:  # 'M' BININT2
+                    stack.append(_u2(buf, i + 1)[0])
+                    i += 3
+                elif op == 0x62:  # 'b' BUILD
+                    state = stack.pop()
+                    inst = stack[-1]
+                    t = type(inst)
+                    if t is SimArrayWrapper and joblib:
+                        self.pos = i + 1
+                        st.stack, st.mbase, st.mextra = stack, mbase, mextra
+                        stack[-1] = self._read_array(inst, state, st, self.base + i)
+                        buf, i, n = self.buf, self.pos, len(self.buf)
+                        continue
+                    if t is SimDtype and strict:  # lenient walks share objects: no mutation
+                        inst.setstate(state)
+                    elif wseen:
+                        no_wrapper(state, self.base + i)
+                    i += 1
+                elif op == 0x52:  # 'R' REDUCE
+                    args = stack.pop()
+                    stack[-1] = self._reduce(stack[-1], args, st, self.base + i)
+                    i += 1
+                elif op == 0x6A:  # 'j' LONG_BINGET
+                    k = _u4(buf, i + 1)[0]
+                    v = memo.get(k, _MISSING)
+                    if v is _MISSING:
+                        v = _memo_get_opaque(mbase, mextra, k, self.base + i)
+                    stack.append(v)
+                    i += 5
+                elif op == 0x72:  # 'r' LONG_BINPUT
+                    k = _u4(buf, i + 1)[0]
+                    mbase, mextra = _memo_put(memo, mbase, mextra, k, stack[-1])
+                    i += 5
+                elif op == 0x58 or op == 0x42 or op == 0x43 or op == 0x54 or op == 0x55:
+                    # BINUNICODE, BINBYTES, SHORT_BINBYTES, BINSTRING, SHORT_BINSTRING
+                    if op == 0x43 or op == 0x55:
+                        size, hdr = buf[i + 1], 2
+                    elif op == 0x54:
+                        size, hdr = _i4(buf, i + 1)[0], 5
+                        if size < 0:
+                            raise PickleParseError(
+                                "BINSTRING has negative byte count", self.base + i
+                            )
+                    else:
+                        size, hdr = _u4(buf, i + 1)[0], 5
+                    j = i + hdr + size
+                    if op == 0x58 and j <= n and size <= STR_KEEP_MAX:
+                        try:
+                            stack.append(buf[i + hdr : j].decode("utf-8", "surrogatepass"))
+                        except UnicodeDecodeError:
+                            raise PickleParseError("string is not UTF-8", self.base + i) from None
+                        i = j
+                    elif (
+                        (op == 0x42 or op == 0x43) and j <= n and (size < 3 or buf[i + hdr] != 0x80)
+                    ):
+                        stack.append(BYTES)
+                        i = j
+                    else:
+                        self.pos = i + hdr
+                        stack.append(
+                            self._payload(
+                                size, text=op == 0x58, py2str=op == 0x54 or op == 0x55, peek=strict
+                            )
+                        )
+                        buf, i, n = self.buf, self.pos, len(self.buf)
+                elif op == 0x29:  # ')' EMPTY_TUPLE
+                    stack.append(())
+                    i += 1
+                elif op == 0x74:  # 't' TUPLE
+                    items = stack
+                    stack = metastack.pop()
+                    stack.append(tuple(items))
+                    i += 1
+                elif op == 0x73:  # 's' SETITEM
+                    v = stack.pop()
+                    k = stack.pop()
+                    target = stack[-1]
+                    if wseen:
+                        no_wrapper((k, v), self.base + i)
+                    if type(target) is dict and strict:
+                        dict_update(target, [k, v])
+                    i += 1
+                elif op == 0x61:  # 'a' APPEND
+                    v = stack.pop()
+                    stack[-1]
+                    if wseen:
+                        no_wrapper(v, self.base + i)
+                    i += 1
+                elif op == 0x2E:  # '.' STOP
+                    value = stack.pop()
+                    self.pos = i + 1
+                    st.stack, st.mbase, st.mextra = stack, mbase, mextra
+                    return value
+                elif op == 0x30:  # '0' POP
+                    if stack:
+                        stack.pop()
+                    else:
+                        stack = metastack.pop()
+                    i += 1
+                elif op == 0x31:  # '1' POP_MARK
+                    stack = metastack.pop()
+                    i += 1
+                elif op == 0x32:  # '2' DUP
+                    stack.append(stack[-1])
+                    i += 1
+                elif op == 0x51:  # 'Q' BINPERSID
+                    pid = stack.pop()
+                    if wseen:
+                        no_wrapper(pid, self.base + i)
+                    stack.append(OPAQUE)
+                    i += 1
+                elif op == 0x63 or op == 0x69:  # 'c' GLOBAL, 'i' INST
+                    at = self.base + i
+                    self.pos = i + 1
+                    module = _utf8(self._readline(), at)
+                    name = _utf8(self._readline(), at)
+                    if st.lenient and not (_dotted_identifier(module) and _dotted_identifier(name)):
+                        return _Stop  # the import would fail before anything runs
+                    g = self._global(module, name, at, st)
+                    wseen = st.wrapper_seen
+                    if op == 0x63:
+                        stack.append(g)
+                    else:
+                        args = stack
+                        stack = metastack.pop()
+                        stack.append(self._instantiate(g, args, st, at))
+                    buf, i, n = self.buf, self.pos, len(self.buf)
+                elif op == 0x6F:  # 'o' OBJ
+                    args = stack
+                    stack = metastack.pop()
+                    cls = args.pop(0)
+                    stack.append(self._instantiate(cls, args, st, self.base + i))
+                    i += 1
+                elif op == 0x64 or op == 0x6C:  # 'd' DICT, 'l' LIST
+                    items = stack
+                    stack = metastack.pop()
+                    if wseen:
+                        no_wrapper(items, self.base + i)
+                    if op == 0x6C:
+                        stack.append(OPAQUE)
+                    else:
+                        if len(items) & 1:
+                            raise PickleParseError("odd number of items for DICT", self.base + i)
+                        d: dict[Any, Any] = {}
+                        dict_update(d, items)
+                        stack.append(d)
+                    i += 1
+                elif op in _TEXT_OPS:  # INT, LONG, FLOAT, STRING, UNICODE, GET, PUT, PERSID
+                    at = self.base + i
+                    self.pos = i + 1
+                    line = self._readline()
+                    if op == 0x67:  # 'g' GET
+                        k = _text_int(line, at)
+                        v = memo.get(k, _MISSING)
+                        if v is _MISSING:
+                            v = _memo_get_opaque(mbase, mextra, k, at)
+                        stack.append(v)
+                    elif op == 0x70:  # 'p' PUT
+                        k = _text_int(line, at)
+                        if k < 0:
+                            raise PickleParseError("negative PUT argument", at)
+                        mbase, mextra = _memo_put(memo, mbase, mextra, k, stack[-1])
+                    elif op == 0x50:  # 'P' PERSID
+                        if not line.isascii():
+                            raise PickleParseError("persistent IDs in protocol 0 must be ASCII", at)
+                        stack.append(OPAQUE)
+                    else:
+                        stack.append(_text_value(op, line, at))
+                    buf, i, n = self.buf, self.pos, len(self.buf)
+                else:
+                    raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
+        except (IndexError, struct.error):
+            if self.eof and n - i < 16:
+                raise PickleParseError("truncated pickle", self.base + i, truncated=True) from None
+            raise PickleParseError("stack underflow or missing MARK", self.base + i) from None
+
+    # -- payloads -----------------------------------------------------------
+
+    def _payload(self, size: int, *, text: bool, py2str: bool = False, peek: bool = True) -> Any:
+        """A str/bytes payload of ``size`` bytes at ``pos``: kept, peeked or skipped.
+
+        ``peek``: read bytes payloads up to 1 MiB to look for nested pickles.
+        """
+        start = self.offset()
+        if text:
+            if size > STR_KEEP_MAX:
+                self._skip(size, "string")
+                return LONG_STR
+            data = self._take(size, "string")
+            try:
+                return data.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                raise PickleParseError("string is not UTF-8", start) from None
+        if size > BYTES_PEEK_MAX or (not peek and not (py2str and size <= STR_KEEP_MAX)):
+            self._skip(size, "bytes")
+            return LONG_STR if py2str else BYTES
+        data = self._take(size, "bytes")
+        if size > 2 and data[0] == 0x80 and 2 <= data[1] <= HIGHEST_PROTOCOL:
+            self._nested(data, start)
+        if py2str:
+            # protocol 0-2 str: the unpickler decodes it (ASCII by default, latin-1 for
+            # numpy-style loads); latin-1 never fails, so names stay visible
+            return data.decode("latin-1") if size <= STR_KEEP_MAX else LONG_STR
+        return BYTES
+
+    def _nested(self, data: bytes, start: int) -> None:
+        """Report the globals of a bytes payload that is itself a whole pickle.
+
+        Only a payload that parses cleanly to STOP counts: array data that merely
+        starts like a pickle must not raise false alarms. Running it would take a
+        pickle.loads-like global, which is judged on its own anyway.
+        """
+        where = f"{self.where} > nested" if self.where else "nested"
+        sub = Walker(Source(io.BytesIO(data), size=len(data)), where=where)
+        sub.base = start  # report file offsets
+        sub.src.offset = 0
+        try:
+            sub.walk_stream(StreamState(joblib=False))
+        except PickleParseError:
+            return
+        self.found.extend(sub.found)
+
+    # -- calls --------------------------------------------------------------
+
+    def _stack_global(self, module: Any, name: Any, at: int, st: StreamState) -> SimGlobal | None:
+        if type(module) is str and type(name) is str:
+            if st.lenient and not (_dotted_identifier(module) and _dotted_identifier(name)):
+                return None
+            return self._global(module, name, at, st)
+        if _maybe_str(module) and _maybe_str(name):
+            # call results or over-long strings: the name cannot be known
+            return self._global("?", "?", at, st)
+        return None
+
+
+class _StopMarker:
+    pass
+
+
+#: returned by a lenient walk that stopped where a real unpickler would fail
+_Stop = _StopMarker()
+
+_TEXT_OPS = frozenset(b"ILFSVgpP")
+
+
+def _maybe_str(value: Any) -> bool:
+    return value is OPAQUE or value is LONG_STR
+
+
+def _memo_put(
+    memo: dict[int, Any], mbase: int, mextra: set[int] | None, k: int, v: Any
+) -> tuple[int, set[int] | None]:
+    """Store ``v`` under memo key ``k``, keeping the key count exact (MEMOIZE uses it)."""
+    if k >= mbase and (mextra is None or k not in mextra):
+        if k == mbase:
+            mbase += 1
+            while mextra and mbase in mextra:
+                mextra.discard(mbase)
+                mbase += 1
+        else:
+            if mextra is None:
+                mextra = set()
+            mextra.add(k)
+    if v is OPAQUE:
+        memo.pop(k, None)
+    else:
+        memo[k] = v
+    return mbase, (mextra or None)
+
+
+def _memo_get_opaque(mbase: int, mextra: set[int] | None, k: int, at: int) -> Any:
+    if k < mbase or (mextra is not None and k in mextra):
+        return OPAQUE
+    raise PickleParseError(f"memo key {k} missing", at)
+
+
+def _utf8(line: bytes, at: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PickleParseError("global name is not UTF-8", at) from None
+
+
+def _dotted_identifier(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
+
+
+def _text_int(line: bytes, at: int) -> int:
+    try:
+        return int(line)
+    except ValueError:
+        raise PickleParseError("bad integer", at) from None
+
+
+def _text_value(op: int, line: bytes, at: int) -> Any:
+    """Value of a protocol 0 INT / LONG / FLOAT / STRING / UNICODE line."""
+    try:
+        if op == 0x49:  # 'I'
+            if line == b"00":
+                return False
+            if line == b"01":
+                return True
+            return int(line, 0)
+        if op == 0x4C:  # 'L'
+            if line.endswith(b"L"):
+                line = line[:-1]
+            return int(line, 0)
+        if op == 0x46:  # 'F'
+            return float(line)
+        if op == 0x53:  # 'S'
+            if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b'"', b"'"):
+                value = codecs.escape_decode(line[1:-1])[0]
+                return value.decode("latin-1") if len(value) <= STR_KEEP_MAX else LONG_STR
+            raise ValueError("the STRING opcode argument must be quoted")
+        # 'V'
+        if len(line) > STR_KEEP_MAX:
+            return LONG_STR
+        return line.decode("raw-unicode-escape")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PickleParseError(f"bad text opcode argument ({exc})", at) from None
+
+
+def probe(head: bytes) -> bool:
+    """True when ``head`` reads as the start of a protocol 0/1 pickle.
+
+    A lenient walk that must not fail before the end of ``head`` (or STOP).
+    """
+    sub = Walker(Source(io.BytesIO(head), size=len(head)))
+    try:
+        result = sub.walk_stream(StreamState(joblib=False, lenient=True))
+    except PickleParseError as exc:
+        return exc.truncated  # running out of head is fine, failing earlier is not
+    return result is not _Stop

@@ -1,0 +1,45 @@
+"""What a walk over pickle bytes found: the globals a load would import, per file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GlobalRef:
+    """One global a pickle load would import (GLOBAL, INST, STACK_GLOBAL, EXT*).
+
+    ``offset`` is the position of the opcode in the file, or in the decompressed
+    stream or zip member that ``where`` names ("" for the plain file).
+    ``module == "?"`` marks a global whose name could not be worked out.
+    """
+
+    module: str
+    name: str
+    offset: int
+    where: str = ""
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass
+class PickleReport:
+    """The globals of every pickle stream in one file.
+
+    ``container`` says how the pickle was wrapped: "pickle", "joblib+zlib",
+    "joblib+gzip", "joblib+bz2", "joblib+lzma", "joblib+xz", "joblib+lz4",
+    "joblib-compat" (joblib < 0.10 'ZF' files), "torch-legacy", "torch-zip",
+    "torchscript-zip", "keras-zip", "zip" or "not-pickle".
+    ``error`` is set when a stream could not be parsed to its end; such a
+    report is never clean.
+    """
+
+    path: Path
+    container: str
+    protocol: int | None = None
+    globals: list[GlobalRef] = field(default_factory=list)
+    streams: int = 0
+    error: str | None = None

@@ -1,0 +1,138 @@
+"""Scan a model file or an artifact folder and judge whether unpickling it is safe."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdreg.errors import InputError
+from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, read_pickle_globals
+from mdreg.scan.policy import Finding, Verdict, judge, worst
+from mdreg.scan.report import PickleReport
+
+#: Files a loader would try to unpickle whatever their first bytes say.
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".sav"})
+
+
+@dataclass
+class ScanReport:
+    """The verdict on a file or folder, the findings behind it and what was walked."""
+
+    path: Path
+    verdict: Verdict
+    findings: list[Finding]
+    reports: list[PickleReport]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: globals are listed once per (name, where) with a count."""
+        return {
+            "path": str(self.path),
+            "verdict": self.verdict.value,
+            "findings": [
+                {
+                    "path": str(f.path) if f.path else None,
+                    "global": f.ref.dotted if f.ref else None,
+                    "offset": f.ref.offset if f.ref else None,
+                    "where": f.ref.where if f.ref else None,
+                    "severity": f.severity.value,
+                    "reason": f.reason,
+                }
+                for f in self.findings
+            ],
+            "files": [_report_dict(r) for r in self.reports],
+        }
+
+
+def _report_dict(report: PickleReport) -> dict[str, Any]:
+    counts = Counter((g.module, g.name, g.where) for g in report.globals)
+    first: dict[tuple[str, str, str], int] = {}
+    for g in report.globals:
+        first.setdefault((g.module, g.name, g.where), g.offset)
+    return {
+        "path": str(report.path),
+        "container": report.container,
+        "protocol": report.protocol,
+        "streams": report.streams,
+        "error": report.error,
+        "globals": [
+            {"global": f"{m}.{n}", "where": w, "offset": first[(m, n, w)], "count": c}
+            for (m, n, w), c in counts.items()
+        ],
+    }
+
+
+def judge_report(
+    report: PickleReport, frameworks: Iterable[str] | None
+) -> tuple[Verdict, list[Finding]]:
+    """Verdict on one file: its globals, and DANGEROUS when it could not be parsed."""
+    verdict, findings = judge(report.globals, frameworks)
+    if report.error is not None:
+        findings.append(Finding(None, Verdict.DANGEROUS, f"could not be parsed: {report.error}"))
+        verdict = Verdict.DANGEROUS
+    for finding in findings:
+        finding.path = report.path
+    return verdict, findings
+
+
+def scan_path(
+    path: Path, frameworks: Iterable[str] | None = None, *, max_bytes: int | None = None
+) -> ScanReport:
+    """Scan a file, or every pickle in a folder (zip members included), without loading.
+
+    ``frameworks`` picks the allow-lists (e.g. ``["sklearn"]``; "generic" is
+    always in); None allows every list. In a folder, files count when their
+    first bytes look like a pickle, a joblib compression or a zip, or their
+    suffix is a pickle one (.pkl, .joblib, .pt ...); a folder without any is SAFE.
+    A single file is always walked: not being a pickle is an error (DANGEROUS).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"cannot scan {path}: no such file or folder")
+    frameworks = None if frameworks is None else list(frameworks)
+    if path.is_dir():
+        reports = [r for r in (_scan_member(p, max_bytes) for p in _files(path)) if r is not None]
+    else:
+        try:
+            reports = [read_pickle_globals(path, max_bytes=max_bytes)]
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    findings: list[Finding] = []
+    verdicts = []
+    for report in reports:
+        verdict, found = judge_report(report, frameworks)
+        verdicts.append(verdict)
+        findings.extend(found)
+    return ScanReport(path, worst(verdicts), findings, reports)
+
+
+def _files(folder: Path) -> Iterable[Path]:
+    for root, dirs, files in os.walk(folder):  # does not follow links to folders
+        dirs.sort()
+        for name in sorted(files):
+            yield Path(root, name)
+
+
+def _scan_member(path: Path, max_bytes: int | None) -> PickleReport | None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    by_suffix = path.suffix.lower() in PICKLE_SUFFIXES
+    if not by_suffix and not is_pickle_like(head):
+        return None
+    report = read_pickle_globals(path, max_bytes=max_bytes)
+    if not by_suffix and report.container == "not-pickle":
+        return None  # e.g. a .tar.gz: compressed, but no pickle inside
+    if (
+        not by_suffix
+        and report.container in ("zip", "keras-zip")
+        and not report.streams
+        and not report.error
+    ):
+        return None  # an archive without pickles
+    return report
