@@ -250,7 +250,7 @@ def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_
     return new_metadata(
         taxonomy={
             "UseCaseType": use_case_type or facts.use_case_type or "other",
-            "Framework": plugin.display_name,
+            "Framework": plugin.taxonomy_framework,
             "FrameworkVersion": facts.framework_version or plugin.version(),
             "Algorithm": facts.algorithm,
             "Hyperparameters": hyperparameters,

@@ -59,8 +59,12 @@ class Framework:
 
     #: Registry key, used by ``--framework`` and stored in the artifact's metadata.
     name: ClassVar[str] = ""
-    #: The catalog's taxonomy value for ``Framework`` (e.g. "scikit-learn").
+    #: Human-readable framework name (e.g. "scikit-learn", "ONNX").
     display_name: ClassVar[str] = ""
+    #: The catalog's taxonomy value for ``Framework``, one of the service's list
+    #: ("scikit-learn", "xgboost", "lightgbm", "pytorch", "tensorflow", "keras", "pyspark",
+    #: ... or "other").
+    taxonomy_framework: ClassVar[str] = "other"
     #: Importable module whose version is reported (``None``: nothing to import).
     module: ClassVar[str | None] = None
     #: Distribution name for version lookup and the install hint.

@@ -17,7 +17,7 @@ from mdreg.frameworks.probe import Probe
 
 class GenericPickleFramework(Framework):
     name = "generic"
-    display_name = "Other"
+    display_name = "other"
     model_file_name = "model.pkl"
     serialization_format = "pickle"
     template = "score_generic.py.jinja2"

@@ -23,7 +23,7 @@ class UnknownModel:
 
 class OtherFramework(Framework):
     name = "other"
-    display_name = "Other"
+    display_name = "other"
     serialization_format = "other"
     template = "score_other.py.jinja2"
     detectable = False

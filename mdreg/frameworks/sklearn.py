@@ -13,6 +13,7 @@ from mdreg.frameworks.probe import Probe
 class SklearnFramework(Framework):
     name = "sklearn"
     display_name = "scikit-learn"
+    taxonomy_framework = "scikit-learn"
     module = "sklearn"
     distribution = "scikit-learn"
     extra = "sklearn"

@@ -52,16 +52,19 @@ def compression_of(head: bytes) -> str | None:
 
 
 def starts_like_pickle(head: bytes) -> bool:
-    """The bytes begin a pickle stream: a PROTO opcode, or protocol 0/1 opcodes that parse."""
+    """The bytes begin a pickle stream: a PROTO opcode, or protocol 0/1 opcodes that
+    parse to STOP or to the end of the head (a head shorter than HEAD_BYTES is
+    taken as the whole file)."""
     if not head:
         return False
     if head[0] == 0x80:
         return len(head) < 2 or head[1] <= 5
-    return head[0] in OPCODE_BYTES and probe(head)
+    return head[0] in OPCODE_BYTES and probe(head, whole=len(head) < HEAD_BYTES)
 
 
 def is_pickle_like(head: bytes) -> bool:
-    """Cheap check on a file's first bytes (512 are plenty): could a loader unpickle it?
+    """Cheap check on a file's first 512 bytes (fewer: the whole file): could a
+    loader unpickle it?
 
     True for pickles of any protocol, joblib's compressed files (zlib, gzip, bz2,
     lzma, xz, lz4 and the old 'ZF' format) and zip archives (torch.save files).

@@ -30,6 +30,7 @@ HIGHEST_PROTOCOL = 5
 CHUNK = 1 << 16
 STR_KEEP_MAX = 4096  # longer strings cannot be module names worth resolving
 BYTES_PEEK_MAX = 1 << 20  # bytes payloads up to this size are checked for nested pickles
+LINE_KEEP_MAX = 1 << 16  # protocol 0 lines kept; longer STRING/UNICODE lines are skipped
 
 _u2 = struct.Struct("<H").unpack_from
 _u4 = struct.Struct("<I").unpack_from
@@ -113,18 +114,28 @@ class Walker(JoblibArrays):
         if skipped < rest:
             raise PickleParseError(f"truncated {what} ({n} bytes)", start, truncated=True)
 
-    def _readline(self) -> bytes:
-        """One line without its newline; pickle text opcodes need the newline."""
+    def _readline(self, limit: int = LINE_KEEP_MAX) -> bytes | None:
+        """One line without its newline (text opcodes need the newline), or None
+        when it is longer than ``limit``: the rest is scanned, not kept."""
         start = self.offset()
+        scanned = 0  # bytes after pos already searched
         while True:
-            j = self.buf.find(b"\n", self.pos)
+            j = self.buf.find(b"\n", self.pos + scanned)
             if j >= 0:
-                line = self.buf[self.pos : j]
+                line = self.buf[self.pos : j] if j - self.pos <= limit else None
                 self.pos = j + 1
                 return line
             if self.eof:
                 raise PickleParseError("truncated line", start, truncated=True)
-            self._fill(len(self.buf) - self.pos + CHUNK)
+            scanned = len(self.buf) - self.pos
+            if scanned > limit:
+                # too long to keep: drop what was searched, keep the offset right
+                self.base += len(self.buf)
+                self.buf = b""
+                self.pos = 0
+                limit = -1
+                scanned = 0
+            self._fill(scanned + CHUNK)
 
     # -- streams ------------------------------------------------------------
 
@@ -500,9 +511,11 @@ class Walker(JoblibArrays):
                     at = self.base + i
                     self.pos = i + 1
                     module = _utf8(self._readline(), at)
-                    name = _utf8(self._readline(), at)
-                    if st.lenient and not (_dotted_identifier(module) and _dotted_identifier(name)):
+                    if st.lenient and not _dotted_identifier(module):
                         return _Stop  # the import would fail before anything runs
+                    name = _utf8(self._readline(), at)
+                    if st.lenient and not _dotted_identifier(name):
+                        return _Stop
                     g = self._global(module, name, at, st)
                     wseen = st.wrapper_seen
                     if op == 0x63:
@@ -548,7 +561,7 @@ class Walker(JoblibArrays):
                             raise PickleParseError("negative PUT argument", at)
                         mbase, mextra = _memo_put(memo, mbase, mextra, k, stack[-1])
                     elif op == 0x50:  # 'P' PERSID
-                        if not line.isascii():
+                        if line is not None and not line.isascii():
                             raise PickleParseError("persistent IDs in protocol 0 must be ASCII", at)
                         stack.append(OPAQUE)
                     else:
@@ -557,7 +570,9 @@ class Walker(JoblibArrays):
                 else:
                     raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
         except (IndexError, struct.error):
-            if self.eof and n - i < 16:
+            # an argument cut by the end of the data, or a pop from an empty stack
+            truncated = self.eof and i + 1 + _ARG_SIZE.get(buf[i], 0) > n
+            if truncated:
                 raise PickleParseError("truncated pickle", self.base + i, truncated=True) from None
             raise PickleParseError("stack underflow or missing MARK", self.base + i) from None
 
@@ -628,6 +643,13 @@ class _StopMarker:
 _Stop = _StopMarker()
 
 _TEXT_OPS = frozenset(b"ILFSVgpP")
+# fixed-size arguments (length prefixes included)
+_ARG_SIZE = {
+    **dict.fromkeys(b"\x80KhqCU\x8c\x8a\x82", 1),
+    **dict.fromkeys(b"M\x83", 2),
+    **dict.fromkeys(b"JjrXBT\x8b\x84", 4),
+    **dict.fromkeys(b"G\x95\x8d\x8e\x96", 8),
+}
 
 
 def _maybe_str(value: Any) -> bool:
@@ -661,7 +683,9 @@ def _memo_get_opaque(mbase: int, mextra: set[int] | None, k: int, at: int) -> An
     raise PickleParseError(f"memo key {k} missing", at)
 
 
-def _utf8(line: bytes, at: int) -> str:
+def _utf8(line: bytes | None, at: int) -> str:
+    if line is None:
+        raise PickleParseError("global name too long", at)
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError:
@@ -672,15 +696,21 @@ def _dotted_identifier(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
 
 
-def _text_int(line: bytes, at: int) -> int:
+def _text_int(line: bytes | None, at: int) -> int:
+    if line is None:
+        raise PickleParseError("memo key too long", at)
     try:
         return int(line)
     except ValueError:
         raise PickleParseError("bad integer", at) from None
 
 
-def _text_value(op: int, line: bytes, at: int) -> Any:
+def _text_value(op: int, line: bytes | None, at: int) -> Any:
     """Value of a protocol 0 INT / LONG / FLOAT / STRING / UNICODE line."""
+    if line is None:
+        if op == 0x53 or op == 0x56:  # 'S', 'V': a long string
+            return LONG_STR
+        raise PickleParseError("text opcode argument too long", at)
     try:
         if op == 0x49:  # 'I'
             if line == b"00":
@@ -707,14 +737,15 @@ def _text_value(op: int, line: bytes, at: int) -> Any:
         raise PickleParseError(f"bad text opcode argument ({exc})", at) from None
 
 
-def probe(head: bytes) -> bool:
+def probe(head: bytes, *, whole: bool) -> bool:
     """True when ``head`` reads as the start of a protocol 0/1 pickle.
 
-    A lenient walk that must not fail before the end of ``head`` (or STOP).
+    A lenient walk that must reach STOP, or the end of ``head`` when it is only
+    the start of the file (``whole`` False). Text files fail within a few bytes.
     """
     sub = Walker(Source(io.BytesIO(head), size=len(head)))
     try:
         result = sub.walk_stream(StreamState(joblib=False, lenient=True))
     except PickleParseError as exc:
-        return exc.truncated  # running out of head is fine, failing earlier is not
+        return exc.truncated and not whole  # running out of a head is fine
     return result is not _Stop

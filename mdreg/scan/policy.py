@@ -160,6 +160,7 @@ ALLOW: dict[str, frozenset[str]] = {
             "torch.nn.parameter:UninitializedParameter",
             "torch.nn.parameter:UninitializedBuffer",
             "torch.optim.*:*",
+            "torch.jit._pickle:build_*",  # TorchScript's list and tensor builders
         }
     ),
 }
@@ -211,7 +212,6 @@ DENY_MODULES: dict[str, str] = {
     "torch.hub": _SHELL,
     "torch.package": _LOADER,
     "torch.utils.cpp_extension": _SHELL,
-    "torch.jit": _LOADER,
     "pandas.io": _FILES,
     "pandas.core.computation": _SHELL,
     "xgboost.testing": _SHELL,

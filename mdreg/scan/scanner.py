@@ -15,7 +15,7 @@ from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport
 
 #: Files a loader would try to unpickle whatever their first bytes say.
-PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".sav"})
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".sav"})
 
 
 @dataclass
