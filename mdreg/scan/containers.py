@@ -6,6 +6,7 @@ members are read in place: nothing is extracted to disk or loaded whole.
 
 from __future__ import annotations
 
+import ast
 import bz2
 import gzip
 import io
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from mdreg.errors import InputError
 from mdreg.scan.opcodes import Walker, probe
 from mdreg.scan.report import PickleReport
 from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, Source
@@ -24,6 +26,8 @@ from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, Source
 HEAD_BYTES = 512
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+NPY_MAGIC = b"\x93NUMPY"
+_NPY_HEADER_MAX = 1 << 16
 # torch.save(..., _use_new_zipfile_serialization=False): pickle of torch's magic number
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 TORCH_LEGACY_STREAMS = 5  # magic, protocol version, sys info, object, storage keys; then raw data
@@ -72,7 +76,7 @@ def is_pickle_like(head: bytes) -> bool:
     """
     if not head:
         return False
-    if head.startswith(ZIP_MAGIC) or compression_of(head):
+    if head.startswith((*ZIP_MAGIC, NPY_MAGIC)) or compression_of(head):
         return True
     return starts_like_pickle(head)
 
@@ -86,13 +90,19 @@ def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleRe
     an error saying why.
     """
     path = Path(path)
-    with open(path, "rb") as raw:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with raw:
         head = raw.read(HEAD_BYTES)
         raw.seek(0)
         if not head:
             return PickleReport(path, "not-pickle", error="empty file")
         if head.startswith(ZIP_MAGIC):
             return _read_zip(path, max_bytes)
+        if head.startswith(NPY_MAGIC):
+            return _read_npy(path, raw, max_bytes)
         compression = compression_of(head)
         if compression:
             return _read_compressed(path, raw, compression, max_bytes)
@@ -225,18 +235,68 @@ def _read_compressed(
     where = f"{compression} stream"
     try:
         stream = _decompressor(raw, compression)
-        head = stream.peek(HEAD_BYTES) if hasattr(stream, "peek") else b""
-        if not hasattr(stream, "peek"):
-            stream = io.BufferedReader(stream, buffer_size=1 << 16)  # type: ignore[arg-type]
-            head = stream.peek(HEAD_BYTES)
-        head = head[:HEAD_BYTES]
+        head = _read_head(stream)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         return PickleReport(path, container, error=f"{where} is corrupt: {exc}")
     if not starts_like_pickle(head):
         return PickleReport(path, "not-pickle", error=f"{where} does not hold a pickle")
     report = PickleReport(path, container)
     # joblib < 0.10 ('ZF') stores arrays in side files: no inline array data
-    _walk(report, Source(stream, max_bytes=max_bytes), where, joblib=compression != "compat")
+    src = Source(stream, max_bytes=max_bytes, prefix=head)
+    _walk(report, src, where, joblib=compression != "compat")
+    return report
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """Up to HEAD_BYTES from a forward-only stream (reads may come back short)."""
+    parts = []
+    have = 0
+    while have < HEAD_BYTES:
+        data = stream.read(HEAD_BYTES - have)
+        if not data:
+            break
+        parts.append(data)
+        have += len(data)
+    return b"".join(parts)
+
+
+def _npy_object_data(stream: BinaryIO) -> tuple[bool, str | None]:
+    """Read a .npy header from ``stream``: (the data is a pickle, error)."""
+    magic = stream.read(8)
+    if len(magic) != 8 or not magic.startswith(NPY_MAGIC):
+        return False, "malformed .npy header"
+    major = magic[6]
+    if major not in (1, 2, 3):
+        return False, f"unsupported .npy version {major}"
+    size = int.from_bytes(stream.read(2 if major == 1 else 4), "little")
+    if size > _NPY_HEADER_MAX:  # numpy.load refuses these too
+        return False, "malformed .npy header"
+    header = stream.read(size)
+    try:
+        fields = ast.literal_eval(header.decode("utf-8" if major == 3 else "latin-1"))
+        descr = fields["descr"]
+    except (ValueError, SyntaxError, KeyError, TypeError, UnicodeDecodeError, MemoryError):
+        return False, "malformed .npy header"
+    # numpy.load unpickles the data of object arrays (allow_pickle=True)
+    return _descr_has_object(descr), None
+
+
+def _descr_has_object(descr: object) -> bool:
+    if isinstance(descr, str):
+        return descr.lstrip("<>|=").startswith("O")
+    if isinstance(descr, (list, tuple)):
+        return any(_descr_has_object(item) for item in descr)
+    return False
+
+
+def _read_npy(path: Path, raw: BinaryIO, max_bytes: int | None) -> PickleReport:
+    report = PickleReport(path, "npy")
+    is_pickle, error = _npy_object_data(raw)
+    report.error = error
+    if is_pickle:
+        src = Source(raw, max_bytes=max_bytes)
+        src.offset = raw.tell()
+        _walk(report, src, "", joblib=False, max_streams=1)
     return report
 
 
@@ -285,6 +345,15 @@ def _read_zip(path: Path, max_bytes: int | None) -> PickleReport:
                 continue  # storages and code: torch never unpickles them
             compression = None if torch_kind else compression_of(head)
             looks_pickled = head[:1] == b"\x80" and starts_like_pickle(head)
+            if head.startswith(NPY_MAGIC):  # .npz archives: object arrays are pickles
+                with zf.open(info) as member:
+                    is_pickle, error = _npy_object_data(member)
+                    if error and report.error is None:
+                        report.error = f"{name}: {error}"
+                    if is_pickle:
+                        src = Source(member, max_bytes=budget)
+                        _walk(report, src, name, joblib=False, max_streams=1)
+                continue
             if not (name.endswith(_PICKLE_SUFFIXES) or compression or looks_pickled):
                 continue
             with zf.open(info) as member:

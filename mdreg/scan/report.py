@@ -32,7 +32,7 @@ class PickleReport:
     ``container`` says how the pickle was wrapped: "pickle", "joblib+zlib",
     "joblib+gzip", "joblib+bz2", "joblib+lzma", "joblib+xz", "joblib+lz4",
     "joblib-compat" (joblib < 0.10 'ZF' files), "torch-legacy", "torch-zip",
-    "torchscript-zip", "keras-zip", "zip" or "not-pickle".
+    "torchscript-zip", "keras-zip", "zip" (.npz included), "npy" or "not-pickle".
     ``error`` is set when a stream could not be parsed to its end; such a
     report is never clean.
     """

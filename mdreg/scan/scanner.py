@@ -14,6 +14,9 @@ from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, read_pickle_global
 from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport
 
+#: Containers that may hold no pickle at all: skipped in folders when they hold none.
+_NO_PICKLE_NEEDED = frozenset({"zip", "keras-zip", "npy"})
+
 #: Files a loader would try to unpickle whatever their first bytes say.
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".sav"})
 
@@ -43,7 +46,7 @@ class ScanReport:
                 }
                 for f in self.findings
             ],
-            "files": [_report_dict(r) for r in self.reports],
+            "reports": [_report_dict(r) for r in self.reports],
         }
 
 
@@ -96,10 +99,7 @@ def scan_path(
     if path.is_dir():
         reports = [r for r in (_scan_member(p, max_bytes) for p in _files(path)) if r is not None]
     else:
-        try:
-            reports = [read_pickle_globals(path, max_bytes=max_bytes)]
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        reports = [read_pickle_globals(path, max_bytes=max_bytes)]
     findings: list[Finding] = []
     verdicts = []
     for report in reports:
@@ -128,11 +128,7 @@ def _scan_member(path: Path, max_bytes: int | None) -> PickleReport | None:
     report = read_pickle_globals(path, max_bytes=max_bytes)
     if not by_suffix and report.container == "not-pickle":
         return None  # e.g. a .tar.gz: compressed, but no pickle inside
-    if (
-        not by_suffix
-        and report.container in ("zip", "keras-zip")
-        and not report.streams
-        and not report.error
-    ):
-        return None  # an archive without pickles
+    holds_none = report.container in _NO_PICKLE_NEEDED and not report.streams
+    if not by_suffix and holds_none and not report.error:
+        return None  # an archive or array file without pickles
     return report

@@ -34,14 +34,27 @@ class Source:
     plain file skips array data with ``seek`` and does not count it.
     """
 
-    def __init__(self, raw: BinaryIO, *, size: int | None = None, max_bytes: int | None = None):
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        size: int | None = None,
+        max_bytes: int | None = None,
+        prefix: bytes = b"",
+    ):
         self.raw = raw
         self.size = size  # known only for seekable plain files
         self.max_bytes = max_bytes
         self.produced = 0
-        self.offset = 0  # stream offset of the next byte raw yields
+        self.offset = 0  # stream offset of the next byte
+        self._prefix = prefix  # bytes already read from raw (a forward-only stream's head)
 
     def read(self, n: int) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:n], self._prefix[n:]
+            self.produced += len(data)
+            self.offset += len(data)
+            return data
         if self.max_bytes is not None and self.produced + n > self.max_bytes:
             n = self.max_bytes - self.produced
             if n <= 0:
