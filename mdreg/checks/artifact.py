@@ -145,3 +145,26 @@ def _imported(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
     return names
+
+
+@check("model_scan", "mdreg", "Check that the artifact's pickles reference only what the framework's allow-list permits")
+def _model_scan(ctx: ArtifactContext) -> Outcome:
+    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+
+    facts = ctx.mdreg_facts()
+    plugin = _plugin(ctx)
+    report = scan_path(ctx.root, list(plugin.allow) if plugin else None)
+    if report.verdict is Verdict.SAFE:
+        return passed()
+    names = sorted({f"{f.ref.dotted}" if f.ref else f"{f.path}: {f.reason}" for f in report.findings})
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    if report.verdict is Verdict.UNKNOWN and facts.get("trusted"):
+        return passed(f"references {shown}, trusted with --trust at prepare")
+    return failed(f"{report.verdict.value} pickle: references {shown}; loading it runs that code "
+                  "(`mdreg scan` shows where)")
+
+
+def _plugin(ctx: ArtifactContext):  # type: ignore[no-untyped-def]
+    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+
+    return default_registry().plugins.get(ctx.mdreg_facts().get("framework", ""))

@@ -1,0 +1,70 @@
+"""``mdreg scan``: judge a model file's pickles without loading them."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mdreg.cli import app
+from mdreg.cli._output import emit_json, stdout
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+@app.command("scan")
+def scan_cmd(
+    paths: List[Path] = typer.Argument(..., help="Model files or folders."),
+    framework: Optional[List[str]] = typer.Option(
+        None, "--framework", help="Judge against this framework's allow-list (repeatable) [default: all]."),
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+) -> None:
+    """Walk every pickle stream (never executing it) and judge its globals: safe, unknown
+    or dangerous. Exit 0 when every file is safe, 4 otherwise."""
+    from mdreg import __version__  # noqa: PLC0415
+    from mdreg.errors import EXIT_UNSAFE, InputError  # noqa: PLC0415
+    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+    reports = [scan_path(p, framework or None) for p in paths]
+    if as_json or fmt is Format.json:
+        emit_json({"verdict": _worst(reports).value, "files": [r.to_dict() for r in reports]})
+    elif fmt is Format.sarif:
+        from mdreg.scan.sarif import to_sarif  # noqa: PLC0415
+
+        emit_json(to_sarif(reports, __version__))
+    else:
+        _table(reports)
+    if _worst(reports) is not Verdict.SAFE:
+        raise typer.Exit(EXIT_UNSAFE)
+
+
+def _worst(reports):  # type: ignore[no-untyped-def]
+    from mdreg.scan.policy import worst  # noqa: PLC0415
+
+    return worst(r.verdict for r in reports)
+
+
+def _table(reports) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table  # noqa: PLC0415
+
+    style = {"safe": "green", "unknown": "yellow", "dangerous": "bold red"}
+    for report in reports:
+        v = report.verdict.value
+        stdout().print(f"{report.path}: [{style[v]}]{v}[/]", highlight=False)
+        if not report.findings:
+            continue
+        table = Table("file", "global", "byte", "severity", "why")
+        for f in report.findings:
+            table.add_row(str(f.path or report.path), f.ref.dotted if f.ref else "-",
+                          str(f.ref.offset) if f.ref else "-", f.severity.value, f.reason)
+        stdout().print(table)
