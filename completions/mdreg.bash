@@ -10,7 +10,7 @@ _mdreg() {
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W "--debug --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load prepare save show update upload verify zip" -- "$cur"))
+            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load prepare save scan show update upload verify zip" -- "$cur"))
         fi
         return
     fi
@@ -23,6 +23,7 @@ _mdreg() {
         load) opts="--force --help --json --output --quiet -o -q" ;;
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
         save) opts="--bucket --catalog --compartment-id --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --project-id --quiet --tag --version-label --version-set -q" ;;
+        scan) opts="--format --framework --help --json" ;;
         show) opts="--help --json" ;;
         update) opts="--description --display-name --help --json --metadata --remove-metadata --remove-tag --tag" ;;
         upload) opts="--help --json --quiet -q" ;;

@@ -49,7 +49,8 @@ def _root(
 
 def _register() -> None:
     # Each command module adds itself to `app`; importing them is cheap (no frameworks).
-    from mdreg.cli import frameworks, introspect, prepare, verify, zip  # noqa: F401, PLC0415
+    from mdreg.cli import (  # noqa: F401, PLC0415
+        catalog_cmds, frameworks, introspect, load, prepare, save, scan, upload, verify, zip)
 
 
 _register()

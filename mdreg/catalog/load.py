@@ -1,0 +1,166 @@
+"""``load_artifact``: a model id, a bucket URI, a zip or a folder in; a checked artifact
+folder out.
+
+The zip is fetched (streamed) into a hidden folder beside the destination, unpacked by
+``safe_extract`` (which refuses hostile entries and flattens a single nested folder),
+and the manifest's sha256 of every file is verified before the folder is renamed into
+place. A destination that is not empty is replaced only with ``force``, and only once
+the new artifact is complete and verified.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdreg.catalog.ids import looks_like_id
+from mdreg.errors import ArtifactError, DestinationExistsError, InputError
+from mdreg.storage._io import ProgressFactory, no_progress
+
+
+@dataclass
+class LoadResult:
+    artifact_dir: Path
+    source: str
+    kind: str  # "model", "bucket", "zip" or "folder"
+    model_id: str | None
+    zip_sha256: str | None
+    manifest: str  # "verified" or "absent"
+    unlisted: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact_dir": str(self.artifact_dir), "source": self.source, "kind": self.kind,
+                "model_id": self.model_id, "zip_sha256": self.zip_sha256,
+                "manifest": self.manifest, "unlisted": self.unlisted}
+
+
+def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
+                  progress: ProgressFactory = no_progress, catalog: Any = None) -> LoadResult:
+    """Unpack the artifact ``source`` names into the folder ``dest``.
+
+    ``source``: a model id (``mdl-...`` local, ``ocid1....`` OCI), a bucket URI of a zip
+    (``file:///...zip``), or a local zip file or artifact folder. ``catalog`` overrides
+    the catalog asked for a model id.
+    """
+    source = str(source)
+    dest = Path(dest)
+    _check_dest(dest, source, force)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = _hidden_sibling(dest, "download")
+    work.mkdir()
+    try:
+        with _fetch(source, work, catalog, progress) as (zip_path, kind, model_id, sha):
+            staged = _hidden_sibling(dest, "loading")
+            try:
+                from mdreg.artifact.archive import safe_extract  # noqa: PLC0415
+
+                root = safe_extract(zip_path, staged)
+                manifest, unlisted = _verify(root, source)
+                _move_into_place(staged, dest)
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
+        artifact_dir = dest / root.relative_to(staged)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return LoadResult(artifact_dir, source, kind, model_id, sha, manifest, unlisted)
+
+
+def _check_dest(dest: Path, source: str, force: bool) -> None:
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise DestinationExistsError(f"{dest} exists and is not a folder: choose another -o")
+    if dest.is_dir() and any(dest.iterdir()):
+        if not force:
+            raise DestinationExistsError(f"{dest} is not empty: use --force to replace it")
+        real = Path(os.path.realpath(dest))
+        for keep in (Path.cwd(), Path.home(), Path(os.path.realpath(source))):
+            if keep == real or real in keep.parents:
+                raise DestinationExistsError(f"--force would remove {dest}, which holds {keep}: "
+                                             "choose another -o")
+
+
+def _hidden_sibling(dest: Path, tag: str) -> Path:
+    return dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(6)}.{tag}")
+
+
+@contextmanager
+def _fetch(source: str, work: Path, catalog: Any, progress: ProgressFactory
+           ) -> Iterator[tuple[Path, str, str | None, str | None]]:
+    """(local zip, kind, model id, sha256 when known) for ``source``, valid in the block."""
+    target = work / "artifact.zip"
+    if "://" in source:
+        from mdreg.storage.uri import open_location  # noqa: PLC0415
+
+        bucket, key = open_location(source)
+        head = bucket.head(key)
+        with progress(head.size if head else 0, "download") as advance:
+            info = bucket.get(key, target, progress=advance)
+        yield target, "bucket", None, info.sha256
+        return
+    path = Path(source)
+    if looks_like_id(source) and not path.exists():
+        from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+
+        cat = catalog or catalog_for_id(source)
+        try:
+            record = cat.get(source)
+            with progress(record.artifact_size, "download") as advance, \
+                    cat.open_artifact(source, progress=advance) as zip_path:
+                yield zip_path, "model", source, record.artifact_sha256
+        finally:
+            if catalog is None:
+                cat.close()
+        return
+    if path.is_dir():
+        from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+
+        total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        with progress(total, "zip") as advance:
+            result = zip_artifact(path, target, progress=advance)
+        yield target, "folder", None, result.sha256
+        return
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{source} is not a zip file")
+        yield path, "zip", None, None
+        return
+    raise InputError(f"{source}: no such model id, bucket URI, zip file or folder")
+
+
+def _verify(root: Path, source: str) -> tuple[str, list[str]]:
+    from mdreg.artifact.manifest import read_manifest, verify_manifest  # noqa: PLC0415
+
+    manifest = read_manifest(root)
+    if manifest is None:
+        return "absent", []
+    check = verify_manifest(root, manifest)
+    if not check.ok:
+        problems = []
+        if check.missing:
+            problems.append(f"missing {', '.join(check.missing)}")
+        if check.mismatched:
+            problems.append(f"sha256 differs for {', '.join(check.mismatched)}")
+        raise ArtifactError(f"{source}: the artifact does not match its manifest "
+                            f"({'; '.join(problems)}): it was changed after prepare; refused")
+    return "verified", check.unlisted
+
+
+def _move_into_place(staged: Path, dest: Path) -> None:
+    if not dest.exists():
+        os.replace(staged, dest)
+        return
+    old = _hidden_sibling(dest, "old")
+    os.replace(dest, old)
+    try:
+        os.replace(staged, dest)
+    except BaseException:
+        os.replace(old, dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

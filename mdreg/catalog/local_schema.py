@@ -1,0 +1,62 @@
+"""The local catalog's SQLite schema, as named migrations. Append; never edit a step
+that has shipped (a database records the steps it ran by name)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from mdreg.catalog.migrations import Migrations
+
+MIGRATIONS = Migrations("catalog")
+
+
+@MIGRATIONS
+def m001_models_and_version_sets(db: sqlite3.Connection) -> None:
+    db.execute("""
+        CREATE TABLE version_sets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            description TEXT,
+            compartment_id TEXT,
+            project_id TEXT,
+            time_created TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        )""")
+    # What a listing shows and filters on lives in `models`, kept narrow so that a
+    # scan or sort of 10,000 rows reads little; the large JSON documents (metadata,
+    # schemas, provenance) live in `model_documents`, read only by `get`.
+    db.execute("""
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            description TEXT,
+            lifecycle_state TEXT NOT NULL,
+            time_created TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            compartment_id TEXT,
+            project_id TEXT,
+            freeform_tags TEXT NOT NULL DEFAULT '{}',
+            defined_tags TEXT NOT NULL DEFAULT '{}',
+            version_set_id TEXT REFERENCES version_sets(id),
+            version_label TEXT,
+            artifact_sha256 TEXT NOT NULL,
+            artifact_size INTEGER NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE model_documents (
+            model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+            custom_metadata TEXT NOT NULL DEFAULT '[]',
+            defined_metadata TEXT NOT NULL DEFAULT '[]',
+            input_schema TEXT,
+            output_schema TEXT,
+            provenance TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE UNIQUE INDEX models_version_label ON models (version_set_id, version_label) "
+               "WHERE version_label IS NOT NULL")
+
+
+@MIGRATIONS
+def m002_listing_indexes(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX models_newest ON models (time_created DESC, id DESC)")
+    db.execute("CREATE INDEX models_version_set ON models (version_set_id, time_created DESC)")
+    db.execute("CREATE INDEX models_artifact ON models (artifact_sha256)")

@@ -1,0 +1,159 @@
+"""``mdreg list / show / update / delete / gc``: the models in a catalog."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from mdreg.cli import app
+from mdreg.cli._output import emit_json, note
+
+DEFAULT_LIMIT = 50
+
+
+@app.command("list")
+def list_cmd(
+    version_set: Optional[str] = typer.Option(None, "--version-set", help="Only this version set (name or id)."),
+    tag: Optional[List[str]] = typer.Option(None, "--tag", help="Only models with tag KEY=VALUE (repeat: all must match)."),
+    name_contains: Optional[str] = typer.Option(None, "--name-contains",
+                                                help="Only display names containing this (any case)."),
+    limit: int = typer.Option(DEFAULT_LIMIT, "--limit", "-n", help="Show at most this many, newest first."),
+    show_all: bool = typer.Option(False, "--all", help="Show every match (no --limit)."),
+    catalog: Optional[str] = typer.Option(None, "--catalog", envvar="MDREG_CATALOG",
+                                          help="Catalog to list: local (default) or oci."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (a list of records)."),
+) -> None:
+    """List models, newest first."""
+    from mdreg.catalog import open_catalog  # noqa: PLC0415
+    from mdreg.cli._catalog import parse_pairs  # noqa: PLC0415
+
+    tags = parse_pairs(tag, "--tag")
+    with open_catalog(catalog) as cat:
+        # one more than asked tells whether to say that more exist
+        records = cat.list(version_set=version_set, tags=tags or None, name_contains=name_contains,
+                           limit=None if show_all else limit + 1)
+    more = not show_all and len(records) > limit
+    records = records if show_all else records[:limit]
+    if as_json:
+        emit_json([r.to_dict() for r in records])
+    else:
+        _table(records)
+    if more:
+        # plain write, not note(): importing Rich for one line would add ~50 ms to `mdreg list`
+        sys.stderr.write(f"showing the newest {limit}; use --all or --limit for more\n")
+
+
+def _table(records: list) -> None:  # type: ignore[type-arg]
+    """Aligned plain columns: nothing wraps or shortens, so ids can be copied and
+    lines grepped at any terminal width."""
+    from mdreg.cli._catalog import human_size  # noqa: PLC0415
+
+    rows = [("ID", "DISPLAY NAME", "VERSION", "CREATED", "SIZE", "TAGS")]
+    for r in records:
+        version = (r.model_version_set_name or "") + (f":{r.version_label}" if r.version_label else "")
+        tags = _one_line(",".join(f"{k}={v}" for k, v in sorted(r.freeform_tags.items())))
+        rows.append((r.id, _one_line(r.display_name), _one_line(version), r.time_created[:19].replace("T", " "),
+                     human_size(r.artifact_size), tags))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [row[i].rjust(widths[i]) if i == 4 else row[i].ljust(widths[i]) for i in range(5)]
+        lines.append("  ".join([*cells, row[5]]).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+@app.command("show")
+def show_cmd(
+    model_id: str = typer.Argument(..., help="Model id (mdl-... local, ocid1.... OCI)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole record as one JSON document."),
+) -> None:
+    """Show one model's record."""
+    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+    from mdreg.cli._catalog import render_record  # noqa: PLC0415
+
+    with catalog_for_id(model_id) as cat:
+        record = cat.get(model_id)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        render_record(record)
+
+
+@app.command("update")
+def update_cmd(
+    model_id: str = typer.Argument(..., help="Model id."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", help="New display name."),
+    description: Optional[str] = typer.Option(None, "--description", help="New description (at most 255 characters)."),
+    tag: Optional[List[str]] = typer.Option(None, "--tag", help="Set freeform tag KEY=VALUE (repeat it)."),
+    remove_tag: Optional[List[str]] = typer.Option(None, "--remove-tag", help="Remove freeform tag KEY."),
+    metadata: Optional[List[str]] = typer.Option(None, "--metadata",
+                                                 help="Set custom metadata KEY=VALUE (value at most 255 characters)."),
+    remove_metadata: Optional[List[str]] = typer.Option(None, "--remove-metadata", help="Remove custom metadata KEY."),
+    as_json: bool = typer.Option(False, "--json", help="Print the updated record as one JSON document."),
+) -> None:
+    """Change a model's name, description, tags or custom metadata."""
+    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+    from mdreg.catalog.update import ModelEdit, update_model  # noqa: PLC0415
+    from mdreg.cli._catalog import parse_pairs, render_record  # noqa: PLC0415
+
+    edit = ModelEdit(display_name=display_name, description=description,
+                     set_tags=parse_pairs(tag, "--tag"), remove_tags=list(remove_tag or []),
+                     set_metadata=parse_pairs(metadata, "--metadata"),
+                     remove_metadata=list(remove_metadata or []))
+    with catalog_for_id(model_id) as cat:
+        record = update_model(cat, model_id, edit)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        render_record(record)
+
+
+@app.command("delete")
+def delete_cmd(
+    model_id: str = typer.Argument(..., help="Model id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Delete a model and (when no other model shares it) its artifact."""
+    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+    from mdreg.errors import UsageError  # noqa: PLC0415
+
+    with catalog_for_id(model_id) as cat:
+        record = cat.get(model_id)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("delete asks for confirmation on a terminal: pass --yes to delete "
+                                 "without asking")
+            if not typer.confirm(f"delete {record.id} ({record.display_name})?", err=True):
+                note("nothing deleted")
+                raise typer.Exit(1)
+        cat.delete(model_id)
+    if as_json:
+        emit_json({"deleted": model_id, "display_name": record.display_name})
+    else:
+        note(f"deleted {model_id} ({record.display_name})")
+
+
+@app.command("gc")
+def gc_cmd(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Remove artifact blobs no model uses and temp files crashed saves left (local catalog)."""
+    from mdreg.catalog.local import LocalCatalog  # noqa: PLC0415
+    from mdreg.cli._catalog import human_size  # noqa: PLC0415
+
+    with LocalCatalog() as cat:
+        report = cat.gc(dry_run=dry_run)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    note(f"{verb} {len(report.removed_blobs)} unused artifacts ({human_size(report.removed_bytes)}) "
+         f"and {len(report.removed_temps)} temp files; {report.kept_blobs} artifacts in use")

@@ -1,0 +1,57 @@
+"""``upload_artifact``: zip an artifact folder (or take a zip) and put it into a bucket."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdreg.errors import InputError
+from mdreg.storage._io import ProgressFactory, no_progress
+from mdreg.storage.uri import open_location
+
+
+@dataclass
+class UploadResult:
+    uri: str
+    key: str
+    size: int
+    sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "key": self.key, "size": self.size, "sha256": self.sha256}
+
+
+def upload_artifact(artifact: str | Path, uri: str, *,
+                    progress: ProgressFactory = no_progress) -> UploadResult:
+    """Put ``artifact`` (folder: zipped first; or a .zip) at ``uri``: a ``.zip`` object URI,
+    or a prefix under which it goes as ``ARTIFACT-NAME.zip``."""
+    artifact = Path(artifact)
+    if not artifact.exists():
+        raise InputError(f"{artifact}: no such artifact folder or zip")
+    if artifact.is_file() and not zipfile.is_zipfile(artifact):
+        raise InputError(f"{artifact} is neither a folder nor a zip file")
+    name = artifact.resolve().name
+    bucket, key = open_location(uri, default_name=name if name.endswith(".zip") else f"{name}.zip")
+    if artifact.is_file():
+        return _put(bucket, key, artifact, progress)
+    from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+
+    tmp = Path(tempfile.mkdtemp(prefix="mdreg-upload-"))
+    try:
+        total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
+        with progress(total, "zip") as advance:
+            result = zip_artifact(artifact, tmp / "artifact.zip", progress=advance)
+        return _put(bucket, key, result.path, progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _put(bucket: Any, key: str, path: Path, progress: ProgressFactory) -> UploadResult:
+    size = path.stat().st_size
+    with progress(size, "upload") as advance:
+        info = bucket.put(key, path, progress=advance)
+    return UploadResult(bucket.uri_for(key), key, info.size, info.sha256)
