@@ -30,19 +30,27 @@ class Stats:
         return f"{min(self.seconds):.3f}–{max(self.seconds):.3f}"
 
 
+TIME = "/usr/bin/time"  # GNU time: its child's peak RSS is the command's own
+
+
 def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
              ) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one run; raises if the command fails."""
+    """Wall seconds and peak RSS (MB) of one run; raises if the command fails.
+
+    Peak RSS comes from GNU time, not from wait4 here: a child forked from this (large)
+    benchmark process would report this process's memory as its own peak.
+    """
+    wrapped = [TIME, "-f", "%M", *cmd] if os.path.exists(TIME) else cmd
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})}, cwd=cwd)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    last = err.strip().rsplit("\n", 1)[-1]
+    peak_kb = float(last) if wrapped is not cmd and last.isdigit() else float("nan")
+    return seconds, peak_kb / 1024
 
 
 def compare(commands: dict[str, list[str]], runs: int = 7, warmup: int = 1,
