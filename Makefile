@@ -17,7 +17,8 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
-# Train a small model, prepare it into an artifact, check it, run its score.py, zip it.
+# Train a small model, prepare it into an artifact, check it, run its score.py, zip it,
+# save it in the local catalog ($$MDREG_HOME, default ~/.mdreg) and list it.
 # examples/train_FRAMEWORK.py OUT prints the model's path and writes OUT/x_sample.* beside it.
 demo: install
 	model=$$($(BIN)/python examples/train_$(FRAMEWORK).py $(OUT)) && \
@@ -25,6 +26,8 @@ demo: install
 	$(BIN)/mdreg introspect $(OUT)/artifact
 	$(BIN)/mdreg verify $(OUT)/artifact
 	$(BIN)/mdreg zip $(OUT)/artifact -o $(OUT)/artifact.zip
+	$(BIN)/mdreg save $(OUT)/artifact --display-name "$(FRAMEWORK) demo" --version-set demo-$(FRAMEWORK)
+	$(BIN)/mdreg list --version-set demo-$(FRAMEWORK)
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -21,6 +21,13 @@ _EXPORTS = {
     "Registry": "mdreg.frameworks.registry:Registry",
     "detect": "mdreg.api:detect",
     "scan": "mdreg.scan:scan_path",
+    "introspect": "mdreg.checks.introspect:introspect",
+    "verify": "mdreg.checks.verify:verify",
+    "zip_artifact": "mdreg.artifact.archive:zip_artifact",
+    "save_model": "mdreg.catalog.save:save_model",
+    "load_artifact": "mdreg.catalog.load:load_artifact",
+    "upload_artifact": "mdreg.storage.upload:upload_artifact",
+    "open_catalog": "mdreg.catalog:open_catalog",
     "MdregError": "mdreg.errors:MdregError",
 }
 

@@ -10,8 +10,12 @@ The message is what the user reads, so it says what went wrong and how to fix it
     │   ├── DetectionError                  the model file's framework cannot be told
     │   ├── DestinationExistsError          the output folder is not empty (use --force)
     │   ├── ArtifactError                   an artifact that is malformed or tampered with
-    │   └── FrameworkNotInstalledError      the framework package a step needs is missing
+    │   ├── FrameworkNotInstalledError      the framework package a step needs is missing
+    │   ├── ModelNotFoundError              (catalog.base) no model with that id
+    │   ├── VersionLabelTakenError          (catalog.base) the label is used in that version set
+    │   └── ObjectNotFoundError             (storage.base) no such object in the bucket
     ├── UnsafeModelError            exit 4  refused to load: a pickle outside the allow-list
+    ├── PluginError                 exit 1  (frameworks.registry) two plugins claim one name
     └── RemoteError                 exit 5  a catalog, bucket or service call failed
 """
 
