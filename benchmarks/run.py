@@ -129,6 +129,14 @@ BENCHES = {"startup": bench_startup, "prepare": bench_prepare, "introspect": ben
            "zip": bench_zip}
 
 
+def _more_benches() -> None:
+    """Benchmarks kept in their own modules register here (imported lazily: run.py is
+    also imported by them for write_section)."""
+    import catalog_bench  # noqa: PLC0415
+
+    BENCHES.update(catalog_bench.BENCHES)
+
+
 def write_section(name: str, body: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# mdreg benchmark results\n\nWritten by `make bench` (benchmarks/run.py). Machines here are shared and noisy: compare the ratios within one run.\n"
     block = f"<!-- bench:{name} -->\n## {name}\n\n_{now()} — {machine()}_\n\n{body}\n<!-- /bench:{name} -->"
@@ -139,12 +147,13 @@ def write_section(name: str, body: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated benchmarks")
+    parser.add_argument("--only", default=None, help="comma-separated benchmarks [default: all]")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--zip-sizes", default="1,4", help="GiB sizes for the zip benchmark")
+    _more_benches()
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mdreg-bench-") as tmp:
-        for name in args.only.split(","):
+        for name in (args.only or ",".join(BENCHES)).split(","):
             work = Path(tmp) / name
             work.mkdir()
             kwargs = {"sizes": tuple(float(s) for s in args.zip_sizes.split(","))} if name == "zip" else {}
