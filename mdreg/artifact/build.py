@@ -174,7 +174,7 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     from mdreg.artifact import schema  # noqa: PLC0415
 
     if X is not None:
-        _check_sample_columns(X, facts)
+        _check_sample_columns(X, facts, plugin)
         input_schema = schema.infer_schema(X)
     elif facts.feature_names:
         input_schema = schema.schema_from_feature_names(facts.feature_names)
@@ -204,10 +204,11 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     return input_schema, output_schema
 
 
-def _check_sample_columns(X: Any, facts: ModelFacts) -> None:
+def _check_sample_columns(X: Any, facts: ModelFacts, plugin: Framework) -> None:
     columns = getattr(X, "columns", None)
     if facts.feature_names and columns is not None:
-        missing = [n for n in facts.feature_names if n not in set(map(str, columns))]
+        have = {plugin.feature_key(str(c)) for c in columns}
+        missing = [n for n in facts.feature_names if n not in have]
         if missing:
             raise InputError(f"--x-sample lacks the model's features {missing[:5]}")
 
@@ -238,7 +239,8 @@ def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_
               env: conda.CondaEnv, use_case_type: str | None, hyperparameters: Any,
               trust: bool, verdict: str, training_script: str | Path | None) -> dict[str, Any]:
     items = [
-        custom("ModelSerializationFormat", plugin.serialization_format, "Training Profile"),
+        custom("ModelSerializationFormat", _serialization_format(plugin, model_file),
+               "Training Profile"),
         custom("ModelFileName", model_file, "Other"),
         custom("ClientLibrary", "mdreg", "Other"),
         custom("CondaEnvironment", env.slug, "Training Environment"),
@@ -262,6 +264,15 @@ def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_
                "hyperparameters_file": layout.HYPERPARAMETERS if hyperparameters is None else None,
                "features": facts.feature_names, "classes": facts.classes},
     )
+
+
+def _serialization_format(plugin: Framework, model_file: str) -> str:
+    """The plugin's native format, unless it fell back to another file (a Pipeline kept
+    as a pickle by a framework whose native format is JSON, say)."""
+    if model_file == plugin.model_file_name:
+        return plugin.serialization_format
+    suffix = Path(model_file).suffix.lstrip(".")
+    return {"pkl": "pickle", "": plugin.serialization_format}.get(suffix, suffix)
 
 
 def _write_json(path: Path, doc: Any) -> None:

@@ -106,6 +106,11 @@ class Framework:
     def describe(self, model: Any) -> ModelFacts:
         return ModelFacts(framework_version=self.version())
 
+    def feature_key(self, column: str) -> str:
+        """How the framework stores a column name (LightGBM turns spaces into '_');
+        prepare matches --x-sample's columns to the model's features through it."""
+        return column
+
     def predict(self, model: Any, data: Any) -> Any:
         """Predict on a sample, for the output schema."""
         return model.predict(data)

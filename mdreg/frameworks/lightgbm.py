@@ -1,0 +1,250 @@
+"""LightGBM: text model files (``Booster.save_model``) and pickled or joblib-dumped
+scikit-learn-API estimators (LGBMClassifier, LGBMRegressor, LGBMRanker).
+
+The artifact always holds the native text model (``model.txt``). For a classifier the
+class labels are written into score.py, which turns the booster's probabilities into
+labels exactly as ``LGBMClassifier.predict`` does (argmax; ``p > 0.5`` for two
+classes), so the artifact predicts what the estimator did. A pickled object that only
+contains LightGBM (a scikit-learn Pipeline ending in an LGBMClassifier) is kept as a pickle.
+
+Sniffing reads bytes only: a text model begins ``tree`` then ``version=v<N>``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mdreg.errors import InputError
+from mdreg.frameworks._params import json_safe
+from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
+from mdreg.frameworks.probe import Probe
+
+_TEXT_HEAD = re.compile(rb"\Atree\r?\nversion=(v\d+)\r?\n")
+_HEADER_LINE = re.compile(r"^(\w+)=(.*?)\r?$", re.MULTILINE)
+#: The scikit-learn-API classes whose predict() score.py reproduces from model.txt.
+ESTIMATOR_CLASSES = ("LGBMClassifier", "LGBMRegressor", "LGBMRanker")
+_REGRESSION_OBJECTIVES = {
+    "regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root",
+    "root_mean_squared_error", "rmse", "regression_l1", "l1", "mean_absolute_error", "mae",
+    "huber", "fair", "poisson", "quantile", "mape", "mean_absolute_percentage_error",
+    "gamma", "tweedie", "cross_entropy", "xentropy", "cross_entropy_lambda", "xentlambda",
+}
+
+#: A pickled wrapper (a Pipeline) is kept as a pickle under this name.
+PICKLE_FILE_NAME = "model.pkl"
+
+
+class LightGBMFramework(Framework):
+    name = "lightgbm"
+    display_name = "LightGBM"
+    taxonomy_framework = "lightgbm"
+    module = "lightgbm"
+    distribution = "lightgbm"
+    extra = "lightgbm"
+    model_file_name = "model.txt"
+    serialization_format = "txt"
+    template = "score_lightgbm.py.jinja2"
+    inference_modules = ("lightgbm",)
+    allow = ("lightgbm",)  # implies sklearn and numpy (mdreg.scan.policy.IMPLIES)
+
+    def feature_key(self, column: str) -> str:
+        """How LightGBM stores a column name: spaces become underscores ("a b" -> "a_b").
+        For prepare to match --x-sample's columns to the model's names (see the lead's note:
+        mdreg.artifact.build does not call it yet)."""
+        return column.replace(" ", "_")
+
+    # -- detection (bytes only) -----------------------------------------------------
+    def sniff(self, probe: Probe) -> Detection | None:
+        if probe.is_dir or not probe.head:
+            return None
+        match = _TEXT_HEAD.match(probe.head)
+        if match:
+            header = _header(probe.head.decode("utf-8", "replace"))
+            objective = header.get("objective")
+            what = f", objective={objective}" if objective else ""
+            return Detection(self.name, 0.95, f"LightGBM text model (tree, version="
+                             f"{match.group(1).decode()}{what})")
+        return _claim_pickle(self.name, probe, "lightgbm")
+
+    # -- the model ------------------------------------------------------------------
+    def load(self, path: Path, options: LoadOptions) -> Any:
+        self.require()
+        if _is_text_model(path):
+            import lightgbm as lgb  # frameworks load only when needed
+
+            try:
+                return lgb.Booster(model_file=str(path))
+            except lgb.basic.LightGBMError as exc:
+                raise InputError(f"{path}: LightGBM could not read the model: {exc}") from exc
+        import joblib
+
+        model = joblib.load(path)  # also reads plain pickles
+        _check_loaded(path, model)
+        return model
+
+    def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
+        import lightgbm as lgb
+
+        storage = _storage(model)
+        if storage == "pickle":  # plain pickle: score.py needs no more than the stdlib
+            with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
+                pickle.dump(model, f, protocol=5)
+            return PICKLE_FILE_NAME
+        target = dest_dir / self.model_file_name
+        if isinstance(model, lgb.Booster) and _is_text_model(source):
+            shutil.copyfile(source, target)  # the user's own bytes: nothing to convert
+        else:
+            booster = model if isinstance(model, lgb.Booster) else model.booster_
+            booster.save_model(str(target))  # up to best_iteration, as predict() uses
+        return self.model_file_name
+
+    def describe(self, model: Any) -> ModelFacts:
+        import lightgbm as lgb
+
+        estimator = model.steps[-1][-1] if _is_pipeline(model) else model
+        if isinstance(estimator, lgb.LGBMModel):
+            booster = estimator.booster_
+            params = {k: v for k, v in estimator.get_params(deep=False).items() if v is not None}
+        else:
+            booster, params = estimator, dict(estimator.params)
+        header = _header(booster.model_to_string(num_iteration=1))
+        objective = header.get("objective", "").split(" ")[0] or str(params.get("objective", ""))
+        classes = getattr(estimator, "classes_", None)
+        if isinstance(estimator, lgb.LGBMClassifier) and classes is not None:
+            use_case = "binary_classification" if len(classes) == 2 \
+                else "multinomial_classification"
+        elif isinstance(estimator, lgb.LGBMRegressor):
+            use_case = "regression"
+        else:
+            use_case = _use_case(objective)
+        if isinstance(estimator, lgb.LGBMModel):
+            algorithm = type(estimator).__name__
+            names = getattr(estimator, "feature_names_in_", None)  # the names before LightGBM
+            names = list(names) if names is not None else _named(booster.feature_name())
+        else:
+            boosting = params.get("boosting") or params.get("boosting_type") or "gbdt"
+            algorithm = f"Booster({boosting}, {objective or 'custom objective'})"
+            names = _named(booster.feature_name())
+        n_features = booster.num_feature()
+        if estimator is not model:  # a Pipeline: its inputs are its own, not the booster's
+            algorithm = f"{type(model).__name__}({algorithm})"
+            params = model.get_params(deep=False)
+            names = getattr(model, "feature_names_in_", None)
+            n_features = getattr(model, "n_features_in_", None)
+        return ModelFacts(
+            algorithm=algorithm,
+            framework_version=self.version(),
+            hyperparameters=json_safe(params),
+            use_case_type=use_case,
+            feature_names=[str(n) for n in names] if names is not None and len(names) else None,
+            n_features=n_features,
+            classes=json_safe(list(classes)) if classes is not None else None,
+        )
+
+    def predict(self, model: Any, data: Any) -> Any:
+        import lightgbm as lgb
+
+        booster = model if isinstance(model, lgb.Booster) else getattr(model, "booster_", None)
+        if isinstance(booster, lgb.Booster) and hasattr(data, "columns"):
+            by_name = {str(c).replace(" ", "_"): c for c in data.columns}
+            names = booster.feature_name()
+            if set(names) <= set(by_name):
+                data = data[[by_name[n] for n in names]]  # by position: as score.py orders it
+        return model.predict(data)
+
+    def template_context(self, model: Any, source: Path) -> dict[str, Any]:
+        import lightgbm as lgb
+
+        storage = _storage(model)
+        classes = None
+        if storage == "text" and isinstance(model, lgb.LGBMClassifier) \
+                and not callable(model.objective):  # a custom objective predicts raw scores
+            classes = json_safe(list(model.classes_))
+        return {"predict_call": "_predict(model, features)", "loader": storage,
+                "classes_json": json.dumps(classes)}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _claim_pickle(framework: str, probe: Probe, module: str) -> Detection | None:
+    """A pickle referencing ``module``: sure when the pickled object is the framework's own
+    (its class is the stream's first global), a little less when it only holds one (a
+    scikit-learn Pipeline around it): still above the sklearn plugin, whose allow-list
+    would not cover the framework's classes."""
+    report = probe.pickle
+    if report is None or not report.container.startswith(("pickle", "joblib")):
+        return None
+    found = probe.first_global(module)
+    if found is None:
+        return None
+    names = [n for n in probe.global_names() if not n.startswith(("builtins.", "copyreg."))]
+    outer = names[0] if names else found
+    if outer.split(".", 1)[0] == module:
+        return Detection(framework, 0.95, f"{report.container} stream pickles {found}")
+    return Detection(framework, 0.92, f"{report.container} stream pickles {outer} holding {found}")
+
+
+def _header(text: str) -> dict[str, str]:
+    """``key=value`` lines of a text model's header (up to the first tree)."""
+    end = text.find("\nTree=")
+    return dict(_HEADER_LINE.findall(text if end < 0 else text[:end]))
+
+
+def _is_text_model(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return bool(_TEXT_HEAD.match(f.read(64)))
+    except OSError:
+        return False
+
+
+def _is_pipeline(model: Any) -> bool:
+    steps = getattr(model, "steps", None)
+    return isinstance(steps, list) and bool(steps) and isinstance(steps[-1], tuple)
+
+
+def _check_loaded(path: Path, model: Any) -> None:
+    import lightgbm as lgb
+
+    inner = model.steps[-1][-1] if _is_pipeline(model) else model
+    if isinstance(inner, (lgb.Booster, lgb.LGBMModel)):
+        return
+    raise InputError(f"{path}: the pickle holds a {type(model).__module__}."
+                     f"{type(model).__qualname__}, not a LightGBM Booster or estimator; "
+                     "pass --framework sklearn or generic")
+
+
+def _storage(model: Any) -> str:
+    """"text" when model.txt (plus the class labels) carries everything predict needs."""
+    import lightgbm as lgb
+
+    cls = type(model)
+    if cls is lgb.Booster:
+        return "text"
+    if cls.__name__ in ESTIMATOR_CLASSES and getattr(lgb, cls.__name__, None) is cls:
+        return "text"
+    return "pickle"  # a Pipeline, or a user subclass whose predict() may differ
+
+
+def _named(names: list[str]) -> list[str] | None:
+    """LightGBM calls the features of a model fitted on an array Column_0, Column_1, ...:
+    those are positions, not names."""
+    if names and names != [f"Column_{i}" for i in range(len(names))]:
+        return names
+    return None
+
+
+def _use_case(objective: str) -> str | None:
+    if objective == "binary":
+        return "binary_classification"
+    if objective in ("multiclass", "softmax", "multiclassova", "multiclass_ova", "ova", "ovr"):
+        return "multinomial_classification"
+    if objective in _REGRESSION_OBJECTIVES:
+        return "regression"
+    return None  # ranking and custom objectives
