@@ -22,6 +22,7 @@ from mdreg.artifact.metadata import (check_use_case, custom, limit_problems, new
                                      write_metadata)
 from mdreg.artifact.provenance import git_provenance
 from mdreg.artifact.runtime import build_runtime, dump_runtime
+from mdreg.artifact.secrets import secret_warnings
 from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
@@ -78,7 +79,7 @@ def prepare(
         raise InputError(f"{model_code}: --model-code must name an existing .py file")
     if model_class and ":" not in model_class:
         raise InputError(f"--model-class {model_class!r}: write it as module:Class")
-    options = LoadOptions(Path(model_code) if model_code else None, model_class)
+    options = LoadOptions(Path(model_code) if model_code else None, model_class, trust)
     if training_script and not Path(training_script).is_file():
         raise InputError(f"{training_script}: --training-script must name an existing file")
 
@@ -127,6 +128,7 @@ def prepare(
     if plugin.name == "other" and not score_py:
         warnings.append("score.py is a template: fill in load_model() and predict() for your "
                         "framework, then run `mdreg verify`")
+    warnings += secret_warnings(dest)  # keys or tokens that came in with the user's files
     return PrepareResult(dest, plugin.name, detection, verdict, files, warnings)
 
 
@@ -200,7 +202,7 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
             raise InputError(f"the model could not predict on --x-sample: "
                              f"{type(exc).__name__}: {exc}") from exc
     else:
-        output_schema = schema.schema_from_count(1)
+        output_schema = schema.schema_from_count(facts.n_outputs or 1)
     return input_schema, output_schema
 
 
@@ -239,7 +241,7 @@ def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_
               env: conda.CondaEnv, use_case_type: str | None, hyperparameters: Any,
               trust: bool, verdict: str, training_script: str | Path | None) -> dict[str, Any]:
     items = [
-        custom("ModelSerializationFormat", _serialization_format(plugin, model_file),
+        custom("ModelSerializationFormat", _serialization_format(plugin, facts, model_file),
                "Training Profile"),
         custom("ModelFileName", model_file, "Other"),
         custom("ClientLibrary", "mdreg", "Other"),
@@ -266,9 +268,11 @@ def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_
     )
 
 
-def _serialization_format(plugin: Framework, model_file: str) -> str:
-    """The plugin's native format, unless it fell back to another file (a Pipeline kept
-    as a pickle by a framework whose native format is JSON, say)."""
+def _serialization_format(plugin: Framework, facts: ModelFacts, model_file: str) -> str:
+    """What the model says, else the plugin's native format, unless it fell back to
+    another file (a Pipeline kept as a pickle by a framework whose format is JSON, say)."""
+    if facts.serialization_format:
+        return facts.serialization_format
     if model_file == plugin.model_file_name:
         return plugin.serialization_format
     suffix = Path(model_file).suffix.lstrip(".")

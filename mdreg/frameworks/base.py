@@ -43,6 +43,8 @@ class ModelFacts:
     feature_names: list[str] | None = None
     n_features: int | None = None
     classes: list[Any] | None = None
+    n_outputs: int | None = None  # width of the prediction, for the output schema without a sample
+    serialization_format: str | None = None  # when it differs by input form (h5, SavedModel, ...)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class LoadOptions:
 
     model_code: Path | None = None  # a .py file defining the model's class (copied into the artifact)
     model_class: str | None = None  # "module:Class" to instantiate before loading a state_dict
+    trust: bool = False  # --trust: the user vouches for code the model file carries
 
 
 class Framework:
