@@ -177,7 +177,7 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
 
     if X is not None:
         _check_sample_columns(X, facts, plugin)
-        input_schema = schema.infer_schema(X)
+        input_schema = schema.describe(X)
     elif facts.feature_names:
         input_schema = schema.schema_from_feature_names(facts.feature_names)
         warnings.append("no --x-sample: the input schema has the model's feature names but "
@@ -190,10 +190,10 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
         warnings.append("no --x-sample and the model does not know its inputs: "
                         "input_schema.json is empty")
     if y is not None:
-        output_schema = schema.infer_schema(y)
+        output_schema = schema.describe(y, "output")
     elif X is not None:
         try:
-            output_schema = schema.infer_schema(plugin.predict(model, X))
+            output_schema = schema.describe(plugin.predict(model, X), "output")
         except NotImplementedError:
             output_schema = schema.schema_from_count(1)
             warnings.append("the model cannot be run here: output_schema.json is a placeholder; "

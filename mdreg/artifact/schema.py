@@ -528,3 +528,47 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+# -- tensors (images and other samples of rank 3 or more) -------------------------------
+
+TENSOR_SHAPE_EXPR = "$x.shape[1:] == {shape}"
+
+
+def tensor_schema(data: Any, name: str = "input") -> dict[str, Any]:
+    """An input (or output) schema for a sample of rank 3 or more, batch first.
+
+    One column per feature would describe an 8x8 image as 64 unrelated columns (and a
+    224x224 RGB image as 150,528, far past what the catalog takes), so the tensor is one
+    column: ``dtype`` is the array's, the statistics are over all its values, and the
+    constraint ``$x.shape[1:] == (C, H, W)`` records the shape of one item (score.py reads
+    it back). The description says the same in words.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    array = np.asarray(data)
+    if array.ndim < 2 or array.dtype.kind not in "biuf":
+        raise InputError(f"a tensor schema needs a numeric array of rank 2 or more, "
+                         f"not {array.dtype} of rank {array.ndim}")
+    shape = tuple(int(d) for d in array.shape[1:])
+    column = infer_schema(array.reshape(-1), names=[name])["schema"][0]
+    column["dtype"] = str(array.dtype)
+    column["domain"]["constraints"] = [
+        {"expression": TENSOR_SHAPE_EXPR.format(shape=shape), "language": "python"}]
+    dims = ", ".join(str(d) for d in shape)
+    column["description"] = (f"{array.dtype} tensor of shape (N, {dims}), batch first; "
+                             "statistics over all its values")
+    return {"schema": [column], "version": SCHEMA_VERSION}
+
+
+def tensor_facts(data: Any) -> dict[str, Any]:
+    """Shape (batch axis as null) and dtype of a tensor sample, for the metadata."""
+    import numpy as np  # noqa: PLC0415
+
+    array = np.asarray(data)
+    return {"shape": [None, *(int(d) for d in array.shape[1:])], "dtype": str(array.dtype)}
+
+
+def describe(data: Any, name: str = "input") -> dict[str, Any]:
+    """The schema of a sample: a table's columns, or one tensor column for rank > 2."""
+    return tensor_schema(data, name) if getattr(data, "ndim", 2) > 2 else infer_schema(data)
