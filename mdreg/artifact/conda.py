@@ -19,6 +19,8 @@ SERVICE_PACKS: dict[str, tuple[str, str, str]] = {
     "generalml_p38_cpu_v1": ("cpu", "General_Machine_Learning_for_CPUs_on_Python_3.8", "1.0"),
     "dataexpl_p37_cpu_v3": ("cpu", "Data_Exploration_and_Manipulation_for_CPU_Python_3.7", "3.0"),
     "pyspark30_p37_cpu_v2": ("cpu", "PySpark_3.0_and_Data_Flow", "2.0"),
+    # slug from OCI's public pack list; the folder name is not confirmed offline
+    "pyspark35_p311_cpu_x86_64_v1": ("cpu", "PySpark_3.5_and_Data_Flow_CPU_on_Python_3.11", "1.0"),
 }
 
 _SLUG_PYTHON = re.compile(r"_p(\d)(\d+)_")

@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -37,8 +38,13 @@ _PICKLE_SUFFIXES = (".pkl", "_pkl", ".pickle", ".joblib")
 
 
 def compression_of(head: bytes) -> str | None:
-    """The compression joblib.load would detect from these first bytes, if any."""
-    if head.startswith(b"ZF0x"):
+    """The compression joblib.load would detect from these first bytes, if any.
+
+    The checks are joblib's own (``joblib.compressor``, ``numpy_pickle_compat``): a
+    stricter check here would let joblib decompress and unpickle a file that this
+    calls "not a pickle", past the safety gate.
+    """
+    if head.startswith(b"ZF") and _zf_length(head):  # joblib < 0.10
         return "compat"
     if len(head) >= 2 and head[0] == 0x78 and (0x7800 | head[1]) % 31 == 0:
         return "zlib"
@@ -48,11 +54,20 @@ def compression_of(head: bytes) -> str | None:
         return "bz2"
     if head.startswith(b"\xfd7zXZ\x00"):
         return "xz"
-    if head.startswith(b"\x5d\x00\x00"):
+    if head.startswith(b"\x5d\x00"):  # lzma-alone: properties byte, then any dict size
         return "lzma"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
     return None
+
+
+def _zf_length(head: bytes) -> bool:
+    """joblib's compat reader takes any ``int(field, 16)`` as the length field."""
+    try:
+        int(head[2:_JOBLIB_ZF_HEADER], 16)
+    except ValueError:
+        return False
+    return True
 
 
 def starts_like_pickle(head: bytes) -> bool:
@@ -74,11 +89,37 @@ def is_pickle_like(head: bytes) -> bool:
     lzma, xz, lz4 and the old 'ZF' format) and zip archives (torch.save files).
     Compressed files and zips still need a look inside: see ``read_pickle_globals``.
     """
-    if not head:
+    if not head or head.startswith(NOT_PICKLE_MAGIC):
         return False
     if head.startswith((*ZIP_MAGIC, NPY_MAGIC)) or compression_of(head):
         return True
     return starts_like_pickle(head)
+
+
+# Data formats whose first bytes happen to decode as pickle opcodes ('P' is PERSID):
+# Parquet, ORC, Avro and Hadoop .crc files, which Spark writes inside every saved model.
+NOT_PICKLE_MAGIC = (b"PAR1", b"ORC", b"Obj\x01", b"crc\x00")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading; anything else is an InputError.
+
+    Opened without blocking, then checked: a FIFO (or a device) named like a model
+    file would otherwise hang the scan on its first read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"cannot read {path}: not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleReport:
@@ -90,10 +131,7 @@ def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleRe
     an error saying why.
     """
     path = Path(path)
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    raw = open_regular(path)
     with raw:
         head = raw.read(HEAD_BYTES)
         raw.seek(0)
