@@ -113,7 +113,7 @@ def mixed_pipeline(models_dir):
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     rng = np.random.default_rng(0)

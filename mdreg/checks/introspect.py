@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mdreg.artifact import layout
 from mdreg.artifact.metadata import read_metadata, set_taxonomy, write_metadata
 from mdreg.checks.artifact import ARTIFACT_CHECKS
 from mdreg.checks.base import CheckResult, Status

@@ -69,7 +69,7 @@ class LightGBMFramework(Framework):
             what = f", objective={objective}" if objective else ""
             return Detection(self.name, 0.95, f"LightGBM text model (tree, version="
                              f"{match.group(1).decode()}{what})")
-        return _claim_pickle(self.name, probe, "lightgbm")
+        return probe.claim_pickle(self.name, "lightgbm")
 
     # -- the model ------------------------------------------------------------------
     def load(self, path: Path, options: LoadOptions) -> Any:
@@ -170,24 +170,6 @@ class LightGBMFramework(Framework):
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _claim_pickle(framework: str, probe: Probe, module: str) -> Detection | None:
-    """A pickle referencing ``module``: sure when the pickled object is the framework's own
-    (its class is the stream's first global), a little less when it only holds one (a
-    scikit-learn Pipeline around it): still above the sklearn plugin, whose allow-list
-    would not cover the framework's classes."""
-    report = probe.pickle
-    if report is None or not report.container.startswith(("pickle", "joblib")):
-        return None
-    found = probe.first_global(module)
-    if found is None:
-        return None
-    names = [n for n in probe.global_names() if not n.startswith(("builtins.", "copyreg."))]
-    outer = names[0] if names else found
-    if outer.split(".", 1)[0] == module:
-        return Detection(framework, 0.95, f"{report.container} stream pickles {found}")
-    return Detection(framework, 0.92, f"{report.container} stream pickles {outer} holding {found}")
 
 
 def _header(text: str) -> dict[str, str]:

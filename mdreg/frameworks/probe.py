@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from mdreg.errors import InputError
+from mdreg.frameworks.base import Detection
 from mdreg.scan import PickleReport, is_pickle_like, read_pickle_globals
 
 HEAD_BYTES = 4096
@@ -50,6 +51,24 @@ class Probe:
             if name.split(".", 1)[0] in prefixes:
                 return name
         return None
+
+    def claim_pickle(self, framework: str, module: str) -> Detection | None:
+        """A pickle referencing ``module``: sure when the pickled object is the framework's
+        own (its class is the stream's first global), a little less when it only holds one
+        (a scikit-learn Pipeline around it): still above the sklearn plugin, whose
+        allow-list would not cover the framework's classes."""
+        report = self.pickle
+        if report is None or not report.container.startswith(("pickle", "joblib")):
+            return None
+        found = self.first_global(module)
+        if found is None:
+            return None
+        names = [n for n in self.global_names() if not n.startswith(("builtins.", "copyreg."))]
+        outer = names[0] if names else found
+        if outer.split(".", 1)[0] == module:
+            return Detection(framework, 0.95, f"{report.container} stream pickles {found}")
+        return Detection(framework, 0.92,
+                         f"{report.container} stream pickles {outer} holding {found}")
 
     def describe(self) -> str:
         """One line on what was found, for 'cannot tell the framework' errors."""

@@ -93,7 +93,7 @@ class XGBoostFramework(Framework):
             objective, booster = legacy
             return Detection(self.name, 0.95, f"legacy binary XGBoost model "
                              f"(objective {objective}, booster {booster})")
-        return _claim_pickle(self.name, probe, "xgboost")
+        return probe.claim_pickle(self.name, "xgboost")
 
     # -- the model ------------------------------------------------------------------
     def load(self, path: Path, options: LoadOptions) -> Any:
@@ -194,24 +194,6 @@ class XGBoostFramework(Framework):
 
 
 # -- sniffing helpers ----------------------------------------------------------------------
-
-
-def _claim_pickle(framework: str, probe: Probe, module: str) -> Detection | None:
-    """A pickle referencing ``module``: sure when the pickled object is the framework's own
-    (its class is the stream's first global), a little less when it only holds one (a
-    scikit-learn Pipeline around it): still above the sklearn plugin, whose allow-list
-    would not cover the framework's classes."""
-    report = probe.pickle
-    if report is None or not report.container.startswith(("pickle", "joblib")):
-        return None
-    found = probe.first_global(module)
-    if found is None:
-        return None
-    names = [n for n in probe.global_names() if not n.startswith(("builtins.", "copyreg."))]
-    outer = names[0] if names else found
-    if outer.split(".", 1)[0] == module:
-        return Detection(framework, 0.95, f"{report.container} stream pickles {found}")
-    return Detection(framework, 0.92, f"{report.container} stream pickles {outer} holding {found}")
 
 
 def _json_version(path: Path) -> str | None:
