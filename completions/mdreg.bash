@@ -15,18 +15,18 @@ _mdreg() {
         return
     fi
     case "$cmd" in
-        delete) opts="--help --json --yes -y" ;;
+        delete) opts="--auth --config-file --data-science-endpoint --help --json --profile --yes -y" ;;
         frameworks) opts="--help --json" ;;
         gc) opts="--dry-run --help --json" ;;
         introspect) opts="--help --json --online" ;;
-        list) opts="--all --catalog --help --json --limit --name-contains --tag --version-set -n" ;;
-        load) opts="--force --help --json --output --quiet -o -q" ;;
+        list) opts="--all --auth --catalog --compartment-id --config-file --data-science-endpoint --help --json --limit --name-contains --profile --project-id --tag --version-set -n" ;;
+        load) opts="--auth --bucket --config-file --data-science-endpoint --force --help --json --object-storage-endpoint --output --profile --quiet --trust -o -q" ;;
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
-        save) opts="--bucket --catalog --compartment-id --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --project-id --quiet --tag --version-label --version-set -q" ;;
+        save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
         scan) opts="--format --framework --help --json" ;;
-        show) opts="--help --json" ;;
-        update) opts="--description --display-name --help --json --metadata --remove-metadata --remove-tag --tag" ;;
-        upload) opts="--help --json --quiet -q" ;;
+        show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
+        update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;
+        upload) opts="--auth --config-file --help --json --object-storage-endpoint --parallel --part-size --profile --quiet -q" ;;
         verify) opts="--data --data-json --help --json --python --timeout" ;;
         zip) opts="--help --json --output --quiet --verbose -o -q -v" ;;
         *) opts="" ;;

@@ -8,18 +8,18 @@ _mdreg() {
         return
     fi
     case "$words[2]" in
-        delete) _arguments '*:file:_files' '--help' '--json' '--yes' '-y' ;;
+        delete) _arguments '*:file:_files' '--auth' '--config-file' '--data-science-endpoint' '--help' '--json' '--profile' '--yes' '-y' ;;
         frameworks) _arguments '*:file:_files' '--help' '--json' ;;
         gc) _arguments '*:file:_files' '--dry-run' '--help' '--json' ;;
         introspect) _arguments '*:file:_files' '--help' '--json' '--online' ;;
-        list) _arguments '*:file:_files' '--all' '--catalog' '--help' '--json' '--limit' '--name-contains' '--tag' '--version-set' '-n' ;;
-        load) _arguments '*:file:_files' '--force' '--help' '--json' '--output' '--quiet' '-o' '-q' ;;
+        list) _arguments '*:file:_files' '--all' '--auth' '--catalog' '--compartment-id' '--config-file' '--data-science-endpoint' '--help' '--json' '--limit' '--name-contains' '--profile' '--project-id' '--tag' '--version-set' '-n' ;;
+        load) _arguments '*:file:_files' '--auth' '--bucket' '--config-file' '--data-science-endpoint' '--force' '--help' '--json' '--object-storage-endpoint' '--output' '--profile' '--quiet' '--trust' '-o' '-q' ;;
         prepare) _arguments '*:file:_files' '--force' '--framework' '--help' '--inference-conda-env' '--inference-python-version' '--json' '--model-class' '--model-code' '--output' '--score-py' '--training-script' '--trust' '--use-case-type' '--x-sample' '--y-sample' '-o' ;;
-        save) _arguments '*:file:_files' '--bucket' '--catalog' '--compartment-id' '--description' '--display-name' '--help' '--ignore-introspection' '--json' '--keep-bucket-object' '--large' '--project-id' '--quiet' '--tag' '--version-label' '--version-set' '-q' ;;
+        save) _arguments '*:file:_files' '--auth' '--bucket' '--catalog' '--compartment-id' '--config-file' '--data-science-endpoint' '--description' '--display-name' '--help' '--ignore-introspection' '--json' '--keep-bucket-object' '--large' '--object-storage-endpoint' '--parallel' '--part-size' '--profile' '--project-id' '--quiet' '--tag' '--version-label' '--version-set' '-q' ;;
         scan) _arguments '*:file:_files' '--format' '--framework' '--help' '--json' ;;
-        show) _arguments '*:file:_files' '--help' '--json' ;;
-        update) _arguments '*:file:_files' '--description' '--display-name' '--help' '--json' '--metadata' '--remove-metadata' '--remove-tag' '--tag' ;;
-        upload) _arguments '*:file:_files' '--help' '--json' '--quiet' '-q' ;;
+        show) _arguments '*:file:_files' '--auth' '--config-file' '--data-science-endpoint' '--help' '--json' '--profile' ;;
+        update) _arguments '*:file:_files' '--auth' '--config-file' '--data-science-endpoint' '--description' '--display-name' '--help' '--json' '--metadata' '--profile' '--remove-metadata' '--remove-tag' '--tag' ;;
+        upload) _arguments '*:file:_files' '--auth' '--config-file' '--help' '--json' '--object-storage-endpoint' '--parallel' '--part-size' '--profile' '--quiet' '-q' ;;
         verify) _arguments '*:file:_files' '--data' '--data-json' '--help' '--json' '--python' '--timeout' ;;
         zip) _arguments '*:file:_files' '--help' '--json' '--output' '--quiet' '--verbose' '-o' '-q' '-v' ;;
     esac

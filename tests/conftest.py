@@ -14,6 +14,9 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["COLUMNS"] = "200"  # fixed Rich width: tables don't wrap differently per terminal
 os.environ.pop("MDREG_DEBUG", None)
+# Never reach a real tenancy from the tests: the OCI backend finds no config unless a
+# test hands it one (the loopback OCI server's fixtures do).
+os.environ["OCI_CONFIG_LOCATION"] = os.path.join(os.path.dirname(__file__), "no-such-oci-config")
 
 
 @dataclass

@@ -4,8 +4,12 @@ folder out.
 The zip is fetched (streamed) into a hidden folder beside the destination, unpacked by
 ``safe_extract`` (which refuses hostile entries and flattens a single nested folder),
 and the manifest's sha256 of every file is verified before the folder is renamed into
-place. A destination that is not empty is replaced only with ``force``, and only once
-the new artifact is complete and verified.
+place. Its pickles are then scanned (``mdreg.scan``, the allow-lists of the framework the
+metadata names): anything but ``safe`` is refused (exit 4) unless ``trust`` is given, and a
+trusted load is recorded in the loaded artifact's ``.mdreg/metadata.json``. The metadata
+came with the artifact, so a ``trusted`` flag set at prepare time counts for nothing here.
+A destination that is not empty is replaced only with ``force``, and only once the new
+artifact is complete, verified and scanned.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mdreg.catalog.ids import looks_like_id
-from mdreg.errors import ArtifactError, DestinationExistsError, InputError
+from mdreg.errors import ArtifactError, DestinationExistsError, InputError, UnsafeModelError
 from mdreg.storage._io import ProgressFactory, no_progress
 
 
@@ -34,20 +38,27 @@ class LoadResult:
     zip_sha256: str | None
     manifest: str  # "verified" or "absent"
     unlisted: list[str]
+    scan_verdict: str = "safe"  # "safe", or "unknown" / "dangerous" loaded with trust
+    trusted: bool = False  # loaded although not safe, because of trust=True
+    findings: list[str] = field(default_factory=list)  # "file: global" that made it unsafe
 
     def to_dict(self) -> dict[str, Any]:
         return {"artifact_dir": str(self.artifact_dir), "source": self.source, "kind": self.kind,
                 "model_id": self.model_id, "zip_sha256": self.zip_sha256,
-                "manifest": self.manifest, "unlisted": self.unlisted}
+                "manifest": self.manifest, "unlisted": self.unlisted,
+                "scan_verdict": self.scan_verdict, "trusted": self.trusted,
+                "findings": self.findings}
 
 
 def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
-                  progress: ProgressFactory = no_progress, catalog: Any = None) -> LoadResult:
+                  progress: ProgressFactory = no_progress, catalog: Any = None,
+                  trust: bool = False) -> LoadResult:
     """Unpack the artifact ``source`` names into the folder ``dest``.
 
     ``source``: a model id (``mdl-...`` local, ``ocid1....`` OCI), a bucket URI of a zip
     (``file:///...zip``), or a local zip file or artifact folder. ``catalog`` overrides
-    the catalog asked for a model id.
+    the catalog asked for a model id. A pickle the scan does not call safe raises
+    ``UnsafeModelError`` unless ``trust``.
     """
     source = str(source)
     dest = Path(dest)
@@ -63,6 +74,7 @@ def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
 
                 root = safe_extract(zip_path, staged)
                 manifest, unlisted = _verify(root, source)
+                verdict, findings = _scan(root, source, trust)
                 _move_into_place(staged, dest)
             except BaseException:
                 shutil.rmtree(staged, ignore_errors=True)
@@ -70,7 +82,8 @@ def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
         artifact_dir = dest / root.relative_to(staged)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return LoadResult(artifact_dir, source, kind, model_id, sha, manifest, unlisted)
+    return LoadResult(artifact_dir, source, kind, model_id, sha, manifest, unlisted,
+                      verdict, verdict != "safe", findings)
 
 
 def _check_dest(dest: Path, source: str, force: bool) -> None:
@@ -150,6 +163,62 @@ def _verify(root: Path, source: str) -> tuple[str, list[str]]:
         raise ArtifactError(f"{source}: the artifact does not match its manifest "
                             f"({'; '.join(problems)}): it was changed after prepare; refused")
     return "verified", check.unlisted
+
+
+def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
+    """Scan the unpacked artifact's pickles as ``prepare`` and ``introspect`` do: against
+    the allow-lists of the framework its metadata names (every list when it names none).
+    Not safe: refused without ``trust``; with it, recorded in the metadata."""
+    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+
+    meta = _metadata(root)
+    facts = meta.get("mdreg") if meta is not None else None
+    facts = facts if isinstance(facts, dict) else None
+    report = scan_path(root, _allow_lists(facts.get("framework") if facts else None))
+    if report.verdict is Verdict.SAFE:
+        return "safe", []
+    findings = sorted({_finding(root, f) for f in report.findings})
+    if not trust:
+        shown = "; ".join(findings[:5]) + ("; ..." if len(findings) > 5 else "")
+        raise UnsafeModelError(f"{source}: refusing to load an artifact with a "
+                               f"{report.verdict.value} pickle ({shown}); pass --trust if you "
+                               "trust its author")
+    if meta is not None and facts is not None:  # an mdreg artifact: record it in its metadata
+        facts["load_trust"] = {"scan_verdict": report.verdict.value, "trusted": True,
+                               "findings": findings[:50]}
+        from mdreg.artifact.metadata import write_metadata  # noqa: PLC0415
+
+        write_metadata(root, meta)
+    return report.verdict.value, findings
+
+
+def _metadata(root: Path) -> dict[str, Any] | None:
+    from mdreg.artifact.metadata import read_metadata  # noqa: PLC0415
+
+    try:
+        return read_metadata(root)
+    except ArtifactError:
+        return None  # a damaged metadata file: scan against every allow-list
+
+
+def _allow_lists(framework: Any) -> list[str] | None:
+    if not isinstance(framework, str):
+        return None
+    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+
+    plugin = default_registry().plugins.get(framework)
+    return list(plugin.allow) if plugin is not None else None
+
+
+def _finding(root: Path, finding: Any) -> str:
+    """``file: global`` (or ``file: why``) on one printable line."""
+    try:
+        where = finding.path.relative_to(root).as_posix() if finding.path else "?"
+    except ValueError:
+        where = str(finding.path)
+    what = finding.ref.dotted if finding.ref else finding.reason
+    text = f"{where}: {what}"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _move_into_place(staged: Path, dest: Path) -> None:

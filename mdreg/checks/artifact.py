@@ -17,6 +17,7 @@ from mdreg.checks.context import ArtifactContext, Unavailable
 ARTIFACT_CHECKS = CheckList()
 check = ARTIFACT_CHECKS
 
+MAX_SCHEMA_READ = 16 << 20  # a bigger schema file is refused unread: far over the catalog's limit
 MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".pt2", ".onnx", ".h5", ".hdf5",
                   ".keras", ".ubj", ".bst", ".cbm", ".safetensors", ".sav", ".bin", ".model")
 INFERENCE_BASE_MODULES = frozenset({"numpy", "pandas"})
@@ -49,11 +50,16 @@ def _manifest(ctx: ArtifactContext) -> Outcome:
 
 def _schema_check(rel: str):  # type: ignore[no-untyped-def]
     def run(ctx: ArtifactContext) -> Outcome:
-        from mdreg.artifact.schema import validate_schema  # noqa: PLC0415
+        from mdreg.artifact.schema import MAX_SCHEMA_BYTES, validate_schema  # noqa: PLC0415
 
         path = ctx.path(rel)
         if not path.is_file():
             return skipped(f"no {rel} (optional for the service; the catalog shows no schema)")
+        size = path.stat().st_size
+        if size > MAX_SCHEMA_READ:
+            return failed(f"{rel} is {size:,} bytes: not read (mdreg reads schemas up to "
+                          f"{MAX_SCHEMA_READ:,} bytes; the catalog takes {MAX_SCHEMA_BYTES:,}); "
+                          "describe fewer columns or leave out the statistics")
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

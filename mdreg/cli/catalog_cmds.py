@@ -8,6 +8,12 @@ from typing import List, Optional
 import typer
 
 from mdreg.cli import app
+from mdreg.cli._catalog import (
+    auth_option,
+    config_file_option,
+    ds_endpoint_option,
+    profile_option,
+)
 from mdreg.cli._output import emit_json, note
 
 DEFAULT_LIMIT = 50
@@ -21,18 +27,28 @@ def list_cmd(
                                                 help="Only display names containing this (any case)."),
     limit: int = typer.Option(DEFAULT_LIMIT, "--limit", "-n", help="Show at most this many, newest first."),
     show_all: bool = typer.Option(False, "--all", help="Show every match (no --limit)."),
+    compartment_id: Optional[str] = typer.Option(
+        None, "--compartment-id", help="Only this compartment (OCI: the compartment listed "
+                                       "[default: the configured one])."),
+    project_id: Optional[str] = typer.Option(None, "--project-id", help="Only this project."),
     catalog: Optional[str] = typer.Option(None, "--catalog", envvar="MDREG_CATALOG",
                                           help="Catalog to list: local (default) or oci."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    ds_endpoint: Optional[str] = ds_endpoint_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (a list of records)."),
 ) -> None:
     """List models, newest first."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
-    from mdreg.cli._catalog import parse_pairs  # noqa: PLC0415
+    from mdreg.cli._catalog import oci_context, parse_pairs  # noqa: PLC0415
 
     tags = parse_pairs(tag, "--tag")
-    with open_catalog(catalog) as cat:
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
+            open_catalog(catalog) as cat:
         # one more than asked tells whether to say that more exist
         records = cat.list(version_set=version_set, tags=tags or None, name_contains=name_contains,
+                           compartment_id=compartment_id, project_id=project_id,
                            limit=None if show_all else limit + 1)
     more = not show_all and len(records) > limit
     records = records if show_all else records[:limit]
@@ -54,8 +70,9 @@ def _table(records: list) -> None:  # type: ignore[type-arg]
     for r in records:
         version = (r.model_version_set_name or "") + (f":{r.version_label}" if r.version_label else "")
         tags = _one_line(",".join(f"{k}={v}" for k, v in sorted(r.freeform_tags.items())))
+        size = "-" if r.artifact_size is None else human_size(r.artifact_size)  # OCI listings lack it
         rows.append((r.id, _one_line(r.display_name), _one_line(version), r.time_created[:19].replace("T", " "),
-                     human_size(r.artifact_size), tags))
+                     size, tags))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for row in rows:
@@ -71,13 +88,18 @@ def _one_line(text: str) -> str:
 @app.command("show")
 def show_cmd(
     model_id: str = typer.Argument(..., help="Model id (mdl-... local, ocid1.... OCI)."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    ds_endpoint: Optional[str] = ds_endpoint_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the whole record as one JSON document."),
 ) -> None:
     """Show one model's record."""
     from mdreg.catalog import catalog_for_id  # noqa: PLC0415
-    from mdreg.cli._catalog import render_record  # noqa: PLC0415
+    from mdreg.cli._catalog import oci_context, render_record  # noqa: PLC0415
 
-    with catalog_for_id(model_id) as cat:
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
+            catalog_for_id(model_id) as cat:
         record = cat.get(model_id)
     if as_json:
         emit_json(record.to_dict())
@@ -95,18 +117,23 @@ def update_cmd(
     metadata: Optional[List[str]] = typer.Option(None, "--metadata",
                                                  help="Set custom metadata KEY=VALUE (value at most 255 characters)."),
     remove_metadata: Optional[List[str]] = typer.Option(None, "--remove-metadata", help="Remove custom metadata KEY."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    ds_endpoint: Optional[str] = ds_endpoint_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the updated record as one JSON document."),
 ) -> None:
     """Change a model's name, description, tags or custom metadata."""
     from mdreg.catalog import catalog_for_id  # noqa: PLC0415
     from mdreg.catalog.update import ModelEdit, update_model  # noqa: PLC0415
-    from mdreg.cli._catalog import parse_pairs, render_record  # noqa: PLC0415
+    from mdreg.cli._catalog import oci_context, parse_pairs, render_record  # noqa: PLC0415
 
     edit = ModelEdit(display_name=display_name, description=description,
                      set_tags=parse_pairs(tag, "--tag"), remove_tags=list(remove_tag or []),
                      set_metadata=parse_pairs(metadata, "--metadata"),
                      remove_metadata=list(remove_metadata or []))
-    with catalog_for_id(model_id) as cat:
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
+            catalog_for_id(model_id) as cat:
         record = update_model(cat, model_id, edit)
     if as_json:
         emit_json(record.to_dict())
@@ -118,13 +145,19 @@ def update_cmd(
 def delete_cmd(
     model_id: str = typer.Argument(..., help="Model id."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    ds_endpoint: Optional[str] = ds_endpoint_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Delete a model and (when no other model shares it) its artifact."""
     from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+    from mdreg.cli._catalog import oci_context  # noqa: PLC0415
     from mdreg.errors import UsageError  # noqa: PLC0415
 
-    with catalog_for_id(model_id) as cat:
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
+            catalog_for_id(model_id) as cat:
         record = cat.get(model_id)
         if not yes:
             if not sys.stdin.isatty():

@@ -8,6 +8,15 @@ from typing import List, Optional
 import typer
 
 from mdreg.cli import app
+from mdreg.cli._catalog import (
+    auth_option,
+    config_file_option,
+    ds_endpoint_option,
+    os_endpoint_option,
+    parallel_option,
+    part_size_option,
+    profile_option,
+)
 from mdreg.cli._output import emit_json, note, warn
 
 
@@ -35,20 +44,29 @@ def save_cmd(
                                             help="Leave the zip in the bucket after the save."),
     catalog: Optional[str] = typer.Option(None, "--catalog", envvar="MDREG_CATALOG",
                                           help="Catalog to save to: local (default) or oci."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    ds_endpoint: Optional[str] = ds_endpoint_option(),
+    os_endpoint: Optional[str] = os_endpoint_option(),
+    part_size: Optional[str] = part_size_option(),
+    parallel: Optional[int] = parallel_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the model's record as one JSON document."),
 ) -> None:
     """Check the artifact, zip it and store it in the catalog; print the new model's id."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
     from mdreg.catalog.save import SaveOptions, save_model  # noqa: PLC0415
-    from mdreg.cli._catalog import human_size, parse_pairs, progress_factory  # noqa: PLC0415
+    from mdreg.cli._catalog import human_size, oci_context, parse_pairs, progress_factory  # noqa: PLC0415
 
     options = SaveOptions(
         display_name=display_name, description=description, freeform_tags=parse_pairs(tag, "--tag"),
         version_set=version_set, version_label=version_label, compartment_id=compartment_id,
         project_id=project_id, ignore_introspection=ignore_introspection, large=large,
         bucket=bucket, keep_bucket_object=keep_bucket_object)
-    with open_catalog(catalog) as cat:
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint,
+                     os_endpoint=os_endpoint, compartment_id=compartment_id, project_id=project_id,
+                     part_size=part_size, parallel=parallel), open_catalog(catalog) as cat:
         result = save_model(artifact, options, catalog=cat, progress=progress_factory(quiet or as_json))
     if as_json:
         emit_json(result.to_dict())

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from mdreg.cli import app
+from mdreg.cli._catalog import (
+    auth_option,
+    config_file_option,
+    os_endpoint_option,
+    parallel_option,
+    part_size_option,
+    profile_option,
+)
 from mdreg.cli._output import emit_json, note
 
 
 @app.command("upload")
 def upload_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder (zipped first) or zip."),
-    uri: str = typer.Argument(..., help="file:///dir/ (prefix) or file:///dir/name.zip; oci:// with the OCI backend."),
+    uri: str = typer.Argument(..., help="Bucket prefix (file:///dir/, oci://bucket@namespace/prefix/) "
+                                        "or object URI ending in .zip."),
+    auth: Optional[str] = auth_option(),
+    profile: Optional[str] = profile_option(),
+    config_file: Optional[str] = config_file_option(),
+    os_endpoint: Optional[str] = os_endpoint_option(),
+    part_size: Optional[str] = part_size_option(),
+    parallel: Optional[int] = parallel_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Put the artifact's zip into a bucket; print the object's URI."""
-    from mdreg.cli._catalog import human_size, progress_factory  # noqa: PLC0415
+    from mdreg.cli._catalog import human_size, oci_context, progress_factory  # noqa: PLC0415
     from mdreg.storage.upload import upload_artifact  # noqa: PLC0415
 
-    result = upload_artifact(artifact, uri, progress=progress_factory(quiet or as_json))
+    with oci_context(auth=auth, profile=profile, config_file=config_file, os_endpoint=os_endpoint,
+                     part_size=part_size, parallel=parallel):
+        result = upload_artifact(artifact, uri, progress=progress_factory(quiet or as_json))
     if as_json:
         emit_json(result.to_dict())
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import struct
 import sys
 from collections.abc import Callable
@@ -193,7 +194,7 @@ class Walker(JoblibArrays):
                     if op == 0x94:  # MEMOIZE
                         v = stack[-1]
                         if mextra is None:
-                            if v is not OPAQUE:
+                            if v is not OPAQUE and type(v) is not dict:
                                 memo[mbase] = v
                             mbase += 1
                         else:
@@ -353,7 +354,7 @@ class Walker(JoblibArrays):
                     k = buf[i + 1]
                     v = stack[-1]
                     if mextra is None and k == mbase:
-                        if v is not OPAQUE:
+                        if v is not OPAQUE and type(v) is not dict:
                             memo[k] = v
                         mbase += 1
                     else:
@@ -659,7 +660,13 @@ def _maybe_str(value: Any) -> bool:
 def _memo_put(
     memo: dict[int, Any], mbase: int, mextra: set[int] | None, k: int, v: Any
 ) -> tuple[int, set[int] | None]:
-    """Store ``v`` under memo key ``k``, keeping the key count exact (MEMOIZE uses it)."""
+    """Store ``v`` under memo key ``k``, keeping the key count exact (MEMOIZE uses it).
+
+    Dicts are not kept: a pickle of many small dicts would otherwise hold every one of
+    them until its end. No opcode reads a value out of a dict, so a dict fetched back
+    from the memo is opaque; used as a joblib array wrapper's state (which joblib itself
+    never does) it fails the walk, and so the file is called dangerous, never clean.
+    """
     if k >= mbase and (mextra is None or k not in mextra):
         if k == mbase:
             mbase += 1
@@ -670,7 +677,7 @@ def _memo_put(
             if mextra is None:
                 mextra = set()
             mextra.add(k)
-    if v is OPAQUE:
+    if v is OPAQUE or type(v) is dict:
         memo.pop(k, None)
     else:
         memo[k] = v
@@ -696,11 +703,42 @@ def _dotted_identifier(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
 
 
+# Text opcode arguments are read the way the C unpickler (what ``pickle.load`` runs)
+# reads them, which accepts more than ``int()``/``float()`` on the line: the argument is
+# a C string, so it ends at the first NUL byte, and INT goes through ``strtol(s, 0)``,
+# which takes leading-zero octal ("010" is 8). A walker stricter than the unpickler
+# would call a loadable stream "not a pickle" and let it past the safety gate.
+_STRTOL = re.compile(rb"[ \t\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _c_str(line: bytes) -> bytes:
+    """The argument as C code sees it: up to the first NUL."""
+    return line.split(b"\0", 1)[0]
+
+
+def _c_int(line: bytes) -> int:
+    """INT: ``strtol(s, &end, 0)`` accepted when it stops at the newline or a NUL,
+    else ``PyLong_FromString(s, NULL, 0)`` (the pure-Python unpickler's ``int(line, 0)``
+    accepts a subset of this)."""
+    m = _STRTOL.match(line)
+    if m is not None:
+        end = m.end()
+        if end == len(line) or line[end] == 0:
+            digits = m.group(2)
+            base = 16 if digits[1:2] in (b"x", b"X") else 8 if digits[:1] == b"0" else 10
+            value = int(digits, base)
+            return -value if m.group(1) == b"-" else value
+    elif line[:1] == b"\0":
+        return 0  # no digits: strtol's end is the NUL at the start
+    return int(_c_str(line), 0)
+
+
 def _text_int(line: bytes | None, at: int) -> int:
+    """GET / PUT keys: ``PyLong_FromString(s, NULL, 10)``."""
     if line is None:
         raise PickleParseError("memo key too long", at)
     try:
-        return int(line)
+        return int(_c_str(line))
     except ValueError:
         raise PickleParseError("bad integer", at) from None
 
@@ -717,13 +755,13 @@ def _text_value(op: int, line: bytes | None, at: int) -> Any:
                 return False
             if line == b"01":
                 return True
-            return int(line, 0)
+            return _c_int(line)
         if op == 0x4C:  # 'L'
             if line.endswith(b"L"):
                 line = line[:-1]
-            return int(line, 0)
+            return int(_c_str(line), 0)
         if op == 0x46:  # 'F'
-            return float(line)
+            return float(_c_str(line))
         if op == 0x53:  # 'S'
             if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b'"', b"'"):
                 value = codecs.escape_decode(line[1:-1])[0]

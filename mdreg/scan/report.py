@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_SHOWN_MAX = 200  # characters of a global's name shown in messages
+
 
 @dataclass(frozen=True)
 class GlobalRef:
@@ -22,7 +24,13 @@ class GlobalRef:
 
     @property
     def dotted(self) -> str:
-        return f"{self.module}.{self.name}"
+        """``module.name`` for messages: the names come from the file, so control
+        characters are escaped (no line breaks or terminal codes in a one-line error)
+        and very long names are cut."""
+        text = f"{self.module}.{self.name}"
+        if not text.isprintable():
+            text = text.encode("unicode_escape").decode("ascii")
+        return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
 
 
 @dataclass

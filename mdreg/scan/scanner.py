@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import InputError
-from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, read_pickle_globals
+from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, open_regular, read_pickle_globals
 from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport
 
@@ -118,10 +119,15 @@ def _files(folder: Path) -> Iterable[Path]:
 
 def _scan_member(path: Path, max_bytes: int | None) -> PickleReport | None:
     try:
-        with open(path, "rb") as f:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None  # a FIFO, socket or device (or a link to one): nothing a loader reads
+    except OSError:
+        return None  # a dangling link
+    with open_regular(path) as f:
+        try:
             head = f.read(HEAD_BYTES)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     by_suffix = path.suffix.lower() in PICKLE_SUFFIXES
     if not by_suffix and not is_pickle_like(head):
         return None

@@ -1,4 +1,5 @@
-"""Buckets: where artifact zips travel (``file://`` folders here, ``oci://`` later).
+"""Buckets: where artifact zips travel: ``file://`` folders (``file.py``) and OCI Object
+Storage ``oci://bucket@namespace`` (``oci.py``, multipart in ``oci_multipart.py``).
 
 ``open_location(uri)`` turns a URI into a (bucket, key) pair; ``Bucket`` is the interface
 each backend implements (see ``mdreg.storage.base``).

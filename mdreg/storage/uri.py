@@ -17,7 +17,6 @@ from mdreg.errors import InputError, UsageError
 from mdreg.storage.base import Bucket, check_key
 
 SCHEMES = ("file", "oci")
-OCI_NOT_AVAILABLE = "oci:// buckets need the OCI backend (not available yet): use a file:// bucket"
 
 
 @dataclass(frozen=True)
@@ -92,13 +91,22 @@ def _parse_oci(uri: str, rest: str) -> BucketURI:
 
 
 def open_bucket(uri: BucketURI | str) -> Bucket:
-    """The bucket a URI points into. The oci backend is not available yet: UsageError."""
+    """The bucket a URI points into.
+
+    ``oci://`` buckets take their credentials and endpoints from the OCI settings in
+    force (``mdreg.oci.settings``: flags given to ``using``, the environment, config.toml);
+    they are loaded here, so that a missing profile fails before any work is done.
+    """
     parsed = parse_uri(uri) if isinstance(uri, str) else uri
     if parsed.scheme == "file":
         from mdreg.storage.file import FileBucket  # noqa: PLC0415
 
         return FileBucket(parsed.bucket)
-    raise UsageError(OCI_NOT_AVAILABLE)
+    if parsed.scheme == "oci":
+        from mdreg.storage.oci import OciBucket  # noqa: PLC0415
+
+        return OciBucket(parsed.bucket, parsed.namespace)
+    raise UsageError(f"{parsed.scheme}:// buckets are not supported")
 
 
 def open_location(uri: str, default_name: str | None = None) -> tuple[Bucket, str]:

@@ -106,7 +106,7 @@ def test_save_errors_are_one_line_with_their_exit_code(art: Path, mdreg_home: Pa
     r = run("save", art, "--tag", "novalue", home=mdreg_home)
     assert r.code == 2 and "--tag 'novalue': write KEY=VALUE" in one_error_line(r)
     r = run("save", art, "--bucket", "oci://b@ns/p/", home=mdreg_home)
-    assert r.code == 2 and "oci:// buckets need the OCI backend (not available yet)" in one_error_line(r)
+    assert r.code == 2 and "no OCI config file at" in one_error_line(r)  # checked before any work
     r = run("save", art.parent / "missing", home=mdreg_home)
     assert r.code == 3 and "no such artifact" in one_error_line(r)
 

@@ -48,8 +48,8 @@ def test_local_ids_never_look_like_ocids() -> None:
         backend_for_id("mdl-short")
 
 
-def test_the_oci_catalog_is_not_faked(mdreg_home: Path) -> None:
-    with pytest.raises(UsageError, match="OCI backend"):
+def test_the_oci_catalog_needs_credentials(mdreg_home: Path) -> None:
+    with pytest.raises(UsageError, match="no OCI config file at"):
         open_catalog("oci")
     with pytest.raises(UsageError, match="unknown catalog"):
         open_catalog("s3")

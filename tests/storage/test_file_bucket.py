@@ -70,13 +70,13 @@ def test_file_uri_of_a_folder_takes_the_default_name(tmp_path: Path) -> None:
         open_location((tmp_path / "b").as_uri())
 
 
-def test_oci_uri_parses_but_needs_the_oci_backend() -> None:
+def test_oci_uri_parses_and_needs_credentials() -> None:
     parsed = parse_uri("oci://models@tenancyns/team/rf.zip")
     assert (parsed.scheme, parsed.bucket, parsed.namespace, parsed.path) == \
         ("oci", "models", "tenancyns", "team/rf.zip")
     assert str(parsed) == "oci://models@tenancyns/team/rf.zip"
     assert parse_uri("oci://models@ns/prefix/").key("a.zip") == "prefix/a.zip"
-    with pytest.raises(UsageError, match=r"oci:// buckets need the OCI backend \(not available yet\)"):
+    with pytest.raises(UsageError, match="no OCI config file at"):
         open_bucket("oci://models@tenancyns/team/")
 
 

@@ -1,0 +1,241 @@
+"""``oci://bucket@namespace`` buckets: OCI Object Storage through the ``oci`` SDK.
+
+- ``put``: a file up to the part size goes up in one streamed ``put_object``; a larger one
+  in parallel parts (``oci_multipart``). Either way the service's MD5 of what it received
+  is checked against the one computed while sending, and a reader sees the old object or
+  the whole new one, never a part.
+- ``get``: streamed into a temp file beside ``dest`` in 1 MiB chunks (constant memory); a
+  connection cut mid-way resumes with a ``Range`` request pinned to the object's ETag;
+  the length and, for single-part objects, the ``Content-MD5`` are checked before the
+  rename into place.
+- ``head``/``delete``/``list``: one call each (``list`` pages through ``nextStartWith``).
+
+The sha256 of an object is known after this process ``put`` or ``get`` it (kept per
+ETag, so ``head`` reports it while the object is unchanged); Object Storage itself does
+not store one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from mdreg.errors import InputError, MdregError, RemoteError
+from mdreg.oci import retry
+from mdreg.oci.clients import OciClients
+from mdreg.oci.errors import is_network_error, translated
+from mdreg.oci.settings import OciSettings, resolve
+from mdreg.storage._io import CHUNK, fsync_dir, temp_name, unlink_quietly
+from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, ProgressFn, check_key
+from mdreg.storage.oci_multipart import SliceReader, upload_multipart
+
+LIST_FIELDS = "name,size,etag,md5,timeModified"
+
+
+class OciBucket(Bucket):
+    """The Object Storage bucket ``name`` in ``namespace``."""
+
+    scheme = "oci"
+
+    def __init__(self, name: str, namespace: str, *, settings: OciSettings | None = None,
+                 clients: OciClients | None = None) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.settings = settings or (clients.settings if clients else resolve())
+        self.clients = clients or OciClients(self.settings)
+        self._sha256: dict[tuple[str, str], str] = {}  # (key, etag) -> sha256
+
+    def __repr__(self) -> str:
+        return f"OciBucket({self.uri!r})"
+
+    @property
+    def uri(self) -> str:
+        return f"oci://{self.name}@{self.namespace}"
+
+    @property
+    def client(self) -> Any:
+        return self.clients.object_storage
+
+    @property
+    def region(self) -> str | None:
+        return self.clients.region
+
+    def close(self) -> None:
+        self.clients.close()
+
+    # -- put ------------------------------------------------------------------------------
+    def put(self, key: str, src: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
+        key = check_key(key)
+        try:
+            size = os.stat(src).st_size
+        except FileNotFoundError:
+            raise InputError(f"no such file: {src}") from None
+        if size > self.settings.part_size:
+            done = upload_multipart(self, key, Path(src), size, progress)
+            etag, modified, sha = done.etag, done.last_modified, done.sha256
+        else:
+            etag, modified, sha = self._put_single(key, Path(src), size, progress)
+        self._sha256[(key, etag)] = sha
+        return ObjectInfo(key=key, size=size, modified=_http_date(modified), etag=etag, sha256=sha)
+
+    def _put_single(self, key: str, src: Path, size: int,
+                    progress: ProgressFn | None) -> tuple[str, str | None, str]:
+        seen = [0]
+
+        def on_pos(pos: int) -> None:
+            if progress is not None and pos > seen[0]:
+                progress(pos - seen[0])
+                seen[0] = pos
+
+        def attempt(_: int) -> tuple[str, str | None, str]:
+            reader = SliceReader(src, 0, size, on_pos=on_pos, sha256=True)
+            try:
+                resp = self.client.put_object(self.namespace, self.name, key,
+                                              reader if size else b"", content_length=size,
+                                              retry_strategy=retry.no_retries())
+            finally:
+                reader.close()
+            if resp.headers.get("opc-content-md5") != reader.md5_b64():
+                raise retry.Corrupted("the service's MD5 differs from what was sent")
+            return resp.headers["etag"], resp.headers.get("last-modified"), reader.sha256.hexdigest()  # type: ignore[union-attr]
+
+        with translated(f"uploading {self.uri_for(key)}"):
+            try:
+                return retry.call(attempt, self.settings)
+            except retry.Corrupted as exc:
+                raise RemoteError(f"uploading {self.uri_for(key)}: {exc}, "
+                                  f"{self.settings.max_attempts} times") from exc
+
+    # -- get ------------------------------------------------------------------------------
+    def get(self, key: str, dest: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
+        key = check_key(key)
+        dest = Path(dest)
+        uri = self.uri_for(key)
+        with translated(f"downloading {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")):
+            resp = self.client.get_object(self.namespace, self.name, key)
+        headers = resp.headers
+        size = int(headers["content-length"])
+        etag = headers.get("etag")
+        tmp = temp_name(dest)
+        try:
+            sha, md5 = self._stream_into(tmp, resp, key, size, etag, progress)
+            expected_md5 = headers.get("content-md5")
+            if expected_md5 and not headers.get("opc-multipart-md5") and expected_md5 != md5:
+                raise RemoteError(f"{uri}: the downloaded bytes' MD5 {md5} differs from the "
+                                  f"object's {expected_md5}; nothing was written")
+            os.replace(tmp, dest)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        fsync_dir(dest.parent)
+        if etag:
+            self._sha256[(key, etag)] = sha
+        return ObjectInfo(key=key, size=size, modified=_http_date(headers.get("last-modified")),
+                          etag=etag, sha256=sha)
+
+    def _stream_into(self, tmp: Path, resp: Any, key: str, size: int, etag: str | None,
+                     progress: ProgressFn | None) -> tuple[str, str]:
+        """Write the object into ``tmp``; on a cut connection, resume from where it
+        stopped (``Range``, ``If-Match`` the ETag) up to ``max_attempts`` times."""
+        sha, md5 = hashlib.sha256(), hashlib.md5()  # noqa: S324
+        done, attempt = 0, 1
+        try:
+            with open(tmp, "xb") as out:
+                while True:
+                    try:
+                        for chunk in resp.data.raw.stream(CHUNK, decode_content=False):
+                            out.write(chunk)
+                            sha.update(chunk)
+                            md5.update(chunk)
+                            done += len(chunk)
+                            if progress is not None:
+                                progress(len(chunk))
+                        if done == size:
+                            break
+                        raise ConnectionError(f"the body ended after {done} of {size} bytes")
+                    except Exception as exc:  # noqa: BLE001 - only network errors are resumed
+                        if not is_network_error(exc):
+                            raise
+                        if attempt >= self.settings.max_attempts:
+                            raise RemoteError(f"downloading {self.uri_for(key)} failed after {done} of "
+                                              f"{size} bytes, {attempt} times: {exc}") from exc
+                        resp.data.close()
+                        attempt += 1
+                        resp = self._resume(key, done, etag, attempt, exc)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if is_network_error(exc):
+                raise RemoteError(f"downloading {self.uri_for(key)} failed after {done} of {size} "
+                                  f"bytes: {exc}") from exc
+            raise MdregError(f"cannot write {tmp.parent}: {exc.strerror or exc}") from exc
+        finally:
+            resp.data.close()
+        return sha.hexdigest(), base64.b64encode(md5.digest()).decode()
+
+    def _resume(self, key: str, offset: int, etag: str | None, attempt: int, cause: BaseException) -> Any:
+        import time  # noqa: PLC0415
+
+        time.sleep(retry.backoff(attempt - 1, self.settings, cause))
+        kwargs: dict[str, Any] = {"range": f"bytes={offset}-"}
+        if etag:
+            kwargs["if_match"] = etag
+        with translated(f"resuming the download of {self.uri_for(key)} at byte {offset}"):
+            return self.client.get_object(self.namespace, self.name, key, **kwargs)
+
+    # -- head / delete / list -------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo | None:
+        key = check_key(key)
+        try:
+            with translated(f"looking up {self.uri_for(key)}", not_found=lambda e: _Missing()):
+                resp = self.client.head_object(self.namespace, self.name, key)
+        except _Missing:
+            return None
+        h = resp.headers
+        etag = h.get("etag")
+        return ObjectInfo(key=key, size=int(h["content-length"]), modified=_http_date(h.get("last-modified")),
+                          etag=etag, sha256=self._sha256.get((key, etag or "")))
+
+    def delete(self, key: str) -> None:
+        key = check_key(key)
+        uri = self.uri_for(key)
+        with translated(f"deleting {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")):
+            self.client.delete_object(self.namespace, self.name, key)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        start: str | None = None
+        with translated(f"listing {self.uri}/{prefix}"):
+            while True:
+                kwargs: dict[str, Any] = {"fields": LIST_FIELDS}
+                if prefix:
+                    kwargs["prefix"] = prefix
+                if start:
+                    kwargs["start"] = start
+                page = self.client.list_objects(self.namespace, self.name, **kwargs).data
+                for o in page.objects or []:
+                    found.append(ObjectInfo(key=o.name, size=o.size or 0, modified=o.time_modified,
+                                            etag=o.etag, sha256=self._sha256.get((o.name, o.etag or ""))))
+                start = page.next_start_with
+                if not start:
+                    break
+        return iter(sorted(found, key=lambda o: o.key))
+
+
+class _Missing(MdregError):
+    """Internal: head() turns a 404 into None."""
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,251 @@
+"""Streamed uploads to OCI: the file-slice reader every upload sends, and the parallel
+multipart upload.
+
+Multipart upload of a file of N bytes in parts of P bytes:
+
+1. ``create_multipart_upload`` gives an upload id;
+2. ``parallelism`` threads upload parts (``upload_part``), each read straight from the
+   file at its offset (constant memory: one 8 KiB block per connection in flight). Each
+   part is retried on its own (``mdreg.oci.retry.call``: 429, 5xx, resets, timeouts, and
+   a service MD5 that differs from the one computed while sending);
+3. meanwhile one thread computes the whole file's sha256, in order;
+4. ``commit_multipart_upload`` with every part's ETag; the ``opc-multipart-md5`` the
+   service returns is checked against the parts' MD5s.
+
+A part that fails for good, or an interrupt (Ctrl-C), stops the other parts and aborts
+the upload (``abort_multipart_upload``), so no half object and no stray parts stay
+behind. Uploads are not resumed across runs: a rerun starts a fresh upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mdreg.errors import RemoteError
+from mdreg.oci import retry
+from mdreg.oci.errors import translated
+from mdreg.oci.settings import MAX_PARTS
+from mdreg.storage._io import CHUNK
+
+if TYPE_CHECKING:
+    from mdreg.storage.oci import OciBucket
+
+ProgressFn = Callable[[int], None]
+
+
+class SliceReader:
+    """``length`` bytes of ``path`` from ``offset``, as a file-like body for the SDK.
+
+    MD5 and (optionally) sha256 are computed as the bytes go out; ``on_pos(n)`` is told
+    how many bytes of the slice were read so far; ``stop`` set -> the next read raises
+    ``retry.Stopped`` (which ends the request).
+    """
+
+    def __init__(self, path: Path, offset: int, length: int, *, on_pos: ProgressFn | None = None,
+                 stop: threading.Event | None = None, sha256: bool = False) -> None:
+        self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._f.seek(offset)
+        self._left = self.length = length  # bytes not yet read from the file
+        self._buf = memoryview(b"")
+        self._on_pos = on_pos
+        self._stop = stop
+        self.md5 = hashlib.md5()  # noqa: S324 - OCI's content checksum, not security
+        self.sha256 = hashlib.sha256() if sha256 else None
+
+    def __len__(self) -> int:  # requests takes Content-Length from it
+        return self.length
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes. The file is read (and hashed) 1 MiB at a time: the HTTP
+        library asks for 16 KiB blocks, and one syscall and hash update per block would
+        cost more than the copy."""
+        if self._stop is not None and self._stop.is_set():
+            raise retry.Stopped()
+        if not self._buf:
+            if self._left <= 0:
+                return b""
+            data = self._f.read(min(CHUNK, self._left))
+            if not data:
+                raise OSError(f"{self._f.name} shrank while it was being uploaded")
+            self._left -= len(data)
+            self.md5.update(data)
+            if self.sha256 is not None:
+                self.sha256.update(data)
+            if self._on_pos is not None:
+                self._on_pos(self.length - self._left)
+            self._buf = memoryview(data)
+        n = len(self._buf) if size is None or size < 0 else min(size, len(self._buf))
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out.tobytes()
+
+    def md5_b64(self) -> str:
+        return base64.b64encode(self.md5.digest()).decode()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class PartProgress:
+    """Feeds ``progress`` each byte once, however often a part is retried: per part, only
+    what goes past the furthest point any attempt reached is reported."""
+
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self._progress = progress
+        self._seen: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def for_part(self, part: int) -> ProgressFn | None:
+        if self._progress is None:
+            return None
+
+        def on_pos(pos: int) -> None:
+            with self._lock:
+                seen = self._seen.get(part, 0)
+                if pos > seen:
+                    self._seen[part] = pos
+                    self._progress(pos - seen)  # type: ignore[misc]
+
+        return on_pos
+
+
+@dataclass
+class Committed:
+    etag: str
+    last_modified: str | None
+    sha256: str
+
+
+def plan_parts(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number from 1, offset, length) for each part; the part size grows when
+    ``size`` would need more than Object Storage's 10,000 parts."""
+    part_size = max(part_size, math.ceil(size / MAX_PARTS))
+    return [(i + 1, off, min(part_size, size - off)) for i, off in enumerate(range(0, size, part_size))]
+
+
+def multipart_md5(md5s: list[bytes]) -> str:
+    """What Object Storage reports as ``opc-multipart-md5``: the MD5 of the parts' binary
+    MD5s, base64, then ``-`` and the number of parts."""
+    digest = hashlib.md5(b"".join(md5s)).digest()  # noqa: S324
+    return f"{base64.b64encode(digest).decode()}-{len(md5s)}"
+
+
+def upload_multipart(bucket: OciBucket, key: str, src: Path, size: int,
+                     progress: ProgressFn | None) -> Committed:
+    """Upload ``src`` as ``key`` in parallel parts; see the module docstring."""
+    import oci  # noqa: PLC0415
+
+    settings, client = bucket.settings, bucket.client
+    uri = bucket.uri_for(key)
+    parts = plan_parts(size, settings.part_size)
+    with translated(f"starting the multipart upload of {uri}"):
+        upload_id = client.create_multipart_upload(
+            bucket.namespace, bucket.name,
+            oci.object_storage.models.CreateMultipartUploadDetails(object=key)).data.upload_id
+    stop = threading.Event()
+    tracker = PartProgress(progress)
+    sha: dict[str, str] = {}
+    hasher = threading.Thread(target=_sha256_of, args=(src, stop, sha), name="mdreg-sha256",
+                              daemon=True)
+    hasher.start()
+    pool = ThreadPoolExecutor(max_workers=min(settings.parallelism, len(parts)),
+                              thread_name_prefix="mdreg-part")
+    try:
+        futures: dict[Future[tuple[str, bytes]], int] = {
+            pool.submit(_upload_part, bucket, key, upload_id, src, part, tracker, stop): part[0]
+            for part in parts}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in done:
+            fut.result()  # the first part that failed for good raises here
+        results = {futures[f]: f.result() for f in futures}
+        hasher.join()
+        if "sha256" not in sha:
+            raise RemoteError(f"cannot read {src} to hash it: {sha.get('error', 'unknown error')}")
+        etag, modified = _commit(bucket, key, upload_id, results)
+    except BaseException as exc:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _abort(bucket, key, upload_id, exc)
+        raise
+    pool.shutdown(wait=True)
+    return Committed(etag, modified, sha["sha256"])
+
+
+def _upload_part(bucket: OciBucket, key: str, upload_id: str, src: Path, part: tuple[int, int, int],
+                 tracker: PartProgress, stop: threading.Event) -> tuple[str, bytes]:
+    number, offset, length = part
+
+    def attempt(_: int) -> tuple[str, bytes]:
+        reader = SliceReader(src, offset, length, on_pos=tracker.for_part(number), stop=stop)
+        try:
+            resp = bucket.client.upload_part(bucket.namespace, bucket.name, key, upload_id, number,
+                                             reader, content_length=length,
+                                             retry_strategy=retry.no_retries())
+        finally:
+            reader.close()
+        if resp.headers.get("opc-content-md5") != reader.md5_b64():
+            raise retry.Corrupted(f"part {number}: the service's MD5 differs from what was sent")
+        return resp.headers["etag"], reader.md5.digest()
+
+    with translated(f"uploading part {number} of {bucket.uri_for(key)}"):
+        try:
+            return retry.call(attempt, bucket.settings, stop=stop)
+        except retry.Corrupted as exc:
+            raise RemoteError(f"uploading part {number} of {bucket.uri_for(key)}: {exc}, "
+                              f"{bucket.settings.max_attempts} times") from exc
+
+
+def _commit(bucket: OciBucket, key: str, upload_id: str,
+            results: dict[int, tuple[str, bytes]]) -> tuple[str, str | None]:
+    import oci  # noqa: PLC0415
+
+    models = oci.object_storage.models
+    numbers = sorted(results)
+    details = models.CommitMultipartUploadDetails(parts_to_commit=[
+        models.CommitMultipartUploadPartDetails(part_num=n, etag=results[n][0]) for n in numbers])
+    expected = multipart_md5([results[n][1] for n in numbers])
+    with translated(f"committing the multipart upload of {bucket.uri_for(key)}"):
+        resp = bucket.client.commit_multipart_upload(bucket.namespace, bucket.name, key, upload_id,
+                                                     details)
+    got = resp.headers.get("opc-multipart-md5")
+    if got is not None and got != expected:
+        raise RemoteError(f"{bucket.uri_for(key)}: the committed object's MD5 {got} differs from "
+                          f"the parts sent ({expected})")
+    return resp.headers["etag"], resp.headers.get("last-modified")
+
+
+def _abort(bucket: OciBucket, key: str, upload_id: str, cause: BaseException) -> None:
+    """Abort the upload; if that fails too, say so in ``cause``'s message."""
+    from mdreg.errors import MdregError  # noqa: PLC0415
+
+    try:
+        bucket.client.abort_multipart_upload(bucket.namespace, bucket.name, key, upload_id,
+                                             retry_strategy=retry.sdk_strategy(bucket.settings))
+    except Exception as exc:  # noqa: BLE001 - the original failure is what the user needs
+        if isinstance(cause, MdregError) and cause.args:
+            cause.args = (f"{cause.args[0]}; the multipart upload {upload_id} could not be aborted "
+                          f"either ({type(exc).__name__}): the bucket's lifecycle policy removes "
+                          "it, or abort it with `oci os multipart abort`",)
+
+
+def _sha256_of(path: Path, stop: threading.Event, out: dict[str, str]) -> None:
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb", buffering=0) as f:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while n := f.readinto(view):
+                if stop.is_set():
+                    return
+                sha.update(view[:n])
+    except OSError as exc:
+        out["error"] = str(exc)
+        return
+    out["sha256"] = sha.hexdigest()
