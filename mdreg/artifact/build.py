@@ -92,7 +92,7 @@ def prepare(
 
     plugin.require()
     model = _load(plugin, model_path, options)
-    facts = plugin.describe(model)
+    facts = _describe(plugin, model, model_path)
     warnings: list[str] = []
     input_schema, output_schema = _schemas(plugin, model, facts, X, y, warnings)
 
@@ -169,6 +169,16 @@ def _load(plugin: Framework, path: Path, options: LoadOptions) -> Any:
     except Exception as exc:  # noqa: BLE001 - any loader failure is bad input to the user
         raise InputError(f"{path}: {plugin.display_name} could not load it: "
                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
+    try:
+        return plugin.describe(model)
+    except MdregError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a pickle of something that is not a model
+        raise InputError(f"{path}: loaded, but it is not a {plugin.display_name} model mdreg "
+                         f"can describe ({type(exc).__name__}: {exc})") from exc
 
 
 def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,

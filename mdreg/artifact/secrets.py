@@ -124,10 +124,12 @@ def secret_warnings(root: Path) -> list[str]:
     shown = []
     for f in found[:MAX_SHOWN]:
         left_out = rules is not None and _ignored(rules, f.path)
-        shown.append(f"{_printable(f.path)} ({f.what}{'; .model-ignore leaves it out of the zip' if left_out else ''})")
+        note = "; .model-ignore leaves it out of the zip" if left_out else ""
+        shown.append(f"{_printable(f.path)} ({f.what}{note})")
     more = f" and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
-    return [f"files in {root} look like keys or tokens: {', '.join(shown)}{more}; "
-            "remove them and rotate the secrets if the artifact was shared"]
+    message = (f"files in {root} look like keys or tokens: {', '.join(shown)}{more}; "
+               "remove them and rotate the secrets if the artifact was shared")
+    return [message]
 
 
 def _ignored(rules: IgnoreRules, rel: str) -> bool:

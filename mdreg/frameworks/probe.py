@@ -28,11 +28,10 @@ class Probe:
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
             return cls(path, is_dir=True, names=sorted(p.name for p in path.iterdir()))
-        try:
-            with path.open("rb") as f:
-                head = f.read(HEAD_BYTES)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+        from mdreg.scan.containers import open_regular  # noqa: PLC0415
+
+        with open_regular(path) as f:  # a FIFO named like a model would block a plain open
+            head = f.read(HEAD_BYTES)
         return cls(path, size=path.stat().st_size, head=head)
 
     @cached_property
