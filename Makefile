@@ -32,7 +32,10 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
+# Benchmarks (not tests): results in benchmarks/RESULTS.md. picklescan is the scan
+# benchmark's peer, installed here only.
 bench: install-test
+	$(BIN)/pip install -q picklescan
 	$(BIN)/python benchmarks/run.py
 
 completions: install

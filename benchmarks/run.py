@@ -133,10 +133,11 @@ def _more_benches() -> None:
     """Benchmarks kept in their own modules register here (imported lazily: run.py is
     also imported by them for write_section)."""
     import catalog_bench  # noqa: PLC0415
+    import oci_bench  # noqa: PLC0415
     import scan_bench  # noqa: PLC0415
 
-    BENCHES.update(catalog_bench.BENCHES)
-    BENCHES.update(scan_bench.BENCHES)
+    for module in (catalog_bench, scan_bench, oci_bench):
+        BENCHES.update(module.BENCHES)
 
 
 def write_section(name: str, body: str) -> None:
