@@ -125,8 +125,37 @@ def bench_zip(work: Path, runs: int, sizes: tuple[float, ...] = (1, 4)) -> str:
             + table(rows, ["model", "command", "median s", "MB/s", "peak RSS MB"]))
 
 
+FRAMEWORK_IMPORTS = {"sklearn": "import sklearn.ensemble, joblib", "xgboost": "import xgboost",
+                     "lightgbm": "import lightgbm", "pytorch": "import torch",
+                     "tensorflow": "import keras", "spark": "import pyspark.ml"}
+
+
+def bench_frameworks(work: Path, runs: int) -> str:
+    """`mdreg prepare` of each framework's example model (examples/train_*.py) against
+    importing the framework, both whole processes, alternating."""
+    import subprocess  # noqa: PLC0415
+
+    rows = []
+    for name, imp in FRAMEWORK_IMPORTS.items():
+        out = work / name
+        model = subprocess.run([PY, str(HERE.parent / "examples" / f"train_{name}.py"), str(out)],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        sample = next(out.glob("x_sample.*"))
+        stats = compare({"import": [PY, "-c", imp],
+                         "prepare": [*MDREG, "prepare", model, "-o", str(out / "art"),
+                                     "--x-sample", str(sample), "--force"]},
+                        runs=max(1, runs // 2), env={"SPARK_LOCAL_IP": "127.0.0.1"})
+        imp_s, prep_s = stats["import"].median, stats["prepare"].median
+        rows.append([name, Path(model).name, f"{imp_s:.2f}", f"{prep_s:.2f}", f"{prep_s - imp_s:.2f}",
+                     f"{prep_s / imp_s:.1f}x"])
+    return ("`mdreg prepare` (with the example's sample) against importing the framework; "
+            "prepare must import the framework to load the model, so the difference is "
+            "mdreg's own work plus the framework's load (for Spark: a JVM start).\n\n"
+            + table(rows, ["framework", "model", "import s", "prepare s", "difference s", "ratio"]))
+
+
 BENCHES = {"startup": bench_startup, "prepare": bench_prepare, "introspect": bench_introspect,
-           "zip": bench_zip}
+           "zip": bench_zip, "frameworks": bench_frameworks}
 
 
 def _more_benches() -> None:
