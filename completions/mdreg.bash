@@ -27,7 +27,7 @@ _mdreg() {
         show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
         update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;
         upload) opts="--auth --config-file --help --json --object-storage-endpoint --parallel --part-size --profile --quiet -q" ;;
-        verify) opts="--data --data-json --help --json --python --timeout" ;;
+        verify) opts="--data --data-json --help --json --payload --python --response --timeout" ;;
         zip) opts="--help --json --output --quiet --verbose -o -q -v" ;;
         *) opts="" ;;
     esac

@@ -120,7 +120,9 @@ complete -c mdreg -n '__fish_seen_subcommand_from verify' -l data
 complete -c mdreg -n '__fish_seen_subcommand_from verify' -l data-json
 complete -c mdreg -n '__fish_seen_subcommand_from verify' -l help
 complete -c mdreg -n '__fish_seen_subcommand_from verify' -l json
+complete -c mdreg -n '__fish_seen_subcommand_from verify' -l payload
 complete -c mdreg -n '__fish_seen_subcommand_from verify' -l python
+complete -c mdreg -n '__fish_seen_subcommand_from verify' -l response
 complete -c mdreg -n '__fish_seen_subcommand_from verify' -l timeout
 complete -c mdreg -n '__fish_seen_subcommand_from zip' -l help
 complete -c mdreg -n '__fish_seen_subcommand_from zip' -l json

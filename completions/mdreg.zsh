@@ -20,7 +20,7 @@ _mdreg() {
         show) _arguments '*:file:_files' '--auth' '--config-file' '--data-science-endpoint' '--help' '--json' '--profile' ;;
         update) _arguments '*:file:_files' '--auth' '--config-file' '--data-science-endpoint' '--description' '--display-name' '--help' '--json' '--metadata' '--profile' '--remove-metadata' '--remove-tag' '--tag' ;;
         upload) _arguments '*:file:_files' '--auth' '--config-file' '--help' '--json' '--object-storage-endpoint' '--parallel' '--part-size' '--profile' '--quiet' '-q' ;;
-        verify) _arguments '*:file:_files' '--data' '--data-json' '--help' '--json' '--python' '--timeout' ;;
+        verify) _arguments '*:file:_files' '--data' '--data-json' '--help' '--json' '--payload' '--python' '--response' '--timeout' ;;
         zip) _arguments '*:file:_files' '--help' '--json' '--output' '--quiet' '--verbose' '-o' '-q' '-v' ;;
     esac
 }

@@ -76,6 +76,17 @@ def read_sample(path: Path) -> pd.DataFrame | np.ndarray:
     return data
 
 
+def from_json(doc: Any, source: str = "the payload") -> pd.DataFrame | np.ndarray:
+    """The table a parsed JSON document describes (the forms a .json sample file takes);
+    ``source`` names it in error messages."""
+    if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("numpy") is None:
+        raise FrameworkNotInstalledError("Sample data", "pandas", "tabular")
+    data = _from_json(doc, source)
+    if len(data) == 0:
+        raise InputError(f"{source} has no rows")
+    return data
+
+
 def head_rows(data: Any, n: int = 5) -> Any:
     """The first ``n`` rows of ``data``, of the same type (the sample kept in the artifact)."""
     if n < 0:
@@ -171,10 +182,11 @@ def _read_jsonl(path: Path) -> pd.DataFrame | np.ndarray:
     return _from_json(rows, path)
 
 
-def _from_json(obj: Any, path: Path) -> pd.DataFrame | np.ndarray:
+def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
     """The table a parsed JSON sample describes."""
     import pandas as pd
 
+    where = path if isinstance(path, str) else f"sample file {path}"  # str: from_json's source
     if isinstance(obj, dict) and set(obj) == {"data"}:
         return _from_json(obj["data"], path)
     try:
@@ -188,17 +200,17 @@ def _from_json(obj: Any, path: Path) -> pd.DataFrame | np.ndarray:
             if obj and all(isinstance(r, dict) for r in obj):
                 return pd.DataFrame(obj)
             if any(isinstance(r, dict) for r in obj):
-                raise InputError(f"sample file {path}: a list that mixes records with other values")
+                raise InputError(f"{where}: a list that mixes records with other values")
             if all(isinstance(r, list) for r in obj):
                 rows = _numeric_array(obj)
                 return rows if rows is not None else pd.DataFrame(obj)
             if any(isinstance(r, list) for r in obj):
-                raise InputError(f"sample file {path}: a list that mixes rows with single values")
+                raise InputError(f"{where}: a list that mixes rows with single values")
             return _values_array(obj)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"sample file {path}: cannot read it as a table: {exc}") from exc
+        raise InputError(f"{where}: cannot read it as a table: {exc}") from exc
     raise InputError(
-        f"sample file {path}: expected a list of records, a list of rows, a dict of columns "
+        f"{where}: expected a list of records, a list of rows, a dict of columns "
         f'or {{"data": ...}}, found {_json_kind(obj)}'
     )
 

@@ -29,11 +29,15 @@ class VerifyResult:
     error: str | None = None
     traceback: str | None = None
     stderr: str = field(default="", repr=False)
+    payload_format: str = "json"  # how the request body was sent (mdreg.payload.FORMATS)
+    payload_bytes: int | None = None  # the request body's size
+    response: str | None = None  # the answer asked for: None (score.py's default), json, npy
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "stage": self.stage, "prediction": self.prediction,
                 "load_s": self.load_s, "predict_s": self.predict_s, "error": self.error,
-                "traceback": self.traceback}
+                "traceback": self.traceback, "payload_format": self.payload_format,
+                "payload_bytes": self.payload_bytes, "response": self.response}
 
 
 def default_payload(artifact: Path) -> str:
@@ -57,40 +61,113 @@ def payload_from_file(path: Path) -> str:
     return json.dumps(to_json_payload(read_sample(path)), allow_nan=False)
 
 
-def verify(artifact: str | Path, payload: str | None = None, *, python: str | None = None,
+def request_body(artifact: Path, payload: Any = None, payload_format: str = "json",
+                 response: str | None = None) -> bytes:
+    """The request body ``verify`` sends: ``payload`` (see ``verify``) encoded as
+    ``payload_format`` with ``mdreg.payload.encode``, asking for ``response`` in-band
+    where the format can carry it (json, safetensors)."""
+    from mdreg import payload as codec  # noqa: PLC0415
+
+    codec.content_type(payload_format)  # an unknown format: InputError
+    if response is not None and response not in codec.RESPONSE_FORMATS:
+        raise InputError(f"unknown response format {response!r}: use one of "
+                         f"{', '.join(codec.RESPONSE_FORMATS)}")
+    in_band = response if payload_format in ("json", "safetensors") else None
+    if isinstance(payload, (bytes, bytearray, memoryview)):  # a body encoded already
+        if payload_format != "json":
+            return bytes(payload)
+        payload = bytes(payload).decode("utf-8", errors="replace")
+    if payload_format == "json" and (payload is None or isinstance(payload, (str, Path))):
+        text = (default_payload(artifact) if payload is None
+                else payload_from_file(payload) if isinstance(payload, Path) else payload)
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"the payload is not valid JSON: {exc}") from exc
+        if in_band is None:
+            return text.encode("utf-8")
+        if isinstance(doc, dict) and "data" in doc and set(doc) <= _ENVELOPE_KEYS:
+            doc = {**doc, "response": in_band}  # an ADS envelope says it beside its data
+        else:
+            doc = {"data": doc, "response": in_band}
+        return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    data = _payload_data(artifact, payload) if payload_format != "json" else payload
+    try:
+        return codec.encode(data, payload_format, response=in_band)
+    except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid/ArrowTypeError among them
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"the sample cannot be sent as {payload_format}: {first}") from exc
+
+
+_ENVELOPE_KEYS = {"data", "data_type", "is_bytes", "response"}
+
+
+def _payload_data(artifact: Path, payload: Any) -> Any:
+    """The data behind ``payload`` (None: the kept sample; JSON text; a sample file), as
+    ``read_sample`` gives it: a DataFrame, or an array for rows of plain numbers."""
+    from mdreg.artifact.sample import from_json, read_sample  # noqa: PLC0415
+
+    if payload is None:
+        default_payload(artifact)  # no sample kept: the usual message
+        return read_sample(artifact / layout.SAMPLE)
+    if isinstance(payload, Path):
+        return read_sample(payload)
+    if isinstance(payload, str):
+        try:
+            doc = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"the payload is not valid JSON: {exc}") from exc
+        return from_json(doc, "the payload")
+    return payload  # a DataFrame, an array, a dict of arrays: encode decides
+
+
+def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "json",
+           response: str | None = None, python: str | None = None,
            timeout: float = DEFAULT_TIMEOUT) -> VerifyResult:
     """Import score.py from ``artifact`` in a fresh interpreter, load the model, and
-    predict on ``payload`` (JSON text; default: the sample kept at prepare time)."""
+    predict on ``payload`` sent as ``payload_format`` (one of ``mdreg.payload.FORMATS``).
+
+    ``payload``: None (the sample kept at prepare time), JSON text, a sample file
+    (a ``Path``: JSON, CSV, Parquet, .npy...), data (a DataFrame, an array, a dict of
+    arrays), or ``bytes``, a body encoded already and sent as it is. score.py gets a
+    JSON body JSON-decoded and any other as raw bytes, as the deployment server hands
+    them. ``response="npy"`` asks for arrays back as base64 .npy (in the body for json
+    and safetensors, through ``MDREG_RESPONSE`` otherwise); ``mdreg.payload.decode_response``
+    reads the answer.
+    """
     artifact = Path(artifact).resolve()
     if not (artifact / layout.SCORE_PY).is_file():
         raise InputError(f"{artifact}: no score.py (verify needs an artifact folder)")
-    body = default_payload(artifact) if payload is None else payload
-    try:
-        json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"the payload is not valid JSON: {exc}") from exc
+    body = request_body(artifact, payload, payload_format, response)
+    env = _clean_env()
+    if response is not None and payload_format not in ("json", "safetensors"):
+        env["MDREG_RESPONSE"] = response  # no place in the body: the deployment's setting
+    sent = {"payload_format": payload_format, "payload_bytes": len(body), "response": response}
     with tempfile.TemporaryDirectory(prefix="mdreg-verify-") as tmp:
-        payload_file, result_file = Path(tmp, "payload.json"), Path(tmp, "result.json")
-        payload_file.write_text(body, encoding="utf-8")
+        # The runner JSON-decodes a .json payload file and hands any other over as bytes.
+        suffix = ".json" if payload_format == "json" else f".{payload_format}"
+        payload_file, result_file = Path(tmp, "payload" + suffix), Path(tmp, "result.json")
+        payload_file.write_bytes(body)
         cmd = [python or sys.executable, str(RUNNER), str(artifact), str(payload_file),
                str(result_file)]
         proc = subprocess.Popen(cmd, cwd=artifact, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=_clean_env())  # own group: killable
+                                start_new_session=True, env=env)  # own group: killable
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return VerifyResult(False, "timeout", error=f"score.py did not finish within "
-                                f"{timeout:g} s; it and its child processes were killed")
+                                f"{timeout:g} s; it and its child processes were killed", **sent)
         finally:
             _kill_group(proc)  # children the user's code left behind
         if not result_file.is_file():
             return VerifyResult(False, "crash", error=f"the interpreter exited with code "
-                                f"{proc.returncode} before reporting", stderr=err.decode(errors="replace"))
+                                f"{proc.returncode} before reporting", stderr=err.decode(errors="replace"),
+                                **sent)
         doc = json.loads(result_file.read_text(encoding="utf-8"))
     return VerifyResult(doc["ok"], doc["stage"], doc["prediction"], doc["load_s"],
                         doc["predict_s"], doc["error"], doc["traceback"],
-                        err.decode(errors="replace"))
+                        err.decode(errors="replace"), **sent)
 
 
 def _clean_env() -> dict[str, str]:

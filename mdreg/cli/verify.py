@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -11,37 +12,53 @@ from mdreg.cli import app
 from mdreg.cli._output import emit_json, error, stdout
 
 
+class PayloadFormat(str, Enum):  # mdreg.payload.FORMATS (not imported here: start-up)
+    json = "json"
+    npy = "npy"
+    safetensors = "safetensors"
+    arrow = "arrow"
+    parquet = "parquet"
+
+
+class ResponseFormat(str, Enum):  # mdreg.payload.RESPONSE_FORMATS
+    json = "json"
+    npy = "npy"
+
+
 @app.command("verify")
 def verify_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Payload file: JSON as is, or CSV/Parquet/.npy turned into JSON."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload (JSON files as they are)."),
     data_json: Optional[str] = typer.Option(None, "--data-json", help="Payload as JSON text."),
+    payload: PayloadFormat = typer.Option(PayloadFormat.json, "--payload", help="Send the sample encoded as this request body format."),
+    response: Optional[ResponseFormat] = typer.Option(None, "--response", help="Ask score.py for this answer format (npy: arrays as base64 .npy)."),
     python: Optional[str] = typer.Option(None, "--python", help="Interpreter of the inference environment."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds before score.py and its children are killed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Import score.py, call load_model() and predict() on a sample. Exit 1 when it fails."""
-    from mdreg.checks.verify import payload_from_file, verify  # noqa: PLC0415
+    from mdreg.checks.verify import verify  # noqa: PLC0415
     from mdreg.errors import UsageError  # noqa: PLC0415
 
     if data is not None and data_json is not None:
         raise UsageError("give --data or --data-json, not both")
-    payload = payload_from_file(data) if data is not None else data_json
-    result = verify(artifact, payload, python=python, timeout=timeout)
+    result = verify(artifact, data if data is not None else data_json, payload_format=payload.value,
+                    response=response.value if response else None, python=python, timeout=timeout)
+    sent = f"payload: {result.payload_format}, {result.payload_bytes:,} bytes"
     if as_json:
         emit_json(result.to_dict())
     elif result.ok:
         import json  # noqa: PLC0415
 
         out = stdout()
-        out.print(f"load_model: {result.load_s * 1000:.1f} ms, predict: {result.predict_s * 1000:.1f} ms",
-                  highlight=False)
+        out.print(f"{sent}; load_model: {result.load_s * 1000:.1f} ms, "
+                  f"predict: {result.predict_s * 1000:.1f} ms", highlight=False)
         out.print_json(json.dumps(result.prediction))
     else:
         if result.traceback:
             import sys  # noqa: PLC0415
 
             sys.stderr.write(result.traceback)
-        error(f"score.py failed at {result.stage}: {result.error}")
+        error(f"score.py failed at {result.stage} ({sent}): {result.error}")
     if not result.ok:
         raise typer.Exit(1)
