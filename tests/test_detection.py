@@ -28,6 +28,23 @@ def test_builtin_plugins_come_from_the_entry_point_group():
     assert {"sklearn", "generic"} <= set(default_registry().plugins)
 
 
+def test_entry_points_are_read_as_importlib_metadata_reads_them():
+    """The registry's reader (no importlib.metadata import) gives the same entry points,
+    in the same order, for mdreg's group and for a busy one."""
+    import importlib.metadata
+
+    from mdreg.frameworks._entry_points import _read, entry_points
+
+    for group in ("mdreg.frameworks", "console_scripts"):
+        want = [(e.name, e.value) for e in importlib.metadata.entry_points(group=group)]
+        assert [(e.name, e.value) for e in _read(group)] == want
+        assert [(e.name, e.value) for e in entry_points(group)] == want
+    sklearn = next(e for e in _read("mdreg.frameworks") if e.name == "sklearn")
+    from mdreg.frameworks.sklearn import SklearnFramework
+
+    assert sklearn.load() is SklearnFramework
+
+
 def test_sniff_neither_unpickles_nor_imports(iris_rf, tmp_path):
     canary = tmp_path / "canary"
     evil = tmp_path / "evil.pkl"

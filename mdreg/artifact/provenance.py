@@ -24,19 +24,39 @@ def strip_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+def _git(cwd: Path, *args: str) -> subprocess.Popen[str] | None:
+    """Start ``git -C cwd ARGS``; None when git cannot be run."""
     try:
-        out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        return subprocess.Popen(["git", "-C", str(cwd), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    except OSError:
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _output(proc: subprocess.Popen[str] | None) -> str | None:
+    """What a started git printed (stripped), or None when it failed or took over 10 s."""
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+    return out.strip() if proc.returncode == 0 else None
 
 
 def git_provenance(where: Path, training_script: Path | None = None) -> dict[str, Any]:
     """Repository URL (credentials removed), branch, commit and whether the tree had
-    uncommitted changes. Empty values when ``where`` is not in a git work tree."""
-    top = _git(where, "rev-parse", "--show-toplevel")
+    uncommitted changes. Empty values when ``where`` is not in a git work tree.
+
+    Two git processes, run side by side: ``status --porcelain=v2 --branch`` says the
+    commit, the branch and the changes at once (and fails outside a work tree, as
+    ``rev-parse --show-toplevel`` does), ``config`` says the remote.
+    """
+    status_proc = _git(where, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    remote_proc = _git(where, "config", "--get", "remote.origin.url")
+    status, remote = _output(status_proc), _output(remote_proc) or ""
     prov: dict[str, Any] = {
         "repository_url": "",
         "git_branch": "",
@@ -45,15 +65,17 @@ def git_provenance(where: Path, training_script: Path | None = None) -> dict[str
         "script_dir": str(where.resolve()),
         "training_script": str(training_script.resolve()) if training_script else "",
     }
-    if top is None:
+    if status is None:
         return prov
-    remote = _git(where, "config", "--get", "remote.origin.url") or ""
-    status = _git(where, "status", "--porcelain", "--untracked-files=no")
+    headers = dict(line[2:].split(" ", 1) for line in status.splitlines()
+                   if line.startswith("# ") and " " in line[2:])
+    commit = headers.get("branch.oid", "")
+    branch = headers.get("branch.head", "")
     prov.update(
         repository_url=strip_credentials(remote),
-        # symbolic-ref also names the branch of a repository with no commit yet
-        git_branch=_git(where, "symbolic-ref", "--short", "-q", "HEAD") or "",
-        git_commit=_git(where, "rev-parse", "HEAD") or "",
-        uncommitted_changes=bool(status) if status is not None else None,
+        # a repository with no commit yet still names its branch; a detached HEAD names none
+        git_branch="" if branch == "(detached)" else branch,
+        git_commit="" if commit == "(initial)" else commit,
+        uncommitted_changes=any(not line.startswith("#") for line in status.splitlines()),
     )
     return prov

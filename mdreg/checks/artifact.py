@@ -102,6 +102,7 @@ def _model_framework(ctx: ArtifactContext) -> Outcome:
     if not path.exists():
         return failed(f"the model file {model_file} named in the metadata is missing")
     from mdreg.errors import DetectionError  # noqa: PLC0415
+    from mdreg.frameworks.probe import Probe  # noqa: PLC0415
     from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
 
     reg = default_registry()
@@ -110,7 +111,7 @@ def _model_framework(ctx: ArtifactContext) -> Outcome:
     if not reg.plugins[name].detectable:
         return skipped(f"framework {name!r} is chosen by name, never recognised from bytes")
     try:
-        _, detection, _ = reg.detect(path)
+        _, detection, _ = reg.detect(path, probe=Probe.of(path, ctx.pickle_report))
     except DetectionError as exc:
         return failed(str(exc))
     if detection.framework != name:
@@ -159,7 +160,7 @@ def _model_scan(ctx: ArtifactContext) -> Outcome:
 
     facts = ctx.mdreg_facts()
     plugin = _plugin(ctx)
-    report = scan_path(ctx.root, list(plugin.allow) if plugin else None)
+    report = scan_path(ctx.root, list(plugin.allow) if plugin else None, read=ctx.pickle_report)
     if report.verdict is Verdict.SAFE:
         return passed()
     names = sorted({f"{f.ref.dotted}" if f.ref else f"{f.path}: {f.reason}" for f in report.findings})

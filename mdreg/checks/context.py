@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdreg.artifact import layout
 from mdreg.artifact.manifest import read_manifest
 from mdreg.artifact.metadata import read_metadata
 from mdreg.artifact.runtime import read_runtime
 from mdreg.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from mdreg.scan import PickleReport
 
 
 class Unavailable(Exception):
@@ -24,6 +27,8 @@ class Unavailable(Exception):
 class ArtifactContext:
     root: Path
     online: bool = False
+    _pickle_reports: dict[tuple[Path, int | None], PickleReport] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -74,6 +79,16 @@ class ArtifactContext:
             return read_metadata(self.root)
         except ArtifactError:
             return None
+
+    def pickle_report(self, path: Path, *, max_bytes: int | None = None) -> PickleReport:
+        """The globals a file's pickles reference, walked once per file for every check
+        (model_framework sniffs the model file, model_scan scans the whole folder)."""
+        from mdreg.scan import read_pickle_globals  # noqa: PLC0415
+
+        key = (Path(path), max_bytes)
+        if key not in self._pickle_reports:
+            self._pickle_reports[key] = read_pickle_globals(path, max_bytes=max_bytes)
+        return self._pickle_reports[key]
 
     def mdreg_facts(self) -> dict[str, Any]:
         return (self.metadata or {}).get("mdreg", {}) if isinstance(self.metadata, dict) else {}

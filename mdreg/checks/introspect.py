@@ -6,8 +6,6 @@ the artifact is a folder; a zip is never modified, so no stray results file ship
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +54,9 @@ def introspect(artifact: str | Path, *, online: bool = False, record: bool = Tru
         return IntrospectionReport(artifact, results, recorded)
     if not zipfile.is_zipfile(artifact):
         raise InputError(f"{artifact}: neither a folder nor a zip file")
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
     from mdreg.artifact.archive import safe_extract  # noqa: PLC0415
 
     tmp = Path(tempfile.mkdtemp(prefix="mdreg-introspect-"))

@@ -12,7 +12,6 @@ inside ``load``/``save``/``describe``, never at module level, so that sniffing a
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -129,6 +128,8 @@ class Framework:
     def version(self) -> str | None:
         if not self.distribution:
             return None
+        import importlib.metadata  # noqa: PLC0415 - ~25 ms: only when a version is asked for
+
         try:
             return importlib.metadata.version(self.distribution)
         except importlib.metadata.PackageNotFoundError:

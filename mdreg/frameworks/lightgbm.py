@@ -13,7 +13,6 @@ Sniffing reads bytes only: a text model begins ``tree`` then ``version=v<N>``.
 from __future__ import annotations
 
 import json
-import pickle
 import re
 import shutil
 from pathlib import Path
@@ -92,6 +91,8 @@ class LightGBMFramework(Framework):
 
         storage = _storage(model)
         if storage == "pickle":  # plain pickle: score.py needs no more than the stdlib
+            import pickle  # noqa: PLC0415 - not needed to sniff
+
             with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
                 pickle.dump(model, f, protocol=5)
             return PICKLE_FILE_NAME

@@ -3,6 +3,7 @@ by every plugin's ``sniff``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,9 +22,12 @@ class Probe:
     size: int = 0
     head: bytes = b""
     names: list[str] = field(default_factory=list)  # entries of a folder, sorted
+    #: walks the file's pickles: read_pickle_globals, or a cache in front of it
+    read: Callable[[Path], PickleReport] = field(default=read_pickle_globals, repr=False,
+                                                 compare=False)
 
     @classmethod
-    def of(cls, path: Path) -> Probe:
+    def of(cls, path: Path, read: Callable[[Path], PickleReport] | None = None) -> Probe:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
@@ -32,14 +36,14 @@ class Probe:
 
         with open_regular(path) as f:  # a FIFO named like a model would block a plain open
             head = f.read(HEAD_BYTES)
-        return cls(path, size=path.stat().st_size, head=head)
+        return cls(path, size=path.stat().st_size, head=head, read=read or read_pickle_globals)
 
     @cached_property
     def pickle(self) -> PickleReport | None:
         """Globals referenced by the file's pickle streams (opcodes walked, nothing run)."""
         if self.is_dir or not self.head or not is_pickle_like(self.head):
             return None
-        return read_pickle_globals(self.path)
+        return self.read(self.path)
 
     def global_names(self) -> list[str]:
         return [g.dotted for g in self.pickle.globals] if self.pickle else []

@@ -43,7 +43,6 @@ import importlib.util
 import keyword
 import shutil
 import sys
-import tempfile
 import warnings
 import zipfile
 from collections import Counter
@@ -307,6 +306,8 @@ def _scan_pt2_members(path: Path) -> None:
     if _pt2_kind(path) != "torch.export .pt2 archive":
         raise InputError(f"{path}: an AOTInductor package holds compiled code mdreg does not "
                          "load; save the ExportedProgram with torch.export.save instead")
+    import tempfile  # noqa: PLC0415 - not needed to sniff
+
     with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory(prefix="mdreg-pt2-") as tmp:
         loaded = _pt2_pickled_members(zf)
         for info in zf.infolist():

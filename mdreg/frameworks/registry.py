@@ -7,14 +7,17 @@ fails to import is skipped with a warning naming it.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mdreg.errors import DetectionError, MdregError, UsageError
 from mdreg.frameworks.base import Detection, Framework
 from mdreg.frameworks.probe import Probe
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 ENTRY_POINT_GROUP = "mdreg.frameworks"
 
@@ -31,9 +34,13 @@ class Registry:
     @classmethod
     def from_entry_points(cls, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
                           ) -> Registry:
+        """Each entry point's plugin class, in ``importlib.metadata``'s order; the group is
+        read by ``_entry_points`` (the same answer without importing importlib.metadata)."""
+        from mdreg.frameworks._entry_points import entry_points as group_entry_points  # noqa: PLC0415
+
         reg = cls()
-        eps = entry_points if entry_points is not None else \
-            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        eps: Iterable[Any] = entry_points if entry_points is not None else \
+            group_entry_points(ENTRY_POINT_GROUP)
         for ep in eps:
             try:
                 plugin_cls = ep.load()
@@ -66,9 +73,11 @@ class Registry:
             known = ", ".join(sorted(self.plugins)) or "none"
             raise UsageError(f"unknown framework {name!r} (known: {known})") from None
 
-    def detect(self, path: Path, override: str | None = None) -> tuple[Framework, Detection, Probe]:
-        """Pick the plugin for a model file from its bytes, or the one ``override`` names."""
-        probe = Probe.of(path)
+    def detect(self, path: Path, override: str | None = None, *, probe: Probe | None = None
+               ) -> tuple[Framework, Detection, Probe]:
+        """Pick the plugin for a model file from its bytes, or the one ``override`` names
+        (``probe``: one already made of ``path``)."""
+        probe = probe or Probe.of(path)
         if override:
             plugin = self.get(override)
             claim = plugin.sniff(probe)

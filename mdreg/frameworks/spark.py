@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import pprint
 import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,6 +177,8 @@ def local_session() -> Any:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
+        import tempfile  # noqa: PLC0415 - not needed to sniff
+
         fd, log_config = tempfile.mkstemp(prefix="mdreg-log4j2-", suffix=".properties")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -490,6 +490,8 @@ class SparkFramework(Framework):
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         stages = list(model.stages)
         inputs, hints = pipeline_inputs(stages)
+        import pprint  # noqa: PLC0415
+
         # Python literals, not JSON: score.py reads them as code (None, not null).
         def literal(value: Any) -> str:
             return pprint.pformat(value, width=92, sort_dicts=False)

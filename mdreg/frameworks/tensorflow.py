@@ -24,7 +24,6 @@ which needs no Python code at all.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import keyword
 import os
@@ -113,6 +112,8 @@ class TensorFlowFramework(Framework):
 
     # -- the model ----------------------------------------------------------------------
     def version(self) -> str | None:
+        import importlib.metadata  # noqa: PLC0415 - kept out of sniffing
+
         for dist in TF_DISTRIBUTIONS:
             try:
                 return importlib.metadata.version(dist)
@@ -527,6 +528,8 @@ def _use_case(model: Any, compile_config: dict[str, Any]) -> str | None:
 
 
 def _dist_version(name: str) -> str | None:
+    import importlib.metadata  # noqa: PLC0415
+
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:

@@ -15,9 +15,7 @@ is ``learner`` and end with a ``version`` array; legacy binary models start with
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import pickle
 import re
 import struct
 from pathlib import Path
@@ -66,6 +64,8 @@ class XGBoostFramework(Framework):
 
     # -- packaging ------------------------------------------------------------------
     def version(self) -> str | None:
+        import importlib.metadata  # noqa: PLC0415 - kept out of sniffing
+
         for dist in DISTRIBUTIONS:
             try:
                 return importlib.metadata.version(dist)
@@ -126,6 +126,8 @@ class XGBoostFramework(Framework):
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         if _storage(model) == "pickle":  # plain pickle: score.py needs no more than the stdlib
+            import pickle  # noqa: PLC0415 - not needed to sniff
+
             with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
                 pickle.dump(model, f, protocol=5)
             return PICKLE_FILE_NAME

@@ -10,11 +10,11 @@ submodules out of an allowed prefix.
 from __future__ import annotations
 
 import _compat_pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from fnmatch import fnmatchcase
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 from mdreg.scan.report import GlobalRef
@@ -299,12 +299,30 @@ def _under(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+@cache
+def _glob(pattern: str) -> Callable[[str], bool]:
+    """``fnmatchcase(text, pattern)`` as a function; the usual shapes (a plain name, ``*``,
+    ``prefix*``) without compiling a regular expression: most patterns are seen once
+    per process, and compiling each cost more than the whole match."""
+    if not any(c in pattern for c in "*?["):
+        return pattern.__eq__
+    if pattern == "*":
+        return lambda text: True
+    if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
+        return partial(_startswith, prefix=pattern[:-1])
+    return partial(fnmatchcase, pat=pattern)
+
+
+def _startswith(text: str, prefix: str) -> bool:
+    return text.startswith(prefix)
+
+
 def _match(patterns: Iterable[str], module: str, name: str) -> str | None:
     for pattern in patterns:
         mod_pat, _, name_pat = pattern.partition(":")
         if "." in name and "." not in name_pat:
             continue
-        if fnmatchcase(module, mod_pat) and fnmatchcase(name, name_pat):
+        if _glob(mod_pat)(module) and _glob(name_pat)(name):
             return pattern
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,16 @@ def judge_report(
     return verdict, findings
 
 
+#: How a file's pickles are read: ``read_pickle_globals`` or a cache in front of it.
+Reader = Callable[..., PickleReport]
+
+
 def scan_path(
-    path: Path, frameworks: Iterable[str] | None = None, *, max_bytes: int | None = None
+    path: Path,
+    frameworks: Iterable[str] | None = None,
+    *,
+    max_bytes: int | None = None,
+    read: Reader = read_pickle_globals,
 ) -> ScanReport:
     """Scan a file, or every pickle in a folder (zip members included), without loading.
 
@@ -92,15 +100,18 @@ def scan_path(
     first bytes look like a pickle, a joblib compression or a zip, or their
     suffix is a pickle one (.pkl, .joblib, .pt ...); a folder without any is SAFE.
     A single file is always walked: not being a pickle is an error (DANGEROUS).
+    ``read(path, max_bytes=...)`` walks one file (introspect passes a cache, so that a
+    file its other checks walked already is not walked again).
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"cannot scan {path}: no such file or folder")
     frameworks = None if frameworks is None else list(frameworks)
     if path.is_dir():
-        reports = [r for r in (_scan_member(p, max_bytes) for p in _files(path)) if r is not None]
+        reports = [r for r in (_scan_member(p, max_bytes, read) for p in _files(path))
+                   if r is not None]
     else:
-        reports = [read_pickle_globals(path, max_bytes=max_bytes)]
+        reports = [read(path, max_bytes=max_bytes)]
     findings: list[Finding] = []
     verdicts = []
     for report in reports:
@@ -117,7 +128,7 @@ def _files(folder: Path) -> Iterable[Path]:
             yield Path(root, name)
 
 
-def _scan_member(path: Path, max_bytes: int | None) -> PickleReport | None:
+def _scan_member(path: Path, max_bytes: int | None, read: Reader) -> PickleReport | None:
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             return None  # a FIFO, socket or device (or a link to one): nothing a loader reads
@@ -131,7 +142,7 @@ def _scan_member(path: Path, max_bytes: int | None) -> PickleReport | None:
     by_suffix = path.suffix.lower() in PICKLE_SUFFIXES
     if not by_suffix and not is_pickle_like(head):
         return None
-    report = read_pickle_globals(path, max_bytes=max_bytes)
+    report = read(path, max_bytes=max_bytes)
     if not by_suffix and report.container == "not-pickle":
         return None  # e.g. a .tar.gz: compressed, but no pickle inside
     holds_none = report.container in _NO_PICKLE_NEEDED and not report.streams
