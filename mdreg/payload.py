@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +191,14 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):  # numpy arrays and scalars
         if getattr(obj, "dtype", None) is not None and obj.dtype.kind == "M":
             return _numpy().datetime_as_string(obj).tolist()
+        if getattr(obj, "dtype", None) is not None and obj.dtype.kind == "f":
+            np = _numpy()
+            finite = np.isfinite(obj)
+            if not finite.all():  # NaN, inf: JSON has no such numbers; null is "missing"
+                return np.where(finite, obj.astype(object), None).tolist()
         return obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
 

@@ -48,6 +48,23 @@ def ads_npy(array: np.ndarray) -> dict[str, str]:
     return {"data": base64.b64encode(buffer.getvalue()).decode(), "data_type": "<class 'numpy.ndarray'>"}
 
 
+class PickledMarker:
+    """Unpickling this creates a file: proof that a pickle was (not) loaded."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def object_npy(marker: Path) -> bytes:
+    """A .npy body holding a pickled object array whose unpickling creates ``marker``."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([PickledMarker(marker), 1], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
 def body_for(art: Path, kind: str, data: pd.DataFrame | np.ndarray) -> tuple[str, bytes]:
     """(payload format, request body) of ``data`` sent as ``kind``."""
     if kind in BINARY:

@@ -14,7 +14,7 @@ import mdreg
 from mdreg.errors import EXIT_INPUT, InputError
 from mdreg.payload import decode_response
 from tests.payloads.conftest import (TABLE_KINDS, TENSOR_KINDS, assert_all_match, body_for,
-                                     request_body, serve)
+                                     object_npy, request_body, serve)
 
 torch = pytest.importorskip("torch")
 
@@ -22,25 +22,6 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # torch
               pytest.mark.filterwarnings("ignore::FutureWarning")]
 
 FEATURES = ["f1", "f2", "f3", "f4"]
-
-
-class PickledMarker:
-    """Unpickling this creates a file: proof that a pickle was (not) loaded."""
-
-    def __init__(self, path: Path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def object_npy(marker: Path) -> bytes:
-    """A .npy body holding a pickled object array whose unpickling creates ``marker``."""
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([PickledMarker(marker), 1], dtype=object), allow_pickle=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +104,3 @@ def test_table_format_cannot_carry_images(torch_models, cli, fmt):
     assert run.code == EXIT_INPUT
     assert run.err.count("\n") == 1 and run.err.startswith("error: ") and "Traceback" not in run.err
     assert "npy or safetensors" in run.err
-
-
-def test_pickled_marker_really_runs(tmp_path):
-    """The refusal test's marker is a real threat: numpy's pickle loader would create it."""
-    import io
-
-    np.load(io.BytesIO(object_npy(tmp_path / "made")), allow_pickle=True)
-    assert (tmp_path / "made").exists()
