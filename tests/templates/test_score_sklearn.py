@@ -1,0 +1,75 @@
+"""The scikit-learn score.py: which models get the rows as an array, and that it changes
+no prediction."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mdreg import prepare
+
+
+def _score(artifact: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, artifact / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(artifact))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(artifact))
+    return module
+
+
+def _prepared(model, X: pd.DataFrame, tmp_path: Path, name: str):
+    joblib.dump(model, tmp_path / f"{name}.joblib")
+    X.head(10).to_csv(tmp_path / f"{name}.csv", index=False)
+    art = prepare(tmp_path / f"{name}.joblib", tmp_path / name, x_sample=tmp_path / f"{name}.csv").artifact_dir
+    return _score(art, f"score_{name}")
+
+
+def test_plain_estimator_gets_an_array_and_predicts_the_same(iris, tmp_path):
+    X, y = iris
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    score = _prepared(model, X, tmp_path, "rf")
+    features = score.to_model_input(score.deserialize(X.to_dict(orient="list")))
+    assert score.fed_as_array(score.load_model(), features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the skipped feature-name check must not warn
+        got = score.predict(X.to_numpy().tolist())["prediction"]
+    assert got == model.predict(X).tolist()
+
+
+def test_pipelines_and_mixed_columns_keep_the_dataframe(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
+    y = (X["size"] > 0).astype(int)
+    columns = ColumnTransformer([("num", StandardScaler(), ["size"]),
+                                 ("cat", OneHotEncoder(), ["colour"])])
+    model = make_pipeline(columns, LogisticRegression()).fit(X, y)
+    score = _prepared(model, X, tmp_path, "pipe")
+    features = score.to_model_input(score.deserialize(X.to_dict(orient="records")))
+    assert not score.fed_as_array(score.load_model(), features)
+    assert score.predict(X.to_dict(orient="records"))["prediction"] == model.predict(X).tolist()
+
+
+@pytest.mark.parametrize("columns", [["a", "b"], ["b", "a"]])
+def test_columns_sent_in_another_order_are_put_back(tmp_path, columns):
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50) * 10})
+    y = (X["a"] + X["b"] / 10 > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    score = _prepared(model, X, tmp_path, "lr")
+    body = X[columns].to_dict(orient="list")
+    assert score.predict(body)["prediction"] == model.predict(X).tolist()
