@@ -27,10 +27,14 @@ groups = {"console_scripts": meta["scripts"], **meta["entry-points"]}
 print("installed mdreg by hand (pip could not build it here)")
 PYINSTALL
 fi
+# Wheels carried along (the device tool's `carry`, e.g. the typer version pyproject pins).
+if ls .whl/*.whl >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-deps --no-index --no-compile --target "$SITE" .whl/*.whl >>"$OUT/install.log" 2>&1 || exit 1
+fi
 export PYTHONPATH=$SITE PYTHONUNBUFFERED=1
 status=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
-"$PY" -c "import sys, torch, numpy, pandas; print('python', sys.version.split()[0], 'torch', torch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'mdreg from', __import__('mdreg').__file__)" | tee -a "$OUT/device.txt"
+"$PY" -c "import sys, torch, numpy, pandas; import typer; print('python', sys.version.split()[0], 'torch', torch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'typer', typer.__version__, 'mdreg from', __import__('mdreg').__file__)" | tee -a "$OUT/device.txt"
 echo "== scripts/gpu-check.sh"
 PYTHON=$PY timeout 200 bash scripts/gpu-check.sh >"$OUT/gpu-check.log" 2>&1 || status=1
 grep -E "^(PASS|FAIL|SKIP)|CUDA devices" "$OUT/gpu-check.log"
