@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,18 @@ def dump_runtime(runtime: dict[str, Any]) -> str:
 
 
 def read_runtime(path: Path) -> dict[str, Any]:
-    import yaml  # noqa: PLC0415
-
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ArtifactError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except yaml.YAMLError as exc:
-        raise ArtifactError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    doc = _simple_yaml(text)
+    if doc is None:
+        import yaml  # noqa: PLC0415 - ~20 ms: only for what _simple_yaml leaves to it
+
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ArtifactError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(doc, dict):
         raise ArtifactError(f"{path}: expected a mapping at the top level")
     return doc
@@ -112,3 +117,57 @@ def missing_keys(doc: dict[str, Any]) -> list[str]:
         except KeyError:
             out.append(".".join(keys))
     return out
+
+
+# -- the YAML that runtime.yaml files are made of, read without PyYAML ---------------------
+
+_KEY_LINE = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):(?: (.*))?")
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+# Plain scalars that PyYAML's SafeLoader reads as strings whatever they say: its bool,
+# int, float, null, timestamp, merge and value resolvers all need another first character.
+# Words are split by single spaces (a folder name with a space in ARTIFACT_DIRECTORY).
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@:+-]*(?: [A-Za-z0-9_./@+-][A-Za-z0-9_./@:+-]*)*")
+_NOT_STRINGS = frozenset("yes no true false on off null".split())
+
+
+def _simple_yaml(text: str) -> dict[str, Any] | None:
+    """``yaml.safe_load(text)`` for the block mappings mdreg, ADS and the service write
+    (keys, nested mappings, single-quoted or plain strings), or None for anything else:
+    the caller then asks PyYAML. Importing PyYAML costs more than the rest of reading."""
+    if not text.isascii() or not text.strip() or any(
+            not (c == "\n" or " " <= c <= "~") for c in text):
+        return None  # PyYAML's own reader rejects control characters: let it say so
+    root: dict[str, Any] = {}
+    stack: list[tuple[int, dict[str, Any]]] = [(0, root)]
+    pending: tuple[int, dict[str, Any], str] | None = None  # "KEY:" awaiting its mapping
+    for line in text.splitlines():
+        m = _KEY_LINE.fullmatch(line)
+        if m is None:
+            return None
+        indent, key, raw = len(m.group(1)), m.group(2), m.group(3)
+        if key.lower() in _NOT_STRINGS:
+            return None
+        if pending is not None:
+            if indent > pending[0]:
+                child: dict[str, Any] = {}
+                pending[1][pending[2]] = child
+                stack.append((indent, child))
+            pending = None
+        while stack[-1][0] > indent:
+            stack.pop()
+        level, mapping = stack[-1]
+        if level != indent or key in mapping:
+            return None
+        if raw is None:
+            mapping[key] = None
+            pending = (indent, mapping, key)
+            continue
+        q = _QUOTED.fullmatch(raw)
+        if q is not None:
+            mapping[key] = q.group(1).replace("''", "'")
+        elif (_PLAIN.fullmatch(raw) and raw.lower() not in _NOT_STRINGS
+              and not raw.endswith(":") and ": " not in raw):
+            mapping[key] = raw
+        else:
+            return None
+    return root
