@@ -96,7 +96,8 @@ def serve(art: Path, bodies: dict[str, tuple[str, bytes]], tmp: Path, *,
         payload.write_bytes(body)
         pairs.append((str(payload), str(tmp / f"{name}.result.json")))
     proc = subprocess.run([sys.executable, "-c", _SERVE, str(RUNNER), str(art), json.dumps(pairs)],
-                          cwd=art, capture_output=True, text=True, timeout=timeout, env=_clean_env())
+                          check=False, cwd=art, capture_output=True, text=True, timeout=timeout,
+                          env=_clean_env())
     results = {}
     for name, (_, result) in zip(bodies, pairs, strict=True):
         path = Path(result)

@@ -4,8 +4,6 @@ itself predicts. A table format cannot carry an image batch: a one-line input er
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,8 +11,15 @@ import pytest
 import mdreg
 from mdreg.errors import EXIT_INPUT, InputError
 from mdreg.payload import decode_response
-from tests.payloads.conftest import (TABLE_KINDS, TENSOR_KINDS, assert_all_match, body_for,
-                                     object_npy, request_body, serve)
+from tests.payloads.conftest import (
+    TABLE_KINDS,
+    TENSOR_KINDS,
+    assert_all_match,
+    body_for,
+    object_npy,
+    request_body,
+    serve,
+)
 
 torch = pytest.importorskip("torch")
 

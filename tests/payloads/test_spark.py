@@ -16,7 +16,7 @@ from mdreg.errors import EXIT_INPUT, InputError
 from tests.payloads.conftest import TABLE_JSON, assert_all_match, body_for, request_body, serve
 
 pytest.importorskip("pyspark")
-from tests.frameworks.test_spark import FEATURES, data, spark, spark_dir, spark_predict  # noqa: E402, F401
+from tests.frameworks.test_spark import FEATURES, data, spark, spark_dir, spark_predict  # noqa: F401
 
 
 @pytest.fixture(scope="module")

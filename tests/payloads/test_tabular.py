@@ -18,8 +18,14 @@ import pytest
 
 import mdreg
 from mdreg.payload import decode_response
-from tests.payloads.conftest import (TABLE_KINDS, assert_all_match, body_for, predictions,
-                                     request_body, serve)
+from tests.payloads.conftest import (
+    TABLE_KINDS,
+    assert_all_match,
+    body_for,
+    predictions,
+    request_body,
+    serve,
+)
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "generic")
 #: Which binary format each framework's mdreg.verify request uses (all four get every kind

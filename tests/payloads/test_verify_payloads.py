@@ -92,7 +92,8 @@ def test_arrow_without_pyarrow_is_one_line(art):
     code = ("import sys; sys.modules['pyarrow'] = None\n"  # as if it were not installed
             "from mdreg.cli import main\n"
             f"main(['verify', {str(art)!r}, '--payload', 'arrow'])")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == EXIT_INPUT, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "pyarrow" in proc.stderr and "mdreg[arrow]" in proc.stderr
