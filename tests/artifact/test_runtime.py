@@ -58,3 +58,34 @@ def test_read_runtime_either_way(tmp_path: Path) -> None:
     bad.write_text("A: [unclosed\n")
     with pytest.raises(ArtifactError, match="not valid YAML"):
         read_runtime(bad)
+
+
+DUMPED_HERE = [
+    yaml.safe_load(GOLDEN.read_text().replace("<ARTIFACT_DIR>", "/tmp/art")),
+    {"B": "x", "A": {"D": "3.11", "C": "3", "E": ""}},
+    {"A": "oci://bucket@ns/p/x_y-1.0+cpu", "B": "/tmp/a:b", "C": "Yesterday", "D": "_"},
+]
+
+LEFT_TO_PYYAML_DUMP = [
+    {"A": "x y"}, {"A": "yes"}, {"A": "null"}, {"A": None}, {"A": 3}, {"A": True},
+    {"A": {}}, {"A": []}, {"A": "caf\u00e9"}, {"A": "a:"}, {"A": "-x"}, {"A": "3.0.1"},
+    {"A": "1_000"}, {"A": "09"}, {"A": "00"}, {"A": "it's"}, {"on": "x"}, {"a b": "x"}, {1: "x"}, {"A": "@x"},
+    {"A": "x\ny"}, {"A": ".5"},
+]
+
+
+@pytest.mark.parametrize("doc", DUMPED_HERE)
+def test_dumped_here_as_pyyaml_dumps_it(doc: dict) -> None:
+    from mdreg.artifact.runtime import _simple_yaml_dump, dump_runtime
+
+    text = _simple_yaml_dump(doc)
+    assert text == yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+    assert dump_runtime(doc) == text and _simple_yaml(text) == doc
+
+
+@pytest.mark.parametrize("doc", LEFT_TO_PYYAML_DUMP)
+def test_anything_else_is_dumped_by_pyyaml(doc: dict) -> None:
+    from mdreg.artifact.runtime import _simple_yaml_dump, dump_runtime
+
+    assert _simple_yaml_dump(doc) is None
+    assert dump_runtime(doc) == yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
