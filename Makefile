@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FRAMEWORK ?= sklearn
 OUT ?= examples/out
 
-.PHONY: demo test install install-test bench completions lint clean
+.PHONY: demo test install install-test bench bench-payloads completions lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: install-test
 bench: install-test
 	$(BIN)/pip install -q picklescan
 	$(BIN)/python benchmarks/run.py
+
+# score.py request payloads (JSON vs .npy vs Arrow, and vs ADS's score.py): sections
+# payloads and payloads-ads. On a GPU machine: benchmarks/payload_bench.py --device cuda.
+bench-payloads: install-test
+	$(BIN)/python benchmarks/run.py --only payloads,payloads-ads
 
 completions: install
 	$(BIN)/python scripts/make_completions.py

@@ -163,9 +163,10 @@ def _more_benches() -> None:
     also imported by them for write_section)."""
     import catalog_bench  # noqa: PLC0415
     import oci_bench  # noqa: PLC0415
+    import payload_bench  # noqa: PLC0415
     import scan_bench  # noqa: PLC0415
 
-    for module in (catalog_bench, scan_bench, oci_bench):
+    for module in (catalog_bench, scan_bench, oci_bench, payload_bench):
         BENCHES.update(module.BENCHES)
 
 
