@@ -396,6 +396,10 @@ def test_image_request_forms(cli, torch_dir, tmp_path):
                                           "data_type": "<class 'numpy.ndarray'>"}),
         "ads_torch_envelope": json.dumps({"data": torch_b64,
                                           "data_type": "<class 'torch.Tensor'>"}),
+        "ads_tensor_json": json.dumps({"data": {"__ads_torch_tensor__": 1, "data": images.tolist(),
+                                                "dtype": "torch.float32", "shape": list(images.shape),
+                                                "device": "cpu"},
+                                       "data_type": "<class 'torch.Tensor'>"}),
         "float64_npy": _npy(images.astype(np.float64)),
         "one_image": json.dumps(images[0].tolist()),
     }
@@ -681,3 +685,16 @@ def test_gpu_model_and_inputs_on_cuda(cli, torch_dir, tmp_path, key):
     doc = json.loads(proc.stdout.splitlines()[-1])
     assert doc["params"] == ["cuda"] and doc["input"] == "cuda"
     assert np.allclose(doc["prediction"], _expected(torch_dir, "cnn", images), atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("forced", ["cuda", "gpu:0", "cuda:0"])
+def test_gpu_forced_device_names(cli, torch_dir, tmp_path, forced):
+    """MDREG_DEVICE=cuda (no index) means the current GPU, as gpu:0 and cuda:0 do."""
+    art = tmp_path / "art"
+    assert cli("prepare", torch_dir["files"]["cnn_pt2"], "-o", art).code == 0
+    images = torch_dir["images"][:2]
+    got = _predict_in_subprocess(art, {"npy": _npy(images)}, tmp_path, env={"MDREG_DEVICE": forced})
+    assert got["device"] == "cuda:0" and got["params"] == ["cuda:0"]
+    assert np.allclose(got["predictions"]["npy"], _expected(torch_dir, "cnn", images), atol=1e-4)
