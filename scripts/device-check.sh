@@ -36,12 +36,12 @@ status=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
 "$PY" -c "import sys, torch, numpy, pandas; import typer; print('python', sys.version.split()[0], 'torch', torch.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'typer', typer.__version__, 'mdreg from', __import__('mdreg').__file__)" | tee -a "$OUT/device.txt"
 echo "== scripts/gpu-check.sh"
-PYTHON=$PY timeout 200 bash scripts/gpu-check.sh >"$OUT/gpu-check.log" 2>&1 || status=1
+PYTHON=$PY timeout 120 bash scripts/gpu-check.sh >"$OUT/gpu-check.log" 2>&1 || status=1
 grep -E "^(PASS|FAIL|SKIP)|CUDA devices" "$OUT/gpu-check.log"
 echo "== pytest -m gpu"
-timeout 200 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/frameworks/test_pytorch.py >"$OUT/pytest-gpu.log" 2>&1 || status=1
+timeout 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/frameworks/test_pytorch.py >"$OUT/pytest-gpu.log" 2>&1 || status=1
 tail -3 "$OUT/pytest-gpu.log"
 echo "== payload benchmark"
-timeout 240 "$PY" benchmarks/payload_bench.py --device cuda --out "$OUT/payloads-gpu.md" >"$OUT/payload-bench.log" 2>&1 || status=1
+timeout 220 "$PY" benchmarks/payload_bench.py --device cuda --runs 7 --out "$OUT/payloads-gpu.md" >"$OUT/payload-bench.log" 2>&1 || status=1
 tail -30 "$OUT/payload-bench.log"
 exit $status
