@@ -18,7 +18,7 @@ All contenders of a case live in one process and their calls are interleaved (A 
 B C A, ...), each call timed alone (gc.collect() before it, untimed; on a GPU
 torch.cuda.synchronize() on both sides): every contender meets the same machine state,
 which is the fairest ratio on a shared machine. Environment switches that score.py
-reads at import (MDREG_RESPONSE=npy, MDREG_PIN_MEMORY=0) get their own import of the
+reads at import (MDREG_RESPONSE=npy, MDREG_PIN_MEMORY=1) get their own import of the
 same artifact under another module name.
 
 ``--device cuda`` fails unless a GPU is visible. ``--out FILE`` writes the markdown
@@ -329,8 +329,8 @@ def _versions(names: list[str]) -> dict[str, str]:
 
 def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
                   gpu_contenders: bool = False) -> list[dict]:
-    """``gpu_contenders``: the MDREG_PIN_MEMORY=0 imports on a CPU run too (the same code
-    as on a GPU; a smoke test of that path, the numbers equal the default's)."""
+    """``gpu_contenders``: the MDREG_PIN_MEMORY=1 imports on a CPU run too (the same code
+    as on a GPU; a smoke test of that path: on a CPU nothing is pinned)."""
     import numpy as np
     import torch
 
@@ -351,10 +351,10 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
                 "npy": import_score(art, f"score_{name}_npy", {**score_env, "MDREG_RESPONSE": "npy"}),
             }
             if device == "cuda" or gpu_contenders:
-                scores["nopin"] = import_score(art, f"score_{name}_nopin",
-                                               {**score_env, "MDREG_PIN_MEMORY": "0"})
-                scores["npy_nopin"] = import_score(art, f"score_{name}_npy_nopin", {
-                    **score_env, "MDREG_PIN_MEMORY": "0", "MDREG_RESPONSE": "npy"})
+                scores["pin"] = import_score(art, f"score_{name}_pin",
+                                               {**score_env, "MDREG_PIN_MEMORY": "1"})
+                scores["npy_pin"] = import_score(art, f"score_{name}_npy_pin", {
+                    **score_env, "MDREG_PIN_MEMORY": "1", "MDREG_RESPONSE": "npy"})
             for s in scores.values():
                 if str(s.DEVICE) .split(":")[0] != device:
                     raise SystemExit(f"score.py placed the model on {s.DEVICE}, not {device}")
@@ -395,12 +395,12 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
             Contender("mdreg score.py, .npy body, .npy answer (MDREG_RESPONSE=npy)",
                       served(scores["npy"], npy_body, False), "npy", _mb(npy_body)),
         ]
-        if "nopin" in scores:
+        if "pin" in scores:
             contenders += [
-                Contender("mdreg score.py, .npy body, JSON answer, MDREG_PIN_MEMORY=0",
-                          served(scores["nopin"], npy_body, False), "npy", _mb(npy_body)),
-                Contender("mdreg score.py, .npy body, .npy answer, MDREG_PIN_MEMORY=0",
-                          served(scores["npy_nopin"], npy_body, False), "npy", _mb(npy_body)),
+                Contender("mdreg score.py, .npy body, JSON answer, MDREG_PIN_MEMORY=1",
+                          served(scores["pin"], npy_body, False), "npy", _mb(npy_body)),
+                Contender("mdreg score.py, .npy body, .npy answer, MDREG_PIN_MEMORY=1",
+                          served(scores["npy_pin"], npy_body, False), "npy", _mb(npy_body)),
             ]
         started = time.perf_counter()
         rounds = interleave(contenders, runs, sync, warmup=3 if device == "cuda" else 2)
@@ -574,7 +574,7 @@ def render(result: dict) -> str:
                          str(c.get("calls", 0)), ratio, c.get("same", "–")])
         if case["batch"] == 16 or case["model"] == "cnn":
             for c in case["contenders"][1:]:
-                if c["body"] == "npy" and not c.get("error") and "PIN_MEMORY=0" not in c["name"] \
+                if c["body"] == "npy" and not c.get("error") and "PIN_MEMORY=" not in c["name"] \
                         and "pinned" not in c["name"]:
                     r = c["median_ms"] / raw["median_ms"]
                     target_rows.append((case, c, r))
@@ -884,7 +884,7 @@ def main() -> None:
                         help="also write the section into benchmarks/RESULTS.md")
     parser.add_argument("--quick", action="store_true", help="tiny cases: a smoke test of the code")
     parser.add_argument("--gpu-contenders", action="store_true",
-                        help="on cpu, also run the MDREG_PIN_MEMORY=0 contenders (a test of that path)")
+                        help="on cpu, also run the MDREG_PIN_MEMORY=1 contenders (a test of that path)")
     parser.add_argument("--ads", action="store_true", help="mdreg's vs ADS's score.py (section payloads-ads)")
     parser.add_argument("--import-result", type=Path, metavar="FILE",
                         help="write a --out FILE (e.g. from the GPU machine) into RESULTS.md")
