@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FRAMEWORK ?= sklearn
 OUT ?= examples/out
 
-.PHONY: demo test install install-test bench bench-payloads completions lint clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads completions lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,16 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
-# Benchmarks (not tests): results in benchmarks/RESULTS.md. picklescan is the scan
-# benchmark's peer, installed here only.
+# Benchmarks (not tests; an hour or more): results in benchmarks/RESULTS.md. picklescan
+# is the scan benchmark's peer, installed here only. bench-peers makes (once, cached in
+# ~/.cache/mdreg-bench) the ADS and MLflow venvs and measures mdreg against them.
 bench: install-test
 	$(BIN)/pip install -q picklescan
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/peers.py
+
+bench-peers: install-test
+	$(BIN)/python benchmarks/peers.py
 
 # score.py request payloads (JSON vs .npy vs Arrow, and vs ADS's score.py): sections
 # payloads and payloads-ads. On a GPU machine: benchmarks/payload_bench.py --device cuda.
