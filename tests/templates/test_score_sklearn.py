@@ -73,3 +73,28 @@ def test_columns_sent_in_another_order_are_put_back(tmp_path, columns):
     score = _prepared(model, X, tmp_path, "lr")
     body = X[columns].to_dict(orient="list")
     assert score.predict(body)["prediction"] == model.predict(X).tolist()
+
+
+@pytest.mark.parametrize("edit", ["none", "missing_key", "null", "extra_key", "bool", "int"])
+def test_records_read_as_pandas_reads_them(iris, tmp_path, edit):
+    """The column-wise and float fast paths for records give what from_records + the
+    schema's cast give, whatever the records hold."""
+    X, y = iris
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    score = _prepared(model, X, tmp_path, f"rec_{edit}")
+    records = X.head(6).to_dict(orient="records")
+    first = X.columns[0]
+    if edit == "missing_key":
+        del records[2][first]
+    elif edit == "null":
+        records[3][first] = None
+    elif edit == "extra_key":
+        records[4]["note"] = "x"
+    elif edit == "bool":
+        records[1][first] = True
+    elif edit == "int":
+        records[0][first] = 5
+    got = score.to_model_input(score.deserialize(records))
+    reference = pd.DataFrame.from_records(records)
+    want = pd.DataFrame({c: reference[c].astype("float64") for c in X.columns})
+    pd.testing.assert_frame_equal(got.reset_index(drop=True)[list(X.columns)], want)
