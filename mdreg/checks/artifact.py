@@ -144,13 +144,22 @@ def _framework_modules(ctx: ArtifactContext) -> set[str]:
     return {m for p in chosen for m in (*p.inference_modules, p.module) if m}
 
 
+# Where statements nest: imports are statements, so expressions (most of a tree, which
+# ast.walk would visit too) need no look.
+_STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def _imported(tree: ast.Module) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.Import):
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
+        for field in _STATEMENT_FIELDS:
+            pending.extend(getattr(node, field, None) or ())
     return names
 
 
