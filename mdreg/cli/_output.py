@@ -6,6 +6,7 @@ Rich honours NO_COLOR and drops styling when the stream is not a terminal.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,30 @@ def stderr() -> Any:
     from rich.console import Console  # noqa: PLC0415
 
     return Console(stderr=True, soft_wrap=True)
+
+
+def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None,
+                styles: dict[str, str] | None = None) -> None:
+    """A table on stdout. On a terminal, Rich's boxed table, cells found in ``styles``
+    coloured; piped or redirected (scripts, CI logs), plain columns two spaces apart, one
+    line per row: easier to grep than box drawing, and free of Rich's ~100 ms of import
+    and layout."""
+    if sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        from rich.markup import escape  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+
+        table = Table(*headers, title=title)
+        for row in rows:
+            table.add_row(*(f"[{styles[c]}]{escape(c)}[/]" if styles and c in styles else escape(c)
+                            for c in row))
+        stdout().print(table)
+        return
+    rows = [[" ".join(c.split()) for c in row] for row in rows]  # one line per row
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = [title] if title else []
+    for row in [headers, *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def emit_json(doc: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mdreg.cli import app
-from mdreg.cli._output import emit_json, stdout, warn
+from mdreg.cli._output import emit_json, print_table, warn
 
 
 @app.command("frameworks")
@@ -25,10 +25,6 @@ def frameworks_cmd(
     if as_json:
         emit_json({"frameworks": rows, "warnings": reg.warnings})
         return
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table("name", "framework", "package", "installed", "version")
-    for r in rows:
-        table.add_row(r["name"], r["framework"], r["package"] or "-",
-                      "yes" if r["installed"] else "no", r["version"] or "-")
-    stdout().print(table)
+    print_table(["name", "framework", "package", "installed", "version"],
+                [[r["name"], r["framework"], r["package"] or "-",
+                  "yes" if r["installed"] else "no", r["version"] or "-"] for r in rows])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from mdreg.cli import app
-from mdreg.cli._output import emit_json, stdout
+from mdreg.cli._output import emit_json, print_table
 
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -26,15 +27,11 @@ def introspect_cmd(
     if as_json:
         emit_json(report.to_dict())
     else:
-        from rich.table import Table  # noqa: PLC0415
-
-        table = Table("key", "category", "result", "message", title=str(artifact))
-        for r in report.results:
-            table.add_row(r.key, r.category, f"[{_STYLE[r.status.value]}]{r.status.value}[/]",
-                          r.message or "")
-        stdout().print(table)
+        print_table(["key", "category", "result", "message"],
+                    [[r.key, r.category, r.status.value, r.message or ""] for r in report.results],
+                    title=str(artifact), styles=_STYLE)
         counts = report.to_dict()["counts"]
-        stdout().print(f"{counts['passed']} passed, {counts['failed']} failed, "
-                       f"{counts['skipped']} skipped", highlight=False)
+        sys.stdout.write(f"{counts['passed']} passed, {counts['failed']} failed, "
+                         f"{counts['skipped']} skipped\n")
     if not report.ok:
         raise typer.Exit(1)

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from mdreg.cli import app
-from mdreg.cli._output import emit_json, stdout
+from mdreg.cli._output import emit_json, print_table, stdout
 
 
 class Format(str, Enum):
@@ -55,16 +55,13 @@ def _worst(reports):  # type: ignore[no-untyped-def]
 
 
 def _table(reports) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table  # noqa: PLC0415
-
     style = {"safe": "green", "unknown": "yellow", "dangerous": "bold red"}
     for report in reports:
         v = report.verdict.value
         stdout().print(f"{report.path}: [{style[v]}]{v}[/]", highlight=False)
         if not report.findings:
             continue
-        table = Table("file", "global", "byte", "severity", "why")
-        for f in report.findings:
-            table.add_row(str(f.path or report.path), f.ref.dotted if f.ref else "-",
-                          str(f.ref.offset) if f.ref else "-", f.severity.value, f.reason)
-        stdout().print(table)
+        print_table(["file", "global", "byte", "severity", "why"],
+                    [[str(f.path or report.path), f.ref.dotted if f.ref else "-",
+                      str(f.ref.offset) if f.ref else "-", f.severity.value, f.reason]
+                     for f in report.findings])
