@@ -74,6 +74,7 @@ class LightGBMFramework(Framework):
     def load(self, path: Path, options: LoadOptions) -> Any:
         self.require()
         if _is_text_model(path):
+            _check_trees(path)
             import lightgbm as lgb  # frameworks load only when needed
 
             try:
@@ -185,6 +186,60 @@ def _is_text_model(path: Path) -> bool:
             return bool(_TEXT_HEAD.match(f.read(64)))
     except OSError:
         return False
+
+
+# What LightGBM's tree parser insists on (tree.cpp). It parses the trees in an OpenMP
+# loop, where its "format error" exceptions cannot propagate: a malformed tree aborts the
+# whole process (SIGABRT) instead of raising. So each tree is checked here first: the
+# fields it must have and how many values each holds (per leaf, or per split: leaves - 1).
+_TREE_ALWAYS = ("num_leaves", "num_cat", "leaf_value")
+_PER_SPLIT_REQUIRED = ("left_child", "right_child", "split_feature", "threshold")
+_PER_SPLIT = (*_PER_SPLIT_REQUIRED, "split_gain", "decision_type", "internal_value",
+              "internal_weight", "internal_count")
+_PER_LEAF = ("leaf_value", "leaf_weight", "leaf_count")
+
+
+def _check_trees(path: Path) -> None:
+    """Raise InputError for a tree LightGBM's native parser would abort the process on."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    body = text.split("\nend of trees", 1)[0]
+    for block in re.split(r"\n(?=Tree=)", body)[1:]:
+        lines = block.split("\n\n", 1)[0].splitlines()
+        name, fields = lines[0].strip(), dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+        problem = _tree_problem(fields)
+        if problem:
+            raise InputError(f"{path}: LightGBM text model, {name}: {problem} (the file is "
+                             "corrupt or was edited; LightGBM's loader would abort on it)")
+
+
+def _tree_problem(fields: dict[str, str]) -> str | None:
+    missing = [k for k in _TREE_ALWAYS if k not in fields]
+    if missing:
+        return f"no {', '.join(missing)} field"
+    try:
+        leaves, n_cat = int(fields["num_leaves"]), int(fields["num_cat"])
+    except ValueError:
+        return "num_leaves and num_cat must be whole numbers"
+    if leaves < 1 or n_cat < 0:
+        return f"num_leaves={leaves}, num_cat={n_cat} are out of range"
+    is_linear = fields.get("is_linear", "0").strip() not in ("0", "")
+    counts = {"leaf_value": leaves}
+    if leaves > 1 or is_linear:  # a single plain leaf: LightGBM reads its leaf_value alone
+        needs = [*_PER_SPLIT_REQUIRED, *(("cat_boundaries", "cat_threshold") if n_cat else ()),
+                 *(("leaf_const", "num_features", "leaf_features", "leaf_coeff") if is_linear else ())]
+        missing = [k for k in needs if k not in fields]
+        if missing:
+            return f"no {', '.join(missing)} field"
+        counts.update({**{k: leaves for k in _PER_LEAF}, **{k: leaves - 1 for k in _PER_SPLIT}})
+        if n_cat:
+            counts["cat_boundaries"] = n_cat + 1
+    for key, want in counts.items():
+        if key in fields and len(fields[key].split()) != want:
+            return f"{key} holds {len(fields[key].split())} values, not {want}"
+    return None
 
 
 def _is_pipeline(model: Any) -> bool:

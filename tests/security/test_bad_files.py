@@ -124,14 +124,16 @@ def test_broken_model_file(sandbox: Sandbox, tiny_model: Path, kind: str, ext: s
     assert json.loads(scan.out)["verdict"] == "dangerous"
 
 
-@pytest.mark.xfail(strict=True, reason="known: LightGBM aborts the process (SIGABRT, exit 134) "
-                   "on a tree without num_cat; frameworks/lightgbm.py should check the text or "
-                   "load in a subprocess")
-def test_lightgbm_text_that_aborts_the_native_loader(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("edit", [(b"num_cat=0\n", b""), (b"num_leaves=1", b"num_leaves=2"),
+                                  (b"leaf_value=", b"leaf_value=1 ")],
+                         ids=["no_num_cat", "leaves_without_splits", "extra_leaf_value"])
+def test_lightgbm_text_that_would_abort_the_native_loader(sandbox: Sandbox, edit) -> None:
+    """LightGBM's parser aborts the process (SIGABRT) on these trees; mdreg checks each
+    tree first and says what is wrong."""
     pytest.importorskip("lightgbm")
-    text = _whole(".txt", Path()).replace(b"num_cat=0\n", b"")
+    text = _whole(".txt", Path()).replace(*edit)
     r = sandbox.proc("prepare", sandbox.file("model.txt", text), "-o", sandbox.work / "art")
-    one_error(r, code=EXIT["input"])
+    one_error(r, code=EXIT["input"], says="LightGBM text model")
 
 
 def test_broken_model_as_a_subprocess(sandbox: Sandbox, tiny_model: Path) -> None:
