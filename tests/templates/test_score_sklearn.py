@@ -98,3 +98,15 @@ def test_records_read_as_pandas_reads_them(iris, tmp_path, edit):
     reference = pd.DataFrame.from_records(records)
     want = pd.DataFrame({c: reference[c].astype("float64") for c in X.columns})
     pd.testing.assert_frame_equal(got.reset_index(drop=True)[list(X.columns)], want)
+
+
+def test_a_feature_named_response_is_data_not_a_request_option(tmp_path):
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"dose": rng.normal(size=40), "response": rng.normal(size=40)})
+    y = (X["dose"] + X["response"] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    score = _prepared(model, X, tmp_path, "resp")
+    row = X.iloc[0].to_dict()
+    assert score.predict(row)["prediction"] == model.predict(X.head(1)).tolist()
+    assert score.response_format(row) == "json"
+    assert score.response_format({"data": [row], "response": "npy"}) == "npy"
