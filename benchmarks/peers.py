@@ -386,13 +386,7 @@ def _serve_rounds(env: Env, contenders: dict[str, list[str]], cases: Path, round
             run_once([*cmd, "--cases", str(cases), "--out", str(result),
                       *(["--only", only] if only else [])], {**env.child_env, **ONE_THREAD})
             for case, r in json.loads(result.read_text()).items():
-                slot = out[name].setdefault(case, {"wall": [], "cpu": []})
-                if "error" in r:
-                    slot["error"] = r["error"]
-                    continue
-                slot["wall"].append(statistics.median(r["seconds"]))
-                slot["cpu"].append(statistics.median(r["cpu"]))
-                slot["digest"] = r["digest"]
+                _add_sample(out[name].setdefault(case, {"wall": [], "cpu": []}), r)
     return out
 
 
@@ -428,14 +422,18 @@ def _paired_rounds(env: Env, python: Path, contenders: dict[str, Path], model: P
                  {**env.child_env, **ONE_THREAD})
         for key, r in json.loads(result.read_text()).items():
             case, name = key.rsplit("@", 1)
-            slot = out.setdefault(name, {}).setdefault(case, {"wall": [], "cpu": []})
-            if "error" in r:
-                slot["error"] = r["error"]
-                continue
-            slot["wall"].append(statistics.median(r["seconds"]))
-            slot["cpu"].append(statistics.median(r["cpu"]))
-            slot["digest"] = r["digest"]
+            _add_sample(out.setdefault(name, {}).setdefault(case, {"wall": [], "cpu": []}), r)
     return out
+
+
+def _add_sample(slot: dict, r: dict) -> None:
+    """One serving process's result for a case into its slot: the median call, or the error."""
+    if "error" in r:
+        slot["error"] = r["error"]
+        return
+    slot["wall"].append(statistics.median(r["seconds"]))
+    slot["cpu"].append(statistics.median(r["cpu"]))
+    slot["digest"] = r["digest"]
 
 
 def _over(slot: dict | None, base: dict | None) -> str:

@@ -200,19 +200,33 @@ _PER_LEAF = ("leaf_value", "leaf_weight", "leaf_count")
 
 
 def _check_trees(path: Path) -> None:
-    """Raise InputError for a tree LightGBM's native parser would abort the process on."""
+    """Raise InputError for a tree LightGBM's native parser would abort the process on.
+    Read line by line: a text model can be hundreds of MB, and LightGBM reads it next."""
+    name, fields = None, {}  # the tree being read
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\r\n")
+                if line.startswith("Tree=") or line == "end of trees":
+                    if name is not None:
+                        _check_tree(path, name, fields)
+                    if line == "end of trees":
+                        return
+                    name, fields = line.strip(), {}
+                elif name is not None and "=" in line:
+                    key, value = line.split("=", 1)
+                    fields[key] = value
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
-    body = text.split("\nend of trees", 1)[0]
-    for block in re.split(r"\n(?=Tree=)", body)[1:]:
-        lines = block.split("\n\n", 1)[0].splitlines()
-        name, fields = lines[0].strip(), dict(line.split("=", 1) for line in lines[1:] if "=" in line)
-        problem = _tree_problem(fields)
-        if problem:
-            raise InputError(f"{path}: LightGBM text model, {name}: {problem} (the file is "
-                             "corrupt or was edited; LightGBM's loader would abort on it)")
+    if name is not None:
+        _check_tree(path, name, fields)
+
+
+def _check_tree(path: Path, name: str, fields: dict[str, str]) -> None:
+    problem = _tree_problem(fields)
+    if problem:
+        raise InputError(f"{path}: LightGBM text model, {name}: {problem} (the file is "
+                         "corrupt or was edited; LightGBM's loader would abort on it)")
 
 
 def _tree_problem(fields: dict[str, str]) -> str | None:
