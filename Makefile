@@ -11,11 +11,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# An editable install writes no bytecode, and with PYTHONDONTWRITEBYTECODE set nothing
+# ever does: every mdreg run would recompile its modules. compileall does what a wheel
+# install does.
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[$(FRAMEWORK)]'
+	$(BIN)/python -m compileall -q mdreg
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q mdreg
 
 # Train a small model, prepare it into an artifact, check it, run its score.py, zip it,
 # save it in the local catalog ($$MDREG_HOME, default ~/.mdreg) and list it.

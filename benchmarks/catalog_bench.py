@@ -25,10 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import compare, run_once, table  # noqa: E402
+from harness import MDREG, compare, run_once, table  # noqa: E402
 
 PY = sys.executable
-MDREG = [PY, "-m", "mdreg"]
 
 
 def _verdict(ok: bool) -> str:

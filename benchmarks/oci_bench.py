@@ -31,10 +31,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from harness import compare, table  # noqa: E402
+from harness import MDREG, compare, table  # noqa: E402
 
 PY = sys.executable
-MDREG = [PY, "-m", "mdreg"]
 BUCKET = "bench"
 
 

@@ -46,11 +46,9 @@ REPO = HERE.parent
 PEERS = HERE / "peers"
 sys.path.insert(0, str(HERE))
 
-from harness import now, table
+from harness import MDREG, now, table
 
 PY = sys.executable
-MDREG_BIN = Path(PY).parent / "mdreg"
-MDREG = [str(MDREG_BIN)] if MDREG_BIN.exists() else [PY, "-m", "mdreg"]
 TIME = "/usr/bin/time"
 
 CACHE = Path(os.environ.get("MDREG_BENCH_CACHE", "~/.cache/mdreg-bench")).expanduser()

@@ -33,10 +33,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import compare, table  # noqa: E402
+from harness import MDREG, compare, table  # noqa: E402
+
+SCAN = [*MDREG, "scan"]
 
 PY = sys.executable
-MDREG = [PY, "-m", "mdreg", "scan"]
 
 _MAKE = r"""
 import datetime, decimal, os, pickle, sys
@@ -88,7 +89,7 @@ def _quiet(cmd: list[str]) -> list[str]:
 
 
 def _mdreg_verdict(path: Path) -> str:
-    p = subprocess.run([*MDREG, str(path), "--json"], capture_output=True, text=True, check=False)
+    p = subprocess.run([*SCAN, str(path), "--json"], capture_output=True, text=True, check=False)
     doc = json.loads(p.stdout)
     found = sorted({f"{f['global']} @ byte {f['offset']}" if f["global"] else f["reason"]
                     for r in doc["files"] for f in r["findings"]})
@@ -121,7 +122,7 @@ def bench_scan(work: Path, runs: int, big_mb: int = 500, small_mb: int = 50) -> 
     ps = _picklescan()
     commands: dict[str, list[str]] = {}
     for label, name in (("tiny", "tiny.pkl"), ("big", "big.joblib"), ("small", "small.pkl")):
-        commands[f"mdreg {label}"] = _quiet([*MDREG, str(files[name]), "--json"])
+        commands[f"mdreg {label}"] = _quiet([*SCAN, str(files[name]), "--json"])
         commands[f"picklescan {label}"] = _quiet([*ps, str(files[name])])
     stats = compare(commands, runs=runs)
 

@@ -135,3 +135,27 @@ def test_no_color_is_respected(iris_rf, tmp_path):
     out = subprocess.run([sys.executable, "-m", "mdreg", "frameworks"], capture_output=True,
                          text=True, env=env)
     assert "\x1b[" not in out.stdout
+
+
+def test_command_modules_name_every_command_where_it_is_defined():
+    """main() imports only the module COMMAND_MODULES names for a command: the table must
+    match what the modules register, or a command would run without its definition."""
+    import typer.main
+
+    from mdreg.cli import COMMAND_MODULES, app
+
+    defined = {(c.name or typer.main.get_command_name(c.callback.__name__)): c.callback.__module__
+               for c in app.registered_commands}
+    assert defined == {name: f"mdreg.cli.{module}" for name, module in COMMAND_MODULES.items()}
+
+
+def test_running_one_command_imports_only_its_module(tmp_path):
+    code = ("import sys; from mdreg.cli import main\n"
+            "try:\n    main(['introspect', sys.argv[1]])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mdreg.cli.')), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")],
+                         capture_output=True, text=True)
+    loaded = run.stderr.strip().splitlines()[-1]
+    assert "no such artifact" in run.stderr
+    assert loaded == str(["mdreg.cli._app", "mdreg.cli._output", "mdreg.cli.introspect"])

@@ -8,75 +8,58 @@ from __future__ import annotations
 
 import copy
 import gc
+import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import typer
 
-from mdreg import __version__
+from mdreg.cli import _app
 
-app = typer.Typer(
-    name="mdreg",
-    help="Prepare, check and register model artifacts for the OCI Data Science Model Catalog.",
-    no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: rich_utils alone costs ~150 ms of start-up
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_state = {"debug": False}
+#: Command name -> the module under mdreg.cli that defines it. ``main`` imports only the
+#: module of the command being run; a test keeps this in step with the decorators.
+COMMAND_MODULES = {
+    "prepare": "prepare", "introspect": "introspect", "verify": "verify", "zip": "zip",
+    "save": "save", "upload": "upload", "load": "load", "scan": "scan",
+    "frameworks": "frameworks", "list": "catalog_cmds", "show": "catalog_cmds",
+    "update": "catalog_cmds", "delete": "catalog_cmds", "gc": "catalog_cmds",
+}
 
 
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"mdreg {__version__}\n")
-        raise typer.Exit()
+def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
+    """The app with the named commands' modules imported (all of them by default, in
+    the order ``--help`` lists them: the workflow's)."""
+    modules = dict.fromkeys(COMMAND_MODULES[n] for n in (COMMAND_MODULES if names is None else names))
+    for module in modules:
+        importlib.import_module(f"mdreg.cli.{module}")
+    return _app.app
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", envvar="MDREG_DEBUG",
-                               help="Show tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """Prepare, check and register model artifacts for the OCI Data Science Model Catalog.
-
-    Exit codes: 0 ok, 1 checks failed, 2 usage, 3 bad input, 4 refused as unsafe,
-    5 remote/service error.
-    """
-    _state["debug"] = debug
-
-
-def _register() -> None:
-    # Each command module adds itself to `app`; importing them is cheap (no frameworks).
-    from mdreg.cli import (  # noqa: F401, PLC0415
-        catalog_cmds, frameworks, introspect, load, prepare, save, scan, upload, verify, zip)
-
-
-_register()
+def __getattr__(name: str) -> typer.Typer:
+    # ``from mdreg.cli import app`` (completions, tests) gets every command registered.
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _app_for(args: list[str]) -> typer.Typer:
-    """``app``, holding only the command the arguments name when they name one.
+    """The app holding only the command the arguments name, when they name one.
 
-    Typer turns every registered command into a click command on each run (signatures,
-    type hints, parameter callbacks: ~25 ms for mdreg's commands); the one being run is
-    all click needs. The root options are flags, so the first argument that is not an
-    option is the command's name. Anything else (no command, ``--help`` of the whole
-    tool, a misspelt name that click should answer) gets the whole app.
+    Only that command's module is imported, and Typer turns only it into a click
+    command (signatures, type hints, parameter callbacks: ~25 ms for all of mdreg's).
+    The root options are flags, so the first argument that is not an option is the
+    command's name. Anything else (no command, ``--help`` of the whole tool, a misspelt
+    name that click should answer) gets the whole app.
     """
     name = next((a for a in args if not a.startswith("-")), None)
-    if name is None or "--" in args[:args.index(name)]:
-        return app
+    if name not in COMMAND_MODULES or "--" in args[:args.index(name)]:
+        return load_commands()
+    app = load_commands([name])
     chosen = [c for c in app.registered_commands
               if (c.name or typer.main.get_command_name(c.callback.__name__)) == name]
-    if len(chosen) != 1 or app.registered_groups:
-        return app
     one = copy.copy(app)
     one.registered_commands = chosen
     return one

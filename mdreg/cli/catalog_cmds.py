@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._catalog import (
     auth_option,
     config_file_option,

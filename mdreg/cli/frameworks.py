@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, print_table, warn
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, print_table
 
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}

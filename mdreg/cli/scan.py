@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, print_table, stdout
 
 

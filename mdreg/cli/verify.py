@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, error, stdout
 
 

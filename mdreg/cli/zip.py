@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mdreg.cli import app
+from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, note, progress_bar
 
 
