@@ -34,7 +34,7 @@ demo: install
 	$(BIN)/mdreg save $(OUT)/artifact --display-name "$(FRAMEWORK) demo" --version-set demo-$(FRAMEWORK)
 	$(BIN)/mdreg list --version-set demo-$(FRAMEWORK)
 
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (not tests; an hour or more): results in benchmarks/RESULTS.md. picklescan
@@ -56,8 +56,8 @@ bench-payloads: install-test
 completions: install
 	$(BIN)/python scripts/make_completions.py
 
-lint:
-	$(BIN)/ruff check mdreg tests
+lint: install-test
+	$(BIN)/ruff check mdreg tests benchmarks scripts examples
 
 clean:
 	rm -rf $(OUT) build dist *.egg-info .pytest_cache

@@ -46,7 +46,7 @@ REPO = HERE.parent
 PEERS = HERE / "peers"
 sys.path.insert(0, str(HERE))
 
-from harness import MDREG, now, table
+from harness import MDREG, now, table  # noqa: E402
 
 PY = sys.executable
 TIME = "/usr/bin/time"

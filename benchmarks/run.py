@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -112,8 +113,8 @@ def bench_zip(work: Path, runs: int, sizes: tuple[float, ...] = (1, 4)) -> str:
     for gib in sizes:
         art = _synthetic_artifact(work, gib)
         a, b = work / "a.zip", work / "b.zip"
-        clean = {"mdreg zip": lambda: a.unlink(missing_ok=True),
-                 "zip -0 -r": lambda: b.unlink(missing_ok=True)}
+        clean = {"mdreg zip": partial(a.unlink, missing_ok=True),
+                 "zip -0 -r": partial(b.unlink, missing_ok=True)}
         stats = compare({"mdreg zip": [*MDREG, "zip", str(art), "-o", str(a), "-q"],
                          "zip -0 -r": ["zip", "-0", "-r", "-q", str(b), "."]},
                         runs=max(1, runs // 3), warmup=0, before=clean, cwd=str(art))

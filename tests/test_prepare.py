@@ -140,7 +140,7 @@ def mixed_pipeline(models_dir):
 
 
 def test_mixed_pipeline(cli, mixed_pipeline, tmp_path):
-    path, sample, model, X = mixed_pipeline
+    path, sample, _model, _X = mixed_pipeline
     run = cli("prepare", path, "-o", tmp_path / "art", "--x-sample", sample, "--json")
     assert run.code == 0, run.err
     doc = json.loads(run.out)

@@ -40,7 +40,7 @@ import shutil
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -472,6 +472,21 @@ def safe_extract(zip_path: Path, dest: Path, limits: ExtractLimits = ExtractLimi
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return dest / subdir if subdir else dest
+
+
+@contextlib.contextmanager
+def extracted(zip_path: Path, purpose: str) -> Iterator[Path]:
+    """The artifact in ``zip_path`` unzipped (``safe_extract``) into a temporary folder,
+    removed afterwards: checking or running a zip needs its files, never a change to it."""
+    import tempfile  # noqa: PLC0415
+
+    if not zipfile.is_zipfile(zip_path):
+        raise InputError(f"{zip_path}: neither a folder nor a zip file")
+    tmp = Path(tempfile.mkdtemp(prefix=f"mdreg-{purpose}-"))
+    try:
+        yield safe_extract(zip_path, tmp / "artifact")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _create_temp_dir(dest: Path) -> Path:

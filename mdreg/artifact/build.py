@@ -18,8 +18,13 @@ from mdreg import __version__
 from mdreg.artifact import conda, layout
 from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE
 from mdreg.artifact.manifest import write_manifest
-from mdreg.artifact.metadata import (check_use_case, custom, limit_problems, new_metadata,
-                                     write_metadata)
+from mdreg.artifact.metadata import (
+    check_use_case,
+    custom,
+    limit_problems,
+    new_metadata,
+    write_metadata,
+)
 from mdreg.artifact.provenance import git_provenance
 from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.artifact.secrets import secret_warnings

@@ -130,7 +130,7 @@ _QUOTED = re.compile(r"'((?:[^']|'')*)'")
 # int, float, null, timestamp, merge and value resolvers all need another first character.
 # Words are split by single spaces (a folder name with a space in ARTIFACT_DIRECTORY).
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@:+-]*(?: [A-Za-z0-9_./@+-][A-Za-z0-9_./@:+-]*)*")
-_NOT_STRINGS = frozenset("yes no true false on off null".split())
+_NOT_STRINGS = frozenset(["yes", "no", "true", "false", "on", "off", "null"])
 
 
 def _simple_yaml(text: str) -> dict[str, Any] | None:

@@ -107,8 +107,8 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
     and infinity become null; dates and times become ISO 8601 strings; numpy
     scalars become Python numbers.
     """
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
 
     if isinstance(data, pd.DataFrame):
         if all(isinstance(c, str) for c in data.columns):
@@ -138,7 +138,7 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
 
 
 def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415
 
     try:
         return pd.read_csv(path, sep=sep, parse_dates=False)
@@ -184,7 +184,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame | np.ndarray:
 
 def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
     """The table a parsed JSON sample describes."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415
 
     where = path if isinstance(path, str) else f"sample file {path}"  # str: from_json's source
     if isinstance(obj, dict) and set(obj) == {"data"}:
@@ -217,7 +217,7 @@ def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
 
 def _numeric_array(rows: list[Any]) -> np.ndarray | None:
     """``rows`` as a 2-D numpy array when they are equally long rows of numbers or booleans."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415
 
     try:
         array = np.asarray(rows)
@@ -228,7 +228,7 @@ def _numeric_array(rows: list[Any]) -> np.ndarray | None:
 
 def _values_array(values: list[Any]) -> np.ndarray:
     """A JSON list of single values as a 1-D array: numeric, text, or (mixed) objects."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415
 
     if values and all(isinstance(v, (int, float)) for v in values):
         return np.asarray(values)
@@ -240,7 +240,7 @@ def _values_array(values: list[Any]) -> np.ndarray:
 def _read_parquet(path: Path) -> pd.DataFrame:
     if importlib.util.find_spec("pyarrow") is None:
         raise FrameworkNotInstalledError("Parquet", "pyarrow")
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415
 
     try:
         return pd.read_parquet(path, engine="pyarrow")
@@ -249,8 +249,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame:
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
 
     with path.open("rb") as f:
         magic = f.read(6)
@@ -300,7 +300,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # scalars, 0-d arrays
         if getattr(value, "dtype", None) is not None and value.dtype.kind in "mM":
-            import pandas as pd  # numpy gives nanosecond datetimes as bare integers
+            import pandas as pd  # numpy gives nanosecond datetimes as bare integers  # noqa: PLC0415
 
             return _plain(pd.Timedelta(value) if value.dtype.kind == "m" else pd.Timestamp(value))
         return _plain(value.tolist())
@@ -329,7 +329,7 @@ def _json_kind(obj: Any) -> str:
 
 
 def _is_missing(value: Any) -> bool:
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415
 
     try:
         return bool(pd.isna(value))

@@ -56,14 +56,12 @@ MAX_SCHEMA_BYTES = 32_000
 #: The feature types mdreg writes.
 FEATURE_TYPES = ("Continuous", "Integer", "String", "Category", "Boolean", "DateTime")
 #: Every feature type ADS knows (files made by ADS may use any of them).
-ADS_FEATURE_TYPES = frozenset(
-    FEATURE_TYPES
-    + (
-        "Address", "Constant", "CreditCard", "Discrete", "Document", "GIS", "IpAddress",
-        "IpAddressV4", "IpAddressV6", "LatLong", "Object", "Ordinal", "PhoneNumber", "Text",
-        "Unknown", "ZipCode",
-    )
-)  # fmt: skip
+ADS_FEATURE_TYPES = frozenset((
+    *FEATURE_TYPES,
+    "Address", "Constant", "CreditCard", "Discrete", "Document", "GIS", "IpAddress",
+    "IpAddressV4", "IpAddressV6", "LatLong", "Object", "Ordinal", "PhoneNumber", "Text",
+    "Unknown", "ZipCode",
+))  # fmt: skip
 KNOWN_VERSIONS = ("1.0", "1.1")
 COLUMN_KEYS = ("dtype", "feature_type", "name", "domain", "required", "description", "order")
 _DOMAIN_KEYS = ("values", "stats", "constraints")
@@ -340,8 +338,8 @@ def _column(
 
 
 def _to_frame(data: Any) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
 
     if isinstance(data, pd.DataFrame):
         return data
@@ -383,17 +381,17 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def _feature_type(frame: pd.DataFrame, position: int, dtype: Any) -> str:
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415
 
-    if dtype == object:  # Python objects: booleans with a None among them are still Boolean
+    if dtype == object:  # noqa: E721 - a numpy dtype equals object; `is` would not. Python objects: booleans with a None among them are still Boolean
         kind = pd.api.types.infer_dtype(frame.iloc[:, position], skipna=True)
         return "Boolean" if kind == "boolean" else "String"
     return _feature_type_of_dtype(dtype)
 
 
 def _feature_type_of_dtype(dtype: Any) -> str:
-    from pandas import CategoricalDtype
-    from pandas.api import types
+    from pandas import CategoricalDtype  # noqa: PLC0415
+    from pandas.api import types  # noqa: PLC0415
 
     if types.is_bool_dtype(dtype):
         return "Boolean"
@@ -426,7 +424,7 @@ def _feature_type_of_dtype_name(dtype: str) -> str:
 
 def _numeric_stats(frame: pd.DataFrame, positions: list[int]) -> dict[int, dict[str, Any]]:
     """Statistics of the numeric columns at ``positions``, computed for all at once."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415
 
     if not positions:
         return {}

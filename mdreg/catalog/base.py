@@ -265,7 +265,7 @@ class Catalog(ABC):
 
         return Path(tempfile.mkdtemp(prefix="mdreg-save-"))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a catalog without connections keeps it
         """Release connections; the catalog may not be used afterwards."""
 
     def __enter__(self) -> Catalog:

@@ -92,7 +92,7 @@ class LocalCatalog(Catalog):
     max_direct_bytes = None
 
     def __init__(self, home: str | Path | None = None, *,
-                 max_artifact_bytes: int | None | Literal["env"] = "env") -> None:
+                 max_artifact_bytes: int | Literal["env"] | None = "env") -> None:
         """``max_artifact_bytes``: "env" reads $MDREG_LOCAL_MAX_ARTIFACT_BYTES (default
         6 GiB, as the OCI catalog; ``none`` for no limit)."""
         self.home = Path(home) if home is not None else mdreg_home()
@@ -257,7 +257,7 @@ class LocalCatalog(Catalog):
         record = self.get(model_id)
         dest = Path(dest)
         try:
-            f = open(self.blobs.path_for(record.artifact_sha256), "rb")
+            f = open(self.blobs.path_for(record.artifact_sha256), "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as exc:
             raise ArtifactError(f"the artifact of {model_id} is missing from {self.blobs.root}: "
                                 "the catalog was damaged; delete the model and save it again") from exc

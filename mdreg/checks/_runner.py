@@ -42,7 +42,7 @@ def main(artifact_dir, payload_file, result_file):
         result["prediction"] = json.loads(text)
         result["ok"] = True
         result["stage"] = "done"
-    except BaseException as exc:  # report everything: it is the user's code
+    except BaseException as exc:  # noqa: BLE001 - report everything: it is the user's code
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()
     with open(result_file, "w", encoding="utf-8") as f:

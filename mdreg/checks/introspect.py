@@ -6,7 +6,6 @@ the artifact is a folder; a zip is never modified, so no stray results file ship
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,20 +51,11 @@ def introspect(artifact: str | Path, *, online: bool = False, record: bool = Tru
         results = run_checks(artifact, online=online)
         recorded = record and _record(artifact, results)
         return IntrospectionReport(artifact, results, recorded)
-    if not zipfile.is_zipfile(artifact):
-        raise InputError(f"{artifact}: neither a folder nor a zip file")
-    import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
+    from mdreg.artifact.archive import extracted  # noqa: PLC0415
 
-    from mdreg.artifact.archive import safe_extract  # noqa: PLC0415
-
-    tmp = Path(tempfile.mkdtemp(prefix="mdreg-introspect-"))
-    try:
-        # safe_extract flattens a zip whose score.py sits one folder deep, as the service accepts it
-        root = safe_extract(artifact, tmp / "artifact")
+    # safe_extract flattens a zip whose score.py sits one folder deep, as the service accepts it
+    with extracted(artifact, "introspect") as root:
         return IntrospectionReport(artifact, run_checks(root, online=online), recorded=False)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_checks(root: Path, *, online: bool = False) -> list[CheckResult]:

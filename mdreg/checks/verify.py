@@ -136,8 +136,14 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     reads the answer.
     """
     artifact = Path(artifact).resolve()
+    if artifact.is_file():
+        from mdreg.artifact.archive import extracted  # noqa: PLC0415
+
+        with extracted(artifact, "verify") as root:
+            return verify(root, payload, payload_format=payload_format, response=response,
+                          python=python, timeout=timeout)
     if not (artifact / layout.SCORE_PY).is_file():
-        raise InputError(f"{artifact}: no score.py (verify needs an artifact folder)")
+        raise InputError(f"{artifact}: no score.py (verify needs an artifact folder or zip)")
     body = request_body(artifact, payload, payload_format, response)
     env = _clean_env()
     if response is not None and payload_format not in ("json", "safetensors"):

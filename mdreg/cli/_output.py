@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def stdout() -> Any:
     from rich.console import Console  # noqa: PLC0415
 
     return Console(soft_wrap=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def stderr() -> Any:
     from rich.console import Console  # noqa: PLC0415
 
@@ -82,8 +82,7 @@ class progress_bar:
     def __enter__(self) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import (BarColumn, DownloadColumn, Progress,  # noqa: PLC0415
-                                   TransferSpeedColumn)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn  # noqa: PLC0415
 
         self._progress = Progress("{task.description}", BarColumn(), DownloadColumn(),
                                   TransferSpeedColumn(), console=stderr(), transient=True)

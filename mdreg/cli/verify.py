@@ -27,7 +27,7 @@ class ResponseFormat(str, Enum):  # mdreg.payload.RESPONSE_FORMATS
 
 @app.command("verify")
 def verify_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder."),
+    artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
     data: Optional[Path] = typer.Option(None, "--data", help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload (JSON files as they are)."),
     data_json: Optional[str] = typer.Option(None, "--data-json", help="Payload as JSON text."),
     payload: PayloadFormat = typer.Option(PayloadFormat.json, "--payload", help="Send the sample encoded as this request body format."),

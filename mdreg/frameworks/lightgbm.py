@@ -75,20 +75,20 @@ class LightGBMFramework(Framework):
         self.require()
         if _is_text_model(path):
             _check_trees(path)
-            import lightgbm as lgb  # frameworks load only when needed
+            import lightgbm as lgb  # frameworks load only when needed  # noqa: PLC0415
 
             try:
                 return lgb.Booster(model_file=str(path))
             except lgb.basic.LightGBMError as exc:
                 raise InputError(f"{path}: LightGBM could not read the model: {exc}") from exc
-        import joblib
+        import joblib  # noqa: PLC0415
 
         model = joblib.load(path)  # also reads plain pickles
         _check_loaded(path, model)
         return model
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
-        import lightgbm as lgb
+        import lightgbm as lgb  # noqa: PLC0415
 
         storage = _storage(model)
         if storage == "pickle":  # plain pickle: score.py needs no more than the stdlib
@@ -106,7 +106,7 @@ class LightGBMFramework(Framework):
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
-        import lightgbm as lgb
+        import lightgbm as lgb  # noqa: PLC0415
 
         estimator = model.steps[-1][-1] if _is_pipeline(model) else model
         if isinstance(estimator, lgb.LGBMModel):
@@ -149,7 +149,7 @@ class LightGBMFramework(Framework):
         )
 
     def predict(self, model: Any, data: Any) -> Any:
-        import lightgbm as lgb
+        import lightgbm as lgb  # noqa: PLC0415
 
         booster = model if isinstance(model, lgb.Booster) else getattr(model, "booster_", None)
         if isinstance(booster, lgb.Booster) and hasattr(data, "columns"):
@@ -160,7 +160,7 @@ class LightGBMFramework(Framework):
         return model.predict(data)
 
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
-        import lightgbm as lgb
+        import lightgbm as lgb  # noqa: PLC0415
 
         storage = _storage(model)
         classes = None
@@ -262,7 +262,7 @@ def _is_pipeline(model: Any) -> bool:
 
 
 def _check_loaded(path: Path, model: Any) -> None:
-    import lightgbm as lgb
+    import lightgbm as lgb  # noqa: PLC0415
 
     inner = model.steps[-1][-1] if _is_pipeline(model) else model
     if isinstance(inner, (lgb.Booster, lgb.LGBMModel)):
@@ -274,7 +274,7 @@ def _check_loaded(path: Path, model: Any) -> None:
 
 def _storage(model: Any) -> str:
     """"text" when model.txt (plus the class labels) carries everything predict needs."""
-    import lightgbm as lgb
+    import lightgbm as lgb  # noqa: PLC0415
 
     cls = type(model)
     if cls is lgb.Booster:

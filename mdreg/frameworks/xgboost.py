@@ -100,12 +100,12 @@ class XGBoostFramework(Framework):
         self.require()
         head = _read_head(path)
         if _native_kind(head) is None and is_pickle_like(head):
-            import joblib  # frameworks load only when needed
+            import joblib  # frameworks load only when needed  # noqa: PLC0415
 
             model = joblib.load(path)  # also reads plain pickles
             _check_loaded(path, model)
             return model
-        import xgboost as xgb
+        import xgboost as xgb  # noqa: PLC0415
 
         try:
             booster = xgb.Booster(model_file=str(path))
@@ -135,7 +135,7 @@ class XGBoostFramework(Framework):
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
-        import xgboost as xgb
+        import xgboost as xgb  # noqa: PLC0415
 
         estimator = _final_estimator(model)
         if isinstance(estimator, xgb.XGBModel):
@@ -175,7 +175,7 @@ class XGBoostFramework(Framework):
         )
 
     def predict(self, model: Any, data: Any) -> Any:
-        import xgboost as xgb
+        import xgboost as xgb  # noqa: PLC0415
 
         if isinstance(model, (xgb.Booster, xgb.XGBModel)) and hasattr(data, "columns"):
             booster = model if isinstance(model, xgb.Booster) else model.get_booster()
@@ -187,7 +187,7 @@ class XGBoostFramework(Framework):
         return model.predict(data)
 
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
-        import xgboost as xgb
+        import xgboost as xgb  # noqa: PLC0415
 
         storage = _storage(model)
         cls = type(model).__name__ if storage == "json" and isinstance(model, xgb.XGBModel) else ""
@@ -294,7 +294,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_loaded(path: Path, model: Any) -> None:
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
     if isinstance(_final_estimator(model), (xgb.Booster, xgb.XGBModel)):
         return
@@ -313,7 +313,7 @@ def _final_estimator(model: Any) -> Any:
 
 def _storage(model: Any) -> str:
     """"json" when the native model file carries everything predict needs, else "pickle"."""
-    import xgboost as xgb
+    import xgboost as xgb  # noqa: PLC0415
 
     if type(model) is xgb.Booster:
         return "json"

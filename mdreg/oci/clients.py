@@ -78,7 +78,7 @@ class OciClients:
             if client is not None:
                 try:
                     client.base_client.session.close()
-                except Exception:  # noqa: BLE001 - closing is best effort
+                except Exception:  # noqa: BLE001, S110 - closing is best effort
                     pass
 
 

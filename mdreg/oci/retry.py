@@ -51,7 +51,7 @@ def backoff(attempt: int, settings: OciSettings, exc: BaseException | None = Non
     """Seconds to wait before try ``attempt + 1`` (attempt counts from 1): full jitter
     below ``base * 2**(attempt-1)``, capped, and at least a 429's ``retry-after``."""
     cap = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (attempt - 1))
-    wait = random.uniform(0, cap)
+    wait = random.uniform(0, cap)  # noqa: S311 - jitter, not a secret
     headers = getattr(exc, "headers", None) or {}
     after = headers.get("retry-after") if hasattr(headers, "get") else None
     if after:

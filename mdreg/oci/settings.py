@@ -130,7 +130,7 @@ class OciOptions:
     parallelism: int | None = None
 
 
-_OPTIONS: ContextVar[OciOptions] = ContextVar("mdreg_oci_options", default=OciOptions())
+_OPTIONS: ContextVar[OciOptions] = ContextVar("mdreg_oci_options", default=OciOptions())  # noqa: B039 - frozen
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 
@@ -135,7 +135,7 @@ def temp_owner(name: str) -> int | None:
 # A caller-supplied way to show progress: ``progress(total_bytes, label)`` is a context
 # manager yielding a callback fed byte counts (or None for no display). The CLI passes
 # ``mdreg.cli._output.progress_bar``; library code never draws anything itself.
-ProgressFactory = Callable[[int, str], AbstractContextManager[Optional[ProgressFn]]]
+ProgressFactory = Callable[[int, str], AbstractContextManager[ProgressFn | None]]
 
 
 def no_progress(total: int, label: str) -> AbstractContextManager[ProgressFn | None]:

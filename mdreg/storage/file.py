@@ -58,7 +58,7 @@ class FileBucket(Bucket):
     def get(self, key: str, dest: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
         src = self._path(key)
         try:
-            f = open(src, "rb")
+            f = open(src, "rb")  # noqa: SIM115 - closed by the with below
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             raise ObjectNotFoundError(f"{self.uri_for(key)}: no such object") from exc
         with f:

@@ -7,11 +7,11 @@ A third-party plugin names its own package in ``Framework.template_package``; it
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(package: str | None) -> Any:
     import jinja2  # noqa: PLC0415 - only prepare renders templates
 
@@ -20,7 +20,7 @@ def _environment(package: str | None) -> Any:
         loader=jinja2.ChoiceLoader([*loaders, jinja2.PackageLoader("mdreg", "templates")]),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - it writes Python source, not HTML
     )
 
 

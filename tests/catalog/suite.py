@@ -96,9 +96,8 @@ class CatalogSuite:
         record = catalog.save(details(), z)
         with catalog.open_artifact(record.id) as path:
             assert path.read_bytes() == z.read_bytes()
-        with pytest.raises(ModelNotFoundError):
-            with catalog.open_artifact("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ"):
-                pass
+        with pytest.raises(ModelNotFoundError), catalog.open_artifact("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ"):
+            pass
 
     def test_save_from_a_bucket(self, catalog: Catalog, bucket, make_zip: MakeZip,  # type: ignore[no-untyped-def]
                                 tmp_path: Path) -> None:
@@ -177,7 +176,7 @@ class CatalogSuite:
 
     def test_update_past_a_limit_changes_nothing(self, catalog: Catalog, make_zip: MakeZip) -> None:
         record = catalog.save(details("m"), make_zip())
-        with pytest.raises(InputError, match="'long'.*256 characters.*255"):
+        with pytest.raises(InputError, match=r"'long'.*256 characters.*255"):
             catalog.update(record.id, ModelUpdate(custom_metadata_list=[
                 {"key": "long", "value": "x" * 256, "category": "Other", "description": ""}]))
         with pytest.raises(InputError, match="description is 256 characters"):
@@ -257,7 +256,7 @@ class CatalogSuite:
 
     def test_description_limit(self, catalog: Catalog, make_zip: MakeZip) -> None:
         catalog.save(details("a", description="d" * 255), make_zip())
-        with pytest.raises(InputError, match="description is 256 characters.*--description"):
+        with pytest.raises(InputError, match=r"description is 256 characters.*--description"):
             catalog.save(details("b", description="d" * 256), make_zip())
         assert len(catalog.list()) == 1
 

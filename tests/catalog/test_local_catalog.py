@@ -110,7 +110,7 @@ def test_artifact_size_limit_is_configurable(make_zip: MakeZip, monkeypatch: pyt
     monkeypatch.setenv("MDREG_LOCAL_MAX_ARTIFACT_BYTES", "1000")
     with LocalCatalog() as cat:
         assert cat.max_artifact_bytes == 1000
-        with pytest.raises(InputError, match="over the local catalog's limit of 1000.*MDREG_LOCAL_MAX_ARTIFACT_BYTES"):
+        with pytest.raises(InputError, match=r"over the local catalog's limit of 1000.*MDREG_LOCAL_MAX_ARTIFACT_BYTES"):
             cat.save(details("a"), z)
         assert cat.list() == [] and cat.fsck().orphan_blobs == []
     monkeypatch.setenv("MDREG_LOCAL_MAX_ARTIFACT_BYTES", "none")

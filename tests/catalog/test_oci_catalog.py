@@ -266,7 +266,7 @@ def test_a_retried_create_does_not_make_two_models(oci_server, cat, make_zip) ->
 
 
 def test_missing_models_are_not_found(cat) -> None:
-    with pytest.raises(ModelNotFoundError, match="no model ocid1.datasciencemodel.oc1..gone"):
+    with pytest.raises(ModelNotFoundError, match=r"no model ocid1.datasciencemodel.oc1..gone"):
         cat.get("ocid1.datasciencemodel.oc1..gone")
     with pytest.raises(ModelNotFoundError, match="OCI model ids are OCIDs"):
         cat.get("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ")

@@ -81,7 +81,7 @@ def test_the_config_file_picks_the_catalog(tmp_path: Path, monkeypatch: pytest.M
     assert isinstance(open_catalog(), LocalCatalog)  # the environment beats the file
     (tmp_path / "home" / "config.toml").write_text("catalog = [\n")
     monkeypatch.delenv("MDREG_CATALOG")
-    with pytest.raises(UsageError, match="config.toml is not valid TOML"):
+    with pytest.raises(UsageError, match=r"config.toml is not valid TOML"):
         open_catalog()
 
 
@@ -102,7 +102,7 @@ def test_no_config_file(tmp_path: Path) -> None:
 
 def test_no_such_profile(oci_files) -> None:
     s = resolve(OciOptions(config_file=str(oci_files.config), profile="PROD"), environ={}, config={})
-    with pytest.raises(UsageError, match="no profile 'PROD' in .*config: choose one with --profile"):
+    with pytest.raises(UsageError, match=r"no profile 'PROD' in .*config: choose one with --profile"):
         credentials(s)
 
 
@@ -110,7 +110,7 @@ def test_a_missing_key_file(oci_files, tmp_path: Path) -> None:
     text = oci_files.config.read_text().replace(str(oci_files.key), str(tmp_path / "gone.pem"))
     (tmp_path / "config").write_text(text)
     s = resolve(OciOptions(config_file=str(tmp_path / "config")), environ={}, config={})
-    with pytest.raises((InputError, UsageError), match="gone.pem"):
+    with pytest.raises((InputError, UsageError), match=r"gone.pem"):
         credentials(s)
 
 

@@ -176,7 +176,7 @@ def test_load_flattens_a_single_nested_folder(art: Path, tmp_path: Path) -> None
 def test_load_refuses_a_tampered_artifact(art: Path, tmp_path: Path) -> None:
     (art / "model.joblib").write_bytes((art / "model.joblib").read_bytes() + b"\x00")
     z = zip_artifact(art, tmp_path / "bad.zip")
-    with pytest.raises(ArtifactError, match="does not match its manifest.*model.joblib"):
+    with pytest.raises(ArtifactError, match=r"does not match its manifest.*model.joblib"):
         load_artifact(str(z.path), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing half-done

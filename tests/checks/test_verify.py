@@ -140,3 +140,25 @@ def test_csv_payload_file(artifact, iris_x_csv, iris_rf, iris):
     result = verify(artifact, payload_from_file(iris_x_csv))
     X, _ = iris
     assert result.prediction == {"prediction": joblib.load(iris_rf).predict(X.head(20)).tolist()}
+
+
+def test_a_zip_is_verified_as_its_folder_and_left_as_it_was(artifact, cli, tmp_path):
+    """The zip that would be uploaded runs as the folder did, sample included; the zip
+    is not touched and nothing is left in the temporary folder."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from mdreg import zip_artifact
+
+    zipped = zip_artifact(artifact, tmp_path / "a.zip").path
+    before = hashlib.sha256(zipped.read_bytes()).hexdigest()
+    left = set(Path(tempfile.gettempdir()).glob("mdreg-verify-*"))
+    run = cli("verify", zipped, "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["prediction"] == verify(artifact).prediction
+    assert hashlib.sha256(zipped.read_bytes()).hexdigest() == before
+    assert set(Path(tempfile.gettempdir()).glob("mdreg-verify-*")) == left
+    (tmp_path / "not.zip").write_text("hello")
+    run = cli("verify", tmp_path / "not.zip")
+    assert run.code == 3 and "neither a folder nor a zip file" in run.err

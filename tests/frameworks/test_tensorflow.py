@@ -292,11 +292,11 @@ def test_saved_model_folder_is_checked_against_the_manifest(tf_artifacts, tmp_pa
     data = next((art / "saved_model/variables").glob("variables.data-*"))
     original = data.read_bytes()
     data.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
-    with pytest.raises(RuntimeError, match="variables.data"):
+    with pytest.raises(RuntimeError, match=r"variables.data"):
         check(str(art / "saved_model"), "saved_model")
     data.write_bytes(original)
     (art / "saved_model/variables/extra.bin").write_bytes(b"x")
-    with pytest.raises(RuntimeError, match="extra.bin"):
+    with pytest.raises(RuntimeError, match=r"extra.bin"):
         check(str(art / "saved_model"), "saved_model")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -160,7 +161,7 @@ class Identity:
     def federate(self, key_id: str, payload: dict[str, Any]) -> tuple[Any, str]:
         """(the certificate's public key, a token) for a federation request: the leaf
         certificate must chain to this CA, carry this tenancy and match ``keyId``."""
-        tenancy, kind, fp = (key_id.split("/") + ["", "", ""])[:3]
+        tenancy, kind, fp = [*key_id.split("/"), "", "", ""][:3]
         if kind != "fed-x509":
             raise AuthError("the federation endpoint takes only x509 key ids")
         try:
@@ -176,7 +177,7 @@ class Identity:
             raise AuthError("the certificate is not for this tenancy")
         chain = [leaf, *inters]
         try:
-            for child, parent in zip(chain, chain[1:]):
+            for child, parent in itertools.pairwise(chain):
                 child.verify_directly_issued_by(parent)
             chain[-1].verify_directly_issued_by(self.ca_cert)
         except Exception as exc:  # noqa: BLE001 - any failure is a refusal

@@ -100,7 +100,7 @@ def test_joblib_compat_length_field(tmp_path: Path, field: str) -> None:
     assert [g.dotted for g in report.globals] == ["os.system"]
 
 
-def test_text_that_starts_with_ZF_is_not_compressed() -> None:
+def test_text_that_starts_with_zf_is_not_compressed() -> None:
     assert compression_of(b"ZFS pool notes: resilver finished\n") is None
 
 

@@ -66,7 +66,7 @@ def test_file_uri_of_a_zip_is_folder_plus_key(tmp_path: Path) -> None:
 def test_file_uri_of_a_folder_takes_the_default_name(tmp_path: Path) -> None:
     bucket, key = open_location((tmp_path / "b").as_uri() + "/", default_name="art.zip")
     assert bucket.root == tmp_path / "b" and key == "art.zip"
-    with pytest.raises(InputError, match="give the URI of a .zip object"):
+    with pytest.raises(InputError, match=r"give the URI of a .zip object"):
         open_location((tmp_path / "b").as_uri())
 
 

@@ -181,7 +181,7 @@ def test_uris_open_oci_buckets_with_the_settings_in_force(oci_server, oci_files)
 
 def test_a_missing_bucket_is_a_remote_error_with_the_service_code(oci_server, oci_files, tmp_path: Path) -> None:
     bucket = OciBucket("nope", NAMESPACE, settings=settings_for(oci_server, oci_files))
-    with pytest.raises(OciServiceError, match="HTTP 404 BucketNotFound.*opc-request-id"):
+    with pytest.raises(OciServiceError, match=r"HTTP 404 BucketNotFound.*opc-request-id"):
         bucket.put("x.zip", _file(tmp_path / "x", 5)[0])
 
 
@@ -238,5 +238,5 @@ def test_plan_parts_respects_the_part_limit() -> None:
 
 def test_no_oci_settings_no_bucket(oci_server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OCI_CONFIG_LOCATION", str(tmp_path / "missing-config"))
-    with pytest.raises(UsageError, match="no OCI config file at .*missing-config"):
+    with pytest.raises(UsageError, match=r"no OCI config file at .*missing-config"):
         open_location(f"oci://artifacts@{NAMESPACE}/x.zip")

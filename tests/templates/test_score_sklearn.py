@@ -110,3 +110,33 @@ def test_a_feature_named_response_is_data_not_a_request_option(tmp_path):
     assert score.predict(row)["prediction"] == model.predict(X.head(1)).tolist()
     assert score.response_format(row) == "json"
     assert score.response_format({"data": [row], "response": "npy"}) == "npy"
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ([[1.0, 2.0]], "got rows of 2 values"),
+    ([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]], "got rows of 2 and 4 values"),
+    ([[[1.0], [2.0], [3.0], [4.0]]], "got rows nested deeper"),
+    ([], "got no rows"),
+    (5, "got int"),
+])
+def test_rows_of_the_wrong_shape_name_the_columns(iris, tmp_path, body, says):
+    """The error reaches the client: it says what a row is, not pandas' shape mismatch."""
+    X, y = iris
+    score = _prepared(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf")
+    with pytest.raises(ValueError, match="expected rows of 4 values") as err:
+        score.predict(body)
+    assert says in str(err.value) and "sepal length (cm)" in str(err.value)
+
+
+def test_a_word_in_a_number_column_is_an_error_not_a_missing_value(iris, tmp_path):
+    X, y = iris
+    score = _prepared(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf")
+    row = X.iloc[0].tolist()
+    with pytest.raises(ValueError, match=r"input column 'sepal length \(cm\)' takes numbers \(float64\)"):
+        score.predict([["five", *row[1:]]])
+    with pytest.raises(ValueError, match="takes numbers"):
+        score.predict({**X.head(1).to_dict(orient="list"), "petal width (cm)": ["wide"]})
+    # A missing value is still NaN (the forest handles it), and a single flat row is a row.
+    assert len(score.predict([[None, *row[1:]]])["prediction"]) == 1
+    assert score.predict(row)["prediction"] == score.predict([row])["prediction"]
+
