@@ -300,7 +300,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # scalars, 0-d arrays
         if getattr(value, "dtype", None) is not None and value.dtype.kind in "mM":
-            import pandas as pd  # numpy gives nanosecond datetimes as bare integers  # noqa: PLC0415
+            import pandas as pd  # noqa: PLC0415 - numpy gives nanosecond datetimes as bare integers
 
             return _plain(pd.Timedelta(value) if value.dtype.kind == "m" else pd.Timestamp(value))
         return _plain(value.tolist())

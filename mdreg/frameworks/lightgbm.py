@@ -75,7 +75,7 @@ class LightGBMFramework(Framework):
         self.require()
         if _is_text_model(path):
             _check_trees(path)
-            import lightgbm as lgb  # frameworks load only when needed  # noqa: PLC0415
+            import lightgbm as lgb  # noqa: PLC0415 - frameworks load only when needed
 
             try:
                 return lgb.Booster(model_file=str(path))

@@ -100,7 +100,7 @@ class XGBoostFramework(Framework):
         self.require()
         head = _read_head(path)
         if _native_kind(head) is None and is_pickle_like(head):
-            import joblib  # frameworks load only when needed  # noqa: PLC0415
+            import joblib  # noqa: PLC0415 - frameworks load only when needed
 
             model = joblib.load(path)  # also reads plain pickles
             _check_loaded(path, model)

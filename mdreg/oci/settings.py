@@ -204,7 +204,7 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
         import tomllib  # noqa: PLC0415
     except ModuleNotFoundError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]  # noqa: PLC0415
+            import tomli as tomllib  # noqa: PLC0415 - type: ignore[no-redef]
         except ModuleNotFoundError:
             raise UsageError(f"reading {path} needs Python 3.11 or `pip install tomli`") from None
     try:

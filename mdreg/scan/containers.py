@@ -259,7 +259,7 @@ def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
         return lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE)
     if compression == "lz4":
         try:
-            import lz4.frame  # optional, only for lz4-compressed joblib files  # noqa: PLC0415
+            import lz4.frame  # noqa: PLC0415 - optional, only for lz4-compressed joblib files
         except ImportError:
             raise OSError("scanning lz4-compressed files needs the 'lz4' package") from None
         return lz4.frame.LZ4FrameFile(raw)  # type: ignore[no-any-return]
