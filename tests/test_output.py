@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mdreg.cli._output import print_table
+from mdreg.cli._output import error, print_table
 
 ROWS = [["score_py", "passed", "fine"], ["model_scan", "failed", "refs [bold]os.system[/]\nsee mdreg scan"]]
 
@@ -26,3 +26,10 @@ def test_terminal_output_is_rich_table_with_cells_escaped(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "┃" in out and "score_py" in out
     assert "[bold]os.system[/]" in out  # shown as written, not taken for markup
+
+
+def test_an_error_is_one_line_whatever_the_exception_text(capsys):
+    """Framework exceptions carry line breaks (torch's tree specs): the user gets one line."""
+    error("the model could not predict: ValueError: Trying to flatten inputs:\n  TreeSpec(tuple,\n\n    [*])")
+    err = capsys.readouterr().err
+    assert err == "error: the model could not predict: ValueError: Trying to flatten inputs: TreeSpec(tuple, [*])\n"

@@ -209,6 +209,8 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     elif X is not None:
         try:
             output_schema = schema.describe(plugin.predict(model, X), "output")
+        except MdregError:
+            raise  # the plugin's own one-line error says what to do
         except NotImplementedError:
             output_schema = schema.schema_from_count(1)
             warnings.append("the model cannot be run here: output_schema.json is a placeholder; "

@@ -64,7 +64,9 @@ def warn(message: str) -> None:
 
 def error(message: str) -> None:
     # Plain write: the message is the user's one line, and must not be re-wrapped or styled.
-    sys.stderr.write(f"error: {message}\n")
+    # A line break inside it (a framework's multi-line exception text) becomes a space.
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    sys.stderr.write(f"error: {one_line}\n")
 
 
 PROGRESS_MIN_BYTES = 8 << 20  # below this a bar only flickers

@@ -224,6 +224,8 @@ class PyTorchFramework(Framework):
         import numpy as np  # noqa: PLC0415
         import torch  # noqa: PLC0415
 
+        _one_input(model, "mdreg runs it on --x-sample as one: give your own score.py with "
+                          "--score-py and a sample of its output with --y-sample instead")
         x = _as_tensor(data, model)
         size = static_batch(model)
         if size:  # a .pt2 exported for batches of exactly `size` items
@@ -244,6 +246,8 @@ class PyTorchFramework(Framework):
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def template_context(self, model: TorchModel, source: Path) -> dict[str, Any]:
+        _one_input(model, "the generated score.py feeds it one: write a score.py that "
+                          "builds each tensor from the request and pass it with --score-py")
         return {
             "kind": model.kind,
             "model_code_module": model.code.name if model.code else None,
@@ -625,6 +629,33 @@ def _n_features(model: TorchModel) -> int | None:
 
 
 # -- predicting at prepare time (for the output schema) -------------------------------------
+
+
+def forward_inputs(model: TorchModel) -> list[str] | None:
+    """The names of the arguments the model's forward requires (those without a default),
+    or None when the model does not say."""
+    import inspect  # noqa: PLC0415
+
+    try:
+        if model.kind == EXPORT:
+            return list(model.program.graph_signature.user_inputs)
+        if model.kind == TORCHSCRIPT:  # its schema starts with self
+            return [a.name for a in model.module.forward.schema.arguments[1:]
+                    if not a.has_default_value()]
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return [p.name for p in inspect.signature(model.module.forward).parameters.values()
+                if p.kind in positional and p.default is inspect.Parameter.empty]
+    except Exception:  # noqa: BLE001 - a forward mdreg cannot read: assume one input
+        return None
+
+
+def _one_input(model: TorchModel, remedy: str) -> None:
+    """Refuse a model whose forward takes several tensors: score.py and the output schema
+    feed it one (the request's table or tensor)."""
+    names = forward_inputs(model)
+    if names and len(names) > 1:
+        raise InputError(f"the model's forward takes {len(names)} tensors ({', '.join(names)}); "
+                         f"{remedy}")
 
 
 def _model_dtype(module: Any) -> Any:

@@ -63,6 +63,17 @@ class SmallCNN(nn.Module):
         return self.head(torch.flatten(self.features(x), 1))
 
 
+class TwoTower(nn.Module):
+    """Two input tensors: mdreg's score.py cannot feed it, a user's can."""
+
+    def __init__(self):
+        super().__init__()
+        self.left, self.right = nn.Linear(3, 2), nn.Linear(4, 2)
+
+    def forward(self, x, y, scale: float = 1.0):
+        return (self.left(x) + self.right(y)) * scale
+
+
 class FnNet(nn.Module):
     """Keeps a function as an attribute: torch's weights-only reader refuses that."""
 
@@ -697,3 +708,76 @@ def test_gpu_forced_device_names(cli, torch_dir, tmp_path, forced):
     got = _predict_in_subprocess(art, {"npy": _npy(images)}, tmp_path, env={"MDREG_DEVICE": forced})
     assert got["device"] == "cuda:0" and got["params"] == ["cuda:0"]
     assert np.allclose(got["predictions"]["npy"], _expected(torch_dir, "cnn", images), atol=1e-4)
+
+
+# -- models of several inputs ---------------------------------------------------------------
+
+TWO_TOWER_SCORE = """
+import os
+
+import torch
+
+
+def load_model():
+    return torch.export.load(os.path.join(os.path.dirname(__file__), "model.pt2")).module()
+
+
+def predict(data, model=load_model()):
+    x, y = (torch.tensor(data[k], dtype=torch.float32) for k in ("x", "y"))
+    with torch.no_grad():
+        return {"prediction": model(x, y).tolist()}
+"""
+
+
+@pytest.fixture(scope="module")
+def two_tower(torch_dir, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("two_tower")
+    nets = _import_code(torch_dir["code"], CODE_NAME)
+    torch.manual_seed(0)
+    model = nets.TwoTower().eval()
+    x, y = torch.randn(6, 3), torch.randn(6, 4)
+    batch = torch.export.Dim("batch")
+    files = {"export_pt2": out / "two.pt2", "torchscript": out / "two_script.pt",
+             "state_dict": out / "two_state.pt"}
+    torch.export.save(torch.export.export(model, (x, y), dynamic_shapes={"x": {0: batch}, "y": {0: batch}}),
+                      files["export_pt2"])
+    torch.jit.save(torch.jit.script(model), files["torchscript"])
+    torch.save(model.state_dict(), files["state_dict"])
+    np.save(out / "x.npy", x.numpy())
+    with torch.no_grad():
+        np.save(out / "out.npy", model(x, y).numpy())
+    (out / "score.py").write_text(TWO_TOWER_SCORE)
+    return {"dir": out, "files": files, "model": model, "x": x, "y": y}
+
+
+TWO_TOWER_FLAGS = {"export_pt2": [], "torchscript": ["--trust"],
+                   "state_dict": ["--model-code", "CODE", "--model-class", f"{CODE_NAME}:TwoTower"]}
+
+
+@pytest.mark.parametrize("form", sorted(TWO_TOWER_FLAGS))
+def test_several_inputs_are_refused_with_what_to_do(cli, torch_dir, two_tower, tmp_path, form):
+    """score.py feeds a model one tensor: a forward of two gets a one-line error naming
+    them, not a broken artifact or torch's tree-spec dump."""
+    flags = [str(torch_dir["code"]) if f == "CODE" else f for f in TWO_TOWER_FLAGS[form]]
+    path = two_tower["files"][form]
+    run = cli("prepare", path, "-o", tmp_path / "a", *flags)
+    assert run.code == EXIT_INPUT, run.err
+    assert "forward takes 2 tensors (x, y)" in run.err and "--score-py" in run.err
+    assert len(run.err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+    run = cli("prepare", path, "-o", tmp_path / "b", *flags, "--x-sample", two_tower["dir"] / "x.npy")
+    assert run.code == EXIT_INPUT and "--y-sample" in run.err and "2 tensors" in run.err
+
+
+def test_several_inputs_with_the_users_score_py(cli, two_tower, tmp_path):
+    """The way out the error names works: the user's score.py, the output from --y-sample."""
+    art = tmp_path / "art"
+    run = cli("prepare", two_tower["files"]["export_pt2"], "-o", art,
+              "--score-py", two_tower["dir"] / "score.py", "--y-sample", two_tower["dir"] / "out.npy")
+    assert run.code == 0, run.err
+    assert introspect(art).ok
+    body = {"x": two_tower["x"][:2].tolist(), "y": two_tower["y"][:2].tolist()}
+    result = verify(art, json.dumps(body))
+    assert result.ok, result.error
+    with torch.no_grad():
+        expected = two_tower["model"](two_tower["x"][:2], two_tower["y"][:2]).numpy()
+    np.testing.assert_allclose(result.prediction["prediction"], expected, rtol=1e-5)
