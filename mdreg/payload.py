@@ -79,6 +79,9 @@ def encode(obj: Any, fmt: str = "npy", *, response: str | None = None) -> bytes:
             doc = {"data": doc, "response": response}
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
     if fmt == "npy":
+        if isinstance(obj, dict):
+            raise InputError(f"{len(obj)} named arrays ({', '.join(map(str, obj))}) cannot be one "
+                             ".npy body: send them as safetensors or json")
         return _npy_bytes(_as_array(obj))
     if fmt == "safetensors":
         arrays = obj if isinstance(obj, dict) else {"input": obj}

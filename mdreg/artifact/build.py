@@ -98,6 +98,7 @@ def prepare(
     plugin.require()
     model = _load(plugin, model_path, options)
     facts = _describe(plugin, model, model_path)
+    X = _by_input(X, facts) if X is not None else None
     warnings: list[str] = []
     input_schema, output_schema = _schemas(plugin, model, facts, X, y, warnings)
 
@@ -200,6 +201,11 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     elif facts.n_features:
         input_schema = schema.schema_from_count(facts.n_features)
         warnings.append("no --x-sample: the input schema has only the feature count")
+    elif facts.input_names:
+        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
+        warnings.append(f"no --x-sample: input_schema.json is empty; the model takes tensors "
+                        f"{', '.join(facts.input_names)}: an .npz of one array per input "
+                        "describes them")
     else:
         input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
         warnings.append("no --x-sample and the model does not know its inputs: "
@@ -221,6 +227,23 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
     else:
         output_schema = schema.schema_from_count(facts.n_outputs or 1)
     return input_schema, output_schema
+
+
+def _by_input(X: Any, facts: ModelFacts) -> Any:
+    """A model of several inputs takes one sample array per input, by name (returned in
+    the model's order); any other model one table or array (returned as it is)."""
+    names = facts.input_names
+    if isinstance(X, dict) and not names:
+        raise InputError(f"--x-sample holds {len(X)} arrays ({', '.join(list(X)[:5])}) and the "
+                         "model takes one input: save the one sample array alone")
+    if names and not isinstance(X, dict):
+        raise InputError(f"the model takes {len(names)} tensors ({', '.join(names)}): give "
+                         "--x-sample as an .npz of one array per input, by name "
+                         f"(numpy.savez(\"x_sample.npz\", {', '.join(f'{n}=...' for n in names)}))")
+    if names and set(X) != set(names):
+        raise InputError(f"--x-sample holds arrays {', '.join(X)}; the model's inputs are "
+                         f"{', '.join(names)}: name the arrays after them")
+    return {name: X[name] for name in names} if names else X
 
 
 def _check_sample_columns(X: Any, facts: ModelFacts, plugin: Framework) -> None:

@@ -6,13 +6,16 @@ request. Formats, by file extension:
 
     .csv .tsv        a header row, then rows; no date parsing, strings stay strings
     .json            a list of records, a list of rows, a list of values,
-                     a dict of columns, {"columns": [...], "data": [...]} or {"data": ...}
+                     a dict of columns, {"columns": [...], "data": [...]} or {"data": ...};
+                     {name: rows, ...} is one array per input (as an .npz of several)
     .jsonl .ndjson   one record (or one row) per line
     .parquet .pq     needs pyarrow
-    .npy .npz        numeric or string arrays; never unpickled (.npz: one array)
+    .npy .npz        numeric or string arrays; never unpickled (.npz of several arrays:
+                     one per input of a model of several inputs, by name)
 
 Rows of plain numbers (a JSON list of lists, .npy, .npz) come back as a numpy array,
-because that is what an array model is fed; everything else as a pandas DataFrame.
+because that is what an array model is fed; an .npz of several arrays as a dict of them
+(name -> array, in the file's order); everything else as a pandas DataFrame.
 Every failure is an ``InputError`` naming the file and what is wrong with it.
 """
 
@@ -44,7 +47,7 @@ SAMPLE_EXTENSIONS = (
 )
 
 
-def read_sample(path: Path) -> pd.DataFrame | np.ndarray:
+def read_sample(path: Path) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]:
     """Read a sample file into a DataFrame or an array (see the module docstring)."""
     path = Path(path)
     if not path.exists():
@@ -76,7 +79,7 @@ def read_sample(path: Path) -> pd.DataFrame | np.ndarray:
     return data
 
 
-def from_json(doc: Any, source: str = "the payload") -> pd.DataFrame | np.ndarray:
+def from_json(doc: Any, source: str = "the payload") -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]:
     """The table a parsed JSON document describes (the forms a .json sample file takes);
     ``source`` names it in error messages."""
     if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("numpy") is None:
@@ -95,6 +98,8 @@ def head_rows(data: Any, n: int = 5) -> Any:
         return data.iloc[:n].copy()
     if hasattr(data, "shape") and hasattr(data, "copy"):  # numpy array
         return data[:n].copy()
+    if isinstance(data, dict):  # arrays by input name
+        return {name: head_rows(array, n) for name, array in data.items()}
     return list(data)[:n]
 
 
@@ -130,7 +135,8 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
             return cells.tolist()
         return _plain(data.tolist())
     if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
+        return {str(k): to_json_payload(v) if isinstance(v, np.ndarray) else _plain(v)
+                for k, v in data.items()}
     return _plain(list(data))
 
 
@@ -193,6 +199,8 @@ def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
         if isinstance(obj, dict):
             if {"columns", "data"} <= set(obj) and set(obj) <= {"columns", "data", "index"}:
                 return pd.DataFrame(obj["data"], columns=obj["columns"])
+            if any(_is_rows(v) for v in obj.values()):
+                return _named_arrays(obj, where)  # {input: rows}: a model of several inputs
             if obj and all(not isinstance(v, (list, dict)) for v in obj.values()):
                 return pd.DataFrame([obj])  # one record
             return pd.DataFrame(obj)
@@ -213,6 +221,27 @@ def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
         f"{where}: expected a list of records, a list of rows, a dict of columns "
         f'or {{"data": ...}}, found {_json_kind(obj)}'
     )
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(r, list) for r in value)
+
+
+def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
+    """{name: nested lists}: one array per input of a model of several inputs (the JSON
+    form of an .npz sample, as prepare keeps it)."""
+    import numpy as np  # noqa: PLC0415
+
+    arrays = {}
+    for name, value in obj.items():
+        try:
+            arrays[str(name)] = array = np.asarray(value)
+        except ValueError:  # rows of different lengths
+            array = None
+        if array is None or array.dtype.kind not in "biuf":
+            raise InputError(f"{where}: input {name!r} is not an array of numbers "
+                             "(rows of equal length)")
+    return arrays
 
 
 def _numeric_array(rows: list[Any]) -> np.ndarray | None:
@@ -248,7 +277,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise InputError(f"sample file {path} is not valid Parquet: {_first_line(exc)}") from exc
 
 
-def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame:
+def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame | dict[str, np.ndarray]:
     import numpy as np  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
 
@@ -260,13 +289,17 @@ def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded:
-                names = list(loaded.files)
-                if len(names) != 1:
-                    raise InputError(
-                        f"sample file {path} holds {len(names)} arrays ({', '.join(names[:10])}): "
-                        "save the one sample array alone"
-                    )
-                loaded = loaded[names[0]]
+                arrays = {name: loaded[name] for name in loaded.files}
+            if len(arrays) != 1:  # one per input of a model of several inputs
+                for name, array in arrays.items():
+                    if array.ndim == 0 or array.dtype.names:
+                        raise InputError(f"sample file {path}: array {name!r} must hold rows "
+                                         "of numbers, one per item")
+                if len({len(array) for array in arrays.values()}) > 1:
+                    raise InputError(f"sample file {path}: its arrays have different numbers "
+                                     "of items (the first axis)")
+                return arrays
+            loaded = next(iter(arrays.values()))
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise InputError(

@@ -567,6 +567,27 @@ def tensor_facts(data: Any) -> dict[str, Any]:
     return {"shape": [None, *(int(d) for d in array.shape[1:])], "dtype": str(array.dtype)}
 
 
+def inputs_schema(arrays: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a model of several inputs: one column per input, named as the model
+    names it, in its order; each a tensor column (``tensor_schema``), whatever its rank."""
+    import numpy as np  # noqa: PLC0415
+
+    columns = []
+    for order, (name, data) in enumerate(arrays.items()):
+        array = np.asarray(data)
+        column = tensor_schema(array.reshape(-1, 1) if array.ndim == 1 else array, name)["schema"][0]
+        if array.ndim == 1:  # one value per item: shape () rather than (1,)
+            column["domain"]["constraints"] = [
+                {"expression": TENSOR_SHAPE_EXPR.format(shape=()), "language": "python"}]
+            column["description"] = f"{array.dtype} tensor of shape (N,); one value per item"
+        column["order"] = order
+        columns.append(column)
+    return {"schema": columns, "version": SCHEMA_VERSION}
+
+
 def describe(data: Any, name: str = "input") -> dict[str, Any]:
-    """The schema of a sample: a table's columns, or one tensor column for rank > 2."""
+    """The schema of a sample: a table's columns, one tensor column for rank > 2, or one
+    column per input for arrays by input name."""
+    if isinstance(data, dict):
+        return inputs_schema(data)
     return tensor_schema(data, name) if getattr(data, "ndim", 2) > 2 else infer_schema(data)

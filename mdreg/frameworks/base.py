@@ -44,6 +44,9 @@ class ModelFacts:
     classes: list[Any] | None = None
     n_outputs: int | None = None  # width of the prediction, for the output schema without a sample
     serialization_format: str | None = None  # when it differs by input form (h5, SavedModel, ...)
+    #: the names of the model's inputs when it takes several tensors (its forward's
+    #: arguments, in order); the sample is then one array per name (an .npz)
+    input_names: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -218,36 +218,34 @@ class PyTorchFramework(Framework):
             framework_version=self.version(),
             hyperparameters=json_safe(hyper),
             n_features=_n_features(model),
+            input_names=several_inputs(model) or None,
         )
 
     def predict(self, model: TorchModel, data: Any) -> Any:
         import numpy as np  # noqa: PLC0415
         import torch  # noqa: PLC0415
 
-        _one_input(model, "mdreg runs it on --x-sample as one: give your own score.py with "
-                          "--score-py and a sample of its output with --y-sample instead")
-        x = _as_tensor(data, model)
+        # One tensor, or (several inputs) one per forward argument, by name, in its order.
+        xs = [_as_tensor(data[name], model, name) for name in several_inputs(model)] \
+            if isinstance(data, dict) else [_as_tensor(data, model)]
+        n = xs[0].shape[0]
         size = static_batch(model)
         if size:  # a .pt2 exported for batches of exactly `size` items
-            usable = (x.shape[0] // size) * size
-            if not usable:
+            n = (n // size) * size
+            if not n:
                 raise InputError(f"the model was exported for batches of exactly {size} items; "
-                                 f"the sample has {x.shape[0]}")
-            chunks = torch.split(x[:usable], size)
-        else:
-            chunks = (x,)
+                                 f"the sample has {xs[0].shape[0]}")
+        batches = zip(*(torch.split(x[:n], size or n) for x in xs), strict=True)
         parts = []
         with torch.inference_mode():
-            for chunk in chunks:
-                out = _first_tensor(model.module(chunk))
+            for batch in batches:
+                out = _first_tensor(model.module(*batch))
                 if out is None:
                     raise InputError("the model returned no tensor")
                 parts.append(np.asarray(_tensor_to_numpy(out)))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def template_context(self, model: TorchModel, source: Path) -> dict[str, Any]:
-        _one_input(model, "the generated score.py feeds it one: write a score.py that "
-                          "builds each tensor from the request and pass it with --score-py")
         return {
             "kind": model.kind,
             "model_code_module": model.code.name if model.code else None,
@@ -256,6 +254,8 @@ class PyTorchFramework(Framework):
             "model_class": model.model_class,
             "input_dtype": input_dtype(model),
             "static_batch": static_batch(model),
+            "forward_inputs": several_inputs(model),
+            "input_dtypes": input_dtypes(model),
         }
 
 
@@ -649,13 +649,23 @@ def forward_inputs(model: TorchModel) -> list[str] | None:
         return None
 
 
-def _one_input(model: TorchModel, remedy: str) -> None:
-    """Refuse a model whose forward takes several tensors: score.py and the output schema
-    feed it one (the request's table or tensor)."""
+def several_inputs(model: TorchModel) -> list[str]:
+    """The forward's tensor arguments when it takes several (score.py then reads one
+    array per name from the request); [] for a model of one input."""
     names = forward_inputs(model)
-    if names and len(names) > 1:
-        raise InputError(f"the model's forward takes {len(names)} tensors ({', '.join(names)}); "
-                         f"{remedy}")
+    return names if names and len(names) > 1 else []
+
+
+def input_dtypes(model: TorchModel) -> dict[str, str]:
+    """Each input's dtype when the model fixes it (a .pt2's placeholders), by name."""
+    if model.kind != EXPORT:
+        return {}
+    try:
+        users = set(model.program.graph_signature.user_inputs)
+        return {n.name: str(n.meta["val"].dtype).removeprefix("torch.")
+                for n in model.program.graph.nodes if n.op == "placeholder" and n.name in users}
+    except Exception:  # noqa: BLE001 - then the float default applies
+        return {}
 
 
 def _model_dtype(module: Any) -> Any:
@@ -700,7 +710,10 @@ def static_batch(model: TorchModel) -> int | None:
     return None
 
 
-def _as_tensor(data: Any, model: TorchModel) -> Any:
+def _as_tensor(data: Any, model: TorchModel, name: str | None = None) -> Any:
+    """The sample (of input ``name``, for a model of several) as a tensor of the dtype the
+    model takes: the one it fixes, integers kept for integer samples of a named input (ids),
+    else its floating-point dtype."""
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
@@ -710,8 +723,12 @@ def _as_tensor(data: Any, model: TorchModel) -> Any:
     if array.dtype.kind not in "biuf":
         raise InputError(f"a PyTorch model takes numbers; the sample holds {array.dtype} values")
     tensor = torch.from_numpy(np.ascontiguousarray(array))
-    wanted = input_dtype(model)
-    return tensor.to(getattr(torch, wanted) if wanted else _model_dtype(model.module))
+    wanted = input_dtypes(model).get(name) if name else input_dtype(model)
+    if wanted:
+        return tensor.to(getattr(torch, wanted))
+    if name and array.dtype.kind in "iu":
+        return tensor.to(torch.int64)
+    return tensor.to(_model_dtype(model.module))
 
 
 def _first_tensor(out: Any) -> Any:

@@ -163,8 +163,8 @@ def test_bad_numpy_files(tmp_path: Path) -> None:
     _refused(_write(tmp_path / "g.npy", "garbage"), "is not a numpy .npy/.npz file")
     np.save(tmp_path / "s.npy", np.float64(3.0))
     _refused(tmp_path / "s.npy", "holds a single value, not rows")
-    np.savez(tmp_path / "two.npz", x=np.arange(2), y=np.arange(2))
-    _refused(tmp_path / "two.npz", "holds 2 arrays (x, y)")
+    np.savez(tmp_path / "two.npz", x=np.arange(2), y=np.arange(3))
+    _refused(tmp_path / "two.npz", "its arrays have different numbers of items")
     np.save(tmp_path / "t.npy", np.arange(100.0))
     (tmp_path / "t.npy").write_bytes((tmp_path / "t.npy").read_bytes()[:200])
     _refused(tmp_path / "t.npy", "is not a valid numpy file")
@@ -253,3 +253,24 @@ def test_sample_file_to_schema_and_payload(tmp_path: Path) -> None:
     assert json.loads(json.dumps(to_json_payload(head_rows(data, 1)), allow_nan=False)) == [
         {"sepal": 5.1, "petal": 1.4, "species": "setosa"}
     ]
+
+
+def test_arrays_by_input_name_round_trip(tmp_path: Path) -> None:
+    """An .npz of several arrays is one array per input of a model of several inputs; the
+    kept sample is its JSON form, which reads back as the same arrays."""
+    from mdreg.artifact.sample import from_json
+
+    x, ids = np.arange(12.0, dtype=np.float32).reshape(4, 3), np.array([3, 1, 4, 1])
+    np.savez(tmp_path / "two.npz", x=x, ids=ids)
+    arrays = read_sample(tmp_path / "two.npz")
+    assert list(arrays) == ["x", "ids"]
+    kept = head_rows(arrays, 2)
+    assert kept["x"].tolist() == x[:2].tolist() and kept["ids"].tolist() == [3, 1]
+    doc = json.loads(json.dumps(to_json_payload(kept)))
+    assert doc == {"x": x[:2].tolist(), "ids": [3, 1]}
+    back = from_json(doc)
+    assert back["x"].tolist() == x[:2].tolist() and back["ids"].dtype.kind == "i"
+    with pytest.raises(InputError, match="input 'x' is not an array of numbers"):
+        from_json({"x": [[1, 2], [3]], "ids": [1, 2]})
+    # A dict of plain columns is still a table.
+    assert isinstance(from_json({"a": [1, 2], "b": [3, 4]}), pd.DataFrame)

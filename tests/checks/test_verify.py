@@ -142,23 +142,28 @@ def test_csv_payload_file(artifact, iris_x_csv, iris_rf, iris):
     assert result.prediction == {"prediction": joblib.load(iris_rf).predict(X.head(20)).tolist()}
 
 
-def test_a_zip_is_verified_as_its_folder_and_left_as_it_was(artifact, cli, tmp_path):
+def test_a_zip_is_verified_as_its_folder_and_left_as_it_was(artifact, cli, tmp_path, monkeypatch):
     """The zip that would be uploaded runs as the folder did, sample included; the zip
-    is not touched and nothing is left in the temporary folder."""
+    is not touched and its extracted copy is removed."""
     import hashlib
     import tempfile
-    from pathlib import Path
 
     from mdreg import zip_artifact
 
     zipped = zip_artifact(artifact, tmp_path / "a.zip").path
     before = hashlib.sha256(zipped.read_bytes()).hexdigest()
-    left = set(Path(tempfile.gettempdir()).glob("mdreg-verify-*"))
-    run = cli("verify", zipped, "--json")
-    assert run.code == 0, run.err
-    assert json.loads(run.out)["prediction"] == verify(artifact).prediction
+    expected = verify(artifact).prediction
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # where the zip is extracted
+    result = verify(zipped)
+    assert result.ok, result.error
+    assert result.prediction == expected
     assert hashlib.sha256(zipped.read_bytes()).hexdigest() == before
-    assert set(Path(tempfile.gettempdir()).glob("mdreg-verify-*")) == left
+    assert list(private.iterdir()) == []
+    monkeypatch.undo()
+    run = cli("verify", zipped, "--json")
+    assert run.code == 0 and json.loads(run.out)["prediction"] == expected
     (tmp_path / "not.zip").write_text("hello")
     run = cli("verify", tmp_path / "not.zip")
     assert run.code == 3 and "neither a folder nor a zip file" in run.err

@@ -64,14 +64,14 @@ class SmallCNN(nn.Module):
 
 
 class TwoTower(nn.Module):
-    """Two input tensors: mdreg's score.py cannot feed it, a user's can."""
+    """Two inputs: features, and an id per item (an integer tensor of rank 1)."""
 
     def __init__(self):
         super().__init__()
-        self.left, self.right = nn.Linear(3, 2), nn.Linear(4, 2)
+        self.left, self.ids = nn.Linear(3, 2), nn.Embedding(10, 2)
 
-    def forward(self, x, y, scale: float = 1.0):
-        return (self.left(x) + self.right(y)) * scale
+    def forward(self, x, ids, scale: float = 1.0):
+        return (self.left(x) + self.ids(ids)) * scale
 
 
 class FnNet(nn.Module):
@@ -723,9 +723,9 @@ def load_model():
 
 
 def predict(data, model=load_model()):
-    x, y = (torch.tensor(data[k], dtype=torch.float32) for k in ("x", "y"))
+    x, ids = torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["ids"])
     with torch.no_grad():
-        return {"prediction": model(x, y).tolist()}
+        return {"prediction": model(x, ids).tolist()}
 """
 
 
@@ -735,49 +735,93 @@ def two_tower(torch_dir, tmp_path_factory) -> dict:
     nets = _import_code(torch_dir["code"], CODE_NAME)
     torch.manual_seed(0)
     model = nets.TwoTower().eval()
-    x, y = torch.randn(6, 3), torch.randn(6, 4)
+    x, ids = torch.randn(6, 3), torch.tensor([0, 3, 9, 1, 1, 7])
     batch = torch.export.Dim("batch")
     files = {"export_pt2": out / "two.pt2", "torchscript": out / "two_script.pt",
              "state_dict": out / "two_state.pt"}
-    torch.export.save(torch.export.export(model, (x, y), dynamic_shapes={"x": {0: batch}, "y": {0: batch}}),
+    torch.export.save(torch.export.export(model, (x, ids), dynamic_shapes={"x": {0: batch}, "ids": {0: batch}}),
                       files["export_pt2"])
     torch.jit.save(torch.jit.script(model), files["torchscript"])
     torch.save(model.state_dict(), files["state_dict"])
+    np.savez(out / "sample.npz", ids=ids.numpy(), x=x.numpy())  # not the forward's order
+    np.savez(out / "misnamed.npz", features=x.numpy(), ids=ids.numpy())
     np.save(out / "x.npy", x.numpy())
     with torch.no_grad():
-        np.save(out / "out.npy", model(x, y).numpy())
+        expected = model(x, ids).numpy()
+    np.save(out / "out.npy", expected)
     (out / "score.py").write_text(TWO_TOWER_SCORE)
-    return {"dir": out, "files": files, "model": model, "x": x, "y": y}
+    return {"dir": out, "files": files, "x": x, "ids": ids, "expected": expected}
 
 
 TWO_TOWER_FLAGS = {"export_pt2": [], "torchscript": ["--trust"],
                    "state_dict": ["--model-code", "CODE", "--model-class", f"{CODE_NAME}:TwoTower"]}
 
 
+def _two_tower_flags(torch_dir, form):
+    return [str(torch_dir["code"]) if f == "CODE" else f for f in TWO_TOWER_FLAGS[form]]
+
+
 @pytest.mark.parametrize("form", sorted(TWO_TOWER_FLAGS))
-def test_several_inputs_are_refused_with_what_to_do(cli, torch_dir, two_tower, tmp_path, form):
-    """score.py feeds a model one tensor: a forward of two gets a one-line error naming
-    them, not a broken artifact or torch's tree-spec dump."""
-    flags = [str(torch_dir["code"]) if f == "CODE" else f for f in TWO_TOWER_FLAGS[form]]
-    path = two_tower["files"][form]
-    run = cli("prepare", path, "-o", tmp_path / "a", *flags)
-    assert run.code == EXIT_INPUT, run.err
-    assert "forward takes 2 tensors (x, y)" in run.err and "--score-py" in run.err
-    assert len(run.err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
-    run = cli("prepare", path, "-o", tmp_path / "b", *flags, "--x-sample", two_tower["dir"] / "x.npy")
-    assert run.code == EXIT_INPUT and "--y-sample" in run.err and "2 tensors" in run.err
+def test_several_inputs_from_an_npz_sample(cli, torch_dir, two_tower, tmp_path, form):
+    """forward(x, ids): the sample is one array per argument; score.py reads one per name
+    (JSON or safetensors), keeps the ids integer, and predicts what the model does."""
+    art = tmp_path / "art"
+    run = cli("prepare", two_tower["files"][form], "-o", art, *_two_tower_flags(torch_dir, form),
+              "--x-sample", two_tower["dir"] / "sample.npz")
+    assert run.code == 0, run.err
+    columns = json.loads((art / "input_schema.json").read_text())["schema"]
+    assert [(c["name"], c["dtype"], c["order"]) for c in columns] == [("x", "float32", 0), ("ids", "int64", 1)]
+    assert [c["domain"]["constraints"][0]["expression"] for c in columns] == \
+        ["$x.shape[1:] == (3,)", "$x.shape[1:] == ()"]
+    assert introspect(art).ok
+    for payload in ("json", "safetensors"):
+        result = verify(art, payload_format=payload)  # the kept sample: 5 items
+        assert result.ok, result.error
+        np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:5], rtol=1e-5)
+
+
+def test_several_inputs_request_forms(cli, torch_dir, two_tower, tmp_path):
+    art = tmp_path / "art"
+    assert cli("prepare", two_tower["files"]["export_pt2"], "-o", art,
+               "--x-sample", two_tower["dir"] / "sample.npz").code == 0
+    x, ids = two_tower["x"][:2].tolist(), two_tower["ids"][:2].tolist()
+    tensor_json = {"data": {"data": x, "dtype": "torch.float32", "shape": [2, 3]},
+                   "data_type": "<class 'torch.Tensor'>"}
+    for body in ({"x": x, "ids": ids}, {"inputs": {"ids": ids, "x": x}}, {"x": tensor_json, "ids": ids}):
+        result = verify(art, json.dumps(body))
+        assert result.ok, (body, result.error)
+        np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)
+    refused = {json.dumps({"x": x}): "the request lacks ids",
+               json.dumps([[1.0, 2.0, 3.0]]): "send a JSON object with one array per name",
+               json.dumps({"x": x, "ids": [1]}): "different numbers of items"}
+    for body, says in refused.items():
+        result = verify(art, body)
+        assert not result.ok and says in result.error, (body, result.error)
+    run = cli("verify", art, "--payload", "npy")
+    assert run.code == EXIT_INPUT and "cannot be one .npy body" in run.err
+
+
+def test_several_inputs_sample_errors(cli, torch_dir, two_tower, tmp_path):
+    pt2, d = two_tower["files"]["export_pt2"], two_tower["dir"]
+    run = cli("prepare", pt2, "-o", tmp_path / "a", "--x-sample", d / "x.npy")
+    assert run.code == EXIT_INPUT and "takes 2 tensors (x, ids)" in run.err and "numpy.savez" in run.err
+    run = cli("prepare", pt2, "-o", tmp_path / "b", "--x-sample", d / "misnamed.npz")
+    assert run.code == EXIT_INPUT and "the model's inputs are x, ids" in run.err
+    run = cli("prepare", torch_dir["files"]["mlp_pt2"], "-o", tmp_path / "c", "--x-sample", d / "sample.npz")
+    assert run.code == EXIT_INPUT and "takes one input" in run.err
+    run = cli("prepare", pt2, "-o", tmp_path / "d")
+    assert run.code == 0 and "takes tensors x, ids" in run.err
+    assert all(len(line) < 400 for line in run.err.splitlines())
 
 
 def test_several_inputs_with_the_users_score_py(cli, two_tower, tmp_path):
-    """The way out the error names works: the user's score.py, the output from --y-sample."""
+    """A hand-written score.py still goes in as it is, the output described by --y-sample."""
     art = tmp_path / "art"
     run = cli("prepare", two_tower["files"]["export_pt2"], "-o", art,
               "--score-py", two_tower["dir"] / "score.py", "--y-sample", two_tower["dir"] / "out.npy")
     assert run.code == 0, run.err
     assert introspect(art).ok
-    body = {"x": two_tower["x"][:2].tolist(), "y": two_tower["y"][:2].tolist()}
+    body = {"x": two_tower["x"][:2].tolist(), "ids": two_tower["ids"][:2].tolist()}
     result = verify(art, json.dumps(body))
     assert result.ok, result.error
-    with torch.no_grad():
-        expected = two_tower["model"](two_tower["x"][:2], two_tower["y"][:2]).numpy()
-    np.testing.assert_allclose(result.prediction["prediction"], expected, rtol=1e-5)
+    np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)

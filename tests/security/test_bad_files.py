@@ -165,7 +165,8 @@ def test_file_where_a_folder_is_expected(sandbox: Sandbox, tiny_model: Path,
                                          artifact_copy: Path) -> None:
     model = sandbox.file("model.joblib", tiny_model.read_bytes())
     one_error(sandbox.run("verify", model, "--data-json", "[[1, 2]]"), code=EXIT["input"],
-              says="no score.py")
+              says="neither a folder nor a zip")
+    one_error(sandbox.run("verify", sandbox.root / "in"), code=EXIT["input"], says="no score.py")
     one_error(sandbox.run("introspect", model), code=EXIT["input"], says="neither a folder nor a zip")
     taken = sandbox.file("taken", "x")
     one_error(sandbox.run("prepare", model, "-o", taken), code=EXIT["input"],
