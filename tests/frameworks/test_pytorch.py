@@ -799,6 +799,11 @@ def test_several_inputs_request_forms(cli, torch_dir, two_tower, tmp_path):
         assert not result.ok and says in result.error, (body, result.error)
     run = cli("verify", art, "--payload", "npy")
     assert run.code == EXIT_INPUT and "cannot be one .npy body" in run.err
+    # Past BATCH_SIZE, every input is cut at the same items.
+    score = _import_code(art / "score.py", "score_two_tower")
+    score.BATCH_SIZE = 4
+    body = {"x": two_tower["x"].tolist(), "ids": two_tower["ids"].tolist()}
+    np.testing.assert_allclose(score.predict(body)["prediction"], two_tower["expected"], rtol=1e-5)
 
 
 def test_several_inputs_sample_errors(cli, torch_dir, two_tower, tmp_path):
