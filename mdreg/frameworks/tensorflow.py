@@ -84,6 +84,12 @@ class LoadedModel:
         """Several inputs, each one column: a request's columns are fed by input name."""
         return len(self.inputs) > 1 and all(_is_column(s.shape) for s in self.inputs)
 
+    @property
+    def several_inputs(self) -> list[str]:
+        """The inputs' names when there are several of other shapes (one array each, by
+        name, in the sample and the request); [] otherwise."""
+        return [s.name for s in self.inputs] if len(self.inputs) > 1 and not self.by_name else []
+
 
 class TensorFlowFramework(Framework):
     name = "tensorflow"
@@ -167,6 +173,7 @@ class TensorFlowFramework(Framework):
             use_case_type=use_case,
             feature_names=feature_names,
             n_features=n_features,
+            input_names=model.several_inputs or None,
         )
 
     def predict(self, model: LoadedModel, data: Any) -> Any:
@@ -197,6 +204,7 @@ class TensorFlowFramework(Framework):
             "signature_literal": repr(model.signature),
             "model_inputs": repr([s.as_tuple() for s in model.inputs]),
             "inputs_by_name": model.by_name,
+            "several_inputs": model.several_inputs,
             "safe_mode": model.safe_mode,
             "model_code_module": model.model_code.stem if model.model_code else None,
         }
@@ -555,6 +563,8 @@ def _as_input(values: Any, spec: InputSpec) -> Any:
 def _model_inputs(model: LoadedModel, data: Any) -> Any:
     import pandas as pd  # noqa: PLC0415
 
+    if isinstance(data, dict):  # one array per input, by name (build._by_input checked them)
+        return {s.name: _as_input(data[s.name], s) for s in model.inputs}
     if model.by_name:
         frame = data if isinstance(data, pd.DataFrame) else \
             pd.DataFrame(data, columns=[s.name for s in model.inputs])

@@ -355,3 +355,38 @@ def test_custom_layers_come_with_model_code(cli, tmp_path):
     result = verify(art, json.dumps(rows.tolist()))
     assert result.ok, (result.error, result.traceback)
     assert np.allclose(result.prediction["prediction"], model.predict(rows, verbose=0), atol=1e-5)
+
+
+def test_several_inputs_of_other_shapes_from_an_npz_sample(cli, tmp_path):
+    """A functional model of inputs x (3,) and seq (4, 2): the sample is one array per
+    input, by name; score.py reads one per name (JSON or safetensors) and predicts what
+    Keras predicts, also as a SavedModel export."""
+    x_in, seq_in = keras.Input(shape=(3,), name="x"), keras.Input(shape=(4, 2), name="seq")
+    joined = keras.layers.Concatenate()([x_in, keras.layers.Flatten()(seq_in)])
+    model = keras.Model([x_in, seq_in], keras.layers.Dense(2)(joined))
+    rng = np.random.default_rng(0)
+    x, seq = rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 4, 2)).astype("float32")
+    model.save(tmp_path / "two.keras")
+    model.export(tmp_path / "two_saved", verbose=False)
+    np.savez(tmp_path / "sample.npz", seq=seq, x=x)  # not the model's order
+    expected = model.predict({"x": x, "seq": seq}, verbose=0)
+    for source in ("two.keras", "two_saved"):
+        art = tmp_path / f"art-{source}"
+        run = cli("prepare", tmp_path / source, "-o", art, "--x-sample", tmp_path / "sample.npz")
+        assert run.code == 0, run.err
+        columns = json.loads((art / "input_schema.json").read_text())["schema"]
+        # The model's order: a SavedModel signature takes keyword arguments, listed sorted.
+        order = ["x", "seq"] if source == "two.keras" else ["seq", "x"]
+        assert [(c["name"], c["order"]) for c in columns] == list(zip(order, range(2)))
+        assert introspect(art).ok
+        result = verify(art, payload_format="safetensors")  # the kept sample: 5 items
+        assert result.ok, result.error
+        np.testing.assert_allclose(result.prediction["prediction"], expected[:5], rtol=1e-4, atol=1e-5)
+    result = verify(art, json.dumps({"inputs": {"x": x[:2].tolist(), "seq": seq[:2].tolist()}}))
+    assert result.ok, result.error
+    np.testing.assert_allclose(result.prediction["prediction"], expected[:2], rtol=1e-4, atol=1e-5)
+    result = verify(art, json.dumps({"x": x[:2].tolist(), "seq": seq[:1].tolist()}))
+    assert not result.ok and "different numbers of items" in result.error
+    np.save(tmp_path / "x.npy", x)
+    run = cli("prepare", tmp_path / "two.keras", "-o", tmp_path / "bad", "--x-sample", tmp_path / "x.npy")
+    assert run.code == EXIT_INPUT and "takes 2 tensors (x, seq)" in run.err
