@@ -383,7 +383,8 @@ def _dtype_name(dtype: Any) -> str:
 def _feature_type(frame: pd.DataFrame, position: int, dtype: Any) -> str:
     import pandas as pd  # noqa: PLC0415
 
-    if dtype == object:  # noqa: E721 - a numpy dtype equals object; `is` would not. Python objects: booleans with a None among them are still Boolean
+    # Python objects: booleans with a None among them are still Boolean.
+    if dtype == object:  # noqa: E721 - a numpy dtype equals object; `is` would not
         kind = pd.api.types.infer_dtype(frame.iloc[:, position], skipna=True)
         return "Boolean" if kind == "boolean" else "String"
     return _feature_type_of_dtype(dtype)
