@@ -12,9 +12,13 @@ Sniffing reads bytes only: a text model begins ``tree`` then ``version=v<N>``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +82,8 @@ class LightGBMFramework(Framework):
             import lightgbm as lgb  # noqa: PLC0415 - frameworks load only when needed
 
             try:
-                return lgb.Booster(model_file=str(path))
+                with _native_stderr_held():
+                    return lgb.Booster(model_file=str(path))
             except lgb.basic.LightGBMError as exc:
                 raise InputError(f"{path}: LightGBM could not read the model: {exc}") from exc
         import joblib  # noqa: PLC0415
@@ -192,6 +197,29 @@ def _is_text_model(path: Path) -> bool:
 # loop, where its "format error" exceptions cannot propagate: a malformed tree aborts the
 # whole process (SIGABRT) instead of raising. So each tree is checked here first: the
 # fields it must have and how many values each holds (per leaf, or per split: leaves - 1).
+@contextlib.contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """Hold what LightGBM's C++ code writes to file descriptor 2 while it reads a model.
+
+    On failure it prints "[LightGBM] [Fatal] <reason>" there before raising the same
+    reason as an exception, which becomes mdreg's one error line: the native copy is
+    dropped. On success its warnings are passed on to stderr.
+    """
+    import tempfile  # noqa: PLC0415
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        sys.stderr.write(held.read().decode("utf-8", "replace"))  # reached only on success
+
+
 _TREE_ALWAYS = ("num_leaves", "num_cat", "leaf_value")
 _PER_SPLIT_REQUIRED = ("left_child", "right_child", "split_feature", "threshold")
 _PER_SPLIT = (*_PER_SPLIT_REQUIRED, "split_gain", "decision_type", "internal_value",
