@@ -34,6 +34,7 @@ def bench_startup(work: Path, runs: int) -> str:
         "python -c pass": [PY, "-c", "pass"],
         "python -c 'import mdreg'": [PY, "-c", "import mdreg"],
         "mdreg --help": [*MDREG, "--help"],
+        "python -m mdreg --help": [PY, "-m", "mdreg", "--help"],
         "python -c 'import typer'": [PY, "-c", "import typer"],
     }, runs=3 * runs)  # sub-second commands: more runs for a steadier median
     rows = [[n, f"{s.median * 1000:.0f}", f"{s.spread}"] for n, s in stats.items()]

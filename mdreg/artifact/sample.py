@@ -228,8 +228,9 @@ def _is_rows(value: Any) -> bool:
 
 
 def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
-    """{name: nested lists}: one array per input of a model of several inputs (the JSON
-    form of an .npz sample, as prepare keeps it)."""
+    """One array per input of a model of several inputs, from an .npz or its JSON form
+    ({name: nested lists}, as prepare keeps the sample): numbers, batch first, the same
+    number of items in each."""
     import numpy as np  # noqa: PLC0415
 
     arrays = {}
@@ -238,9 +239,11 @@ def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
             arrays[str(name)] = array = np.asarray(value)
         except ValueError:  # rows of different lengths
             array = None
-        if array is None or array.dtype.kind not in "biuf":
-            raise InputError(f"{where}: input {name!r} is not an array of numbers "
-                             "(rows of equal length)")
+        if array is None or array.ndim == 0 or array.dtype.kind not in "biuf":
+            raise InputError(f"{where}: input {name!r} is not an array of numbers, one row "
+                             "per item (rows of equal length)")
+    if len({len(array) for array in arrays.values()}) > 1:
+        raise InputError(f"{where}: its arrays have different numbers of items (the first axis)")
     return arrays
 
 
@@ -291,14 +294,7 @@ def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame | dict[str, np.ndarray]
             with loaded:
                 arrays = {name: loaded[name] for name in loaded.files}
             if len(arrays) != 1:  # one per input of a model of several inputs
-                for name, array in arrays.items():
-                    if array.ndim == 0 or array.dtype.names:
-                        raise InputError(f"sample file {path}: array {name!r} must hold rows "
-                                         "of numbers, one per item")
-                if len({len(array) for array in arrays.values()}) > 1:
-                    raise InputError(f"sample file {path}: its arrays have different numbers "
-                                     "of items (the first axis)")
-                return arrays
+                return _named_arrays(arrays, f"sample file {path}")
             loaded = next(iter(arrays.values()))
     except ValueError as exc:
         if "allow_pickle" in str(exc):

@@ -535,7 +535,8 @@ TENSOR_SHAPE_EXPR = "$x.shape[1:] == {shape}"
 
 
 def tensor_schema(data: Any, name: str = "input") -> dict[str, Any]:
-    """An input (or output) schema for a sample of rank 3 or more, batch first.
+    """An input (or output) schema for a sample of rank 3 or more, batch first (and for
+    each input of a model of several, whatever its rank).
 
     One column per feature would describe an 8x8 image as 64 unrelated columns (and a
     224x224 RGB image as 150,528, far past what the catalog takes), so the tensor is one
@@ -546,16 +547,16 @@ def tensor_schema(data: Any, name: str = "input") -> dict[str, Any]:
     import numpy as np  # noqa: PLC0415
 
     array = np.asarray(data)
-    if array.ndim < 2 or array.dtype.kind not in "biuf":
-        raise InputError(f"a tensor schema needs a numeric array of rank 2 or more, "
+    if array.ndim < 1 or array.dtype.kind not in "biuf":
+        raise InputError(f"a tensor schema needs a numeric array, batch first, "
                          f"not {array.dtype} of rank {array.ndim}")
-    shape = tuple(int(d) for d in array.shape[1:])
+    shape = tuple(int(d) for d in array.shape[1:])  # () for one value per item
     column = infer_schema(array.reshape(-1), names=[name])["schema"][0]
     column["dtype"] = str(array.dtype)
     column["domain"]["constraints"] = [
         {"expression": TENSOR_SHAPE_EXPR.format(shape=shape), "language": "python"}]
-    dims = ", ".join(str(d) for d in shape)
-    column["description"] = (f"{array.dtype} tensor of shape (N, {dims}), batch first; "
+    dims = "".join(f", {d}" for d in shape) or ","  # (N, C, H, W); (N,) for one value per item
+    column["description"] = (f"{array.dtype} tensor of shape (N{dims}), batch first; "
                              "statistics over all its values")
     return {"schema": [column], "version": SCHEMA_VERSION}
 
@@ -571,18 +572,8 @@ def tensor_facts(data: Any) -> dict[str, Any]:
 def inputs_schema(arrays: dict[str, Any]) -> dict[str, Any]:
     """The schema of a model of several inputs: one column per input, named as the model
     names it, in its order; each a tensor column (``tensor_schema``), whatever its rank."""
-    import numpy as np  # noqa: PLC0415
-
-    columns = []
-    for order, (name, data) in enumerate(arrays.items()):
-        array = np.asarray(data)
-        column = tensor_schema(array.reshape(-1, 1) if array.ndim == 1 else array, name)["schema"][0]
-        if array.ndim == 1:  # one value per item: shape () rather than (1,)
-            column["domain"]["constraints"] = [
-                {"expression": TENSOR_SHAPE_EXPR.format(shape=()), "language": "python"}]
-            column["description"] = f"{array.dtype} tensor of shape (N,); one value per item"
-        column["order"] = order
-        columns.append(column)
+    columns = [{**tensor_schema(data, name)["schema"][0], "order": order}
+               for order, (name, data) in enumerate(arrays.items())]
     return {"schema": columns, "version": SCHEMA_VERSION}
 
 

@@ -611,10 +611,9 @@ def _n_features(model: TorchModel) -> int | None:
     or a .pt2's one 2-D input of fixed width."""
     try:
         if model.kind == EXPORT:
-            specs = [n for n in model.program.graph.nodes if n.op == "placeholder"
-                     and n.name in set(model.program.graph_signature.user_inputs)]
+            specs = list(_user_inputs(model).values())
             if len(specs) == 1:
-                shape = specs[0].meta["val"].shape
+                shape = specs[0].shape
                 if len(shape) == 2 and isinstance(shape[1], int):
                     return int(shape[1])
             return None
@@ -656,14 +655,21 @@ def several_inputs(model: TorchModel) -> list[str]:
     return names if names and len(names) > 1 else []
 
 
-def input_dtypes(model: TorchModel) -> dict[str, str]:
-    """Each input's dtype when the model fixes it (a .pt2's placeholders), by name."""
+def _user_inputs(model: TorchModel) -> dict[str, Any]:
+    """A .pt2's inputs by name, in order, as the fake tensors its graph records (shape,
+    dtype); {} for other kinds. Raises what torch raises for a graph it cannot describe."""
     if model.kind != EXPORT:
         return {}
+    placeholders = {n.name: n for n in model.program.graph.nodes if n.op == "placeholder"}
+    return {name: placeholders[name].meta["val"]
+            for name in model.program.graph_signature.user_inputs}
+
+
+def input_dtypes(model: TorchModel) -> dict[str, str]:
+    """Each input's dtype when the model fixes it (a .pt2's placeholders), by name."""
     try:
-        users = set(model.program.graph_signature.user_inputs)
-        return {n.name: str(n.meta["val"].dtype).removeprefix("torch.")
-                for n in model.program.graph.nodes if n.op == "placeholder" and n.name in users}
+        return {name: str(val.dtype).removeprefix("torch.")
+                for name, val in _user_inputs(model).items()}
     except Exception:  # noqa: BLE001 - then the float default applies
         return {}
 
@@ -682,10 +688,7 @@ def input_dtype(model: TorchModel) -> str | None:
     int64 before an embedding layer); None: the model's floating-point dtype."""
     try:
         if model.kind == EXPORT:
-            users = set(model.program.graph_signature.user_inputs)
-            dtypes = {str(n.meta["val"].dtype).removeprefix("torch.")
-                      for n in model.program.graph.nodes
-                      if n.op == "placeholder" and n.name in users}
+            dtypes = set(input_dtypes(model).values())
             return dtypes.pop() if len(dtypes) == 1 else None
         leaves = _leaf_types(model)
     except Exception:  # noqa: BLE001 - then the float default applies
@@ -699,9 +702,7 @@ def static_batch(model: TorchModel) -> int | None:
     if model.kind != EXPORT:
         return None
     try:
-        users = set(model.program.graph_signature.user_inputs)
-        shapes = [n.meta["val"].shape for n in model.program.graph.nodes
-                  if n.op == "placeholder" and n.name in users]
+        shapes = [val.shape for val in _user_inputs(model).values()]
     except Exception:  # noqa: BLE001
         return None
     firsts = [shape[0] for shape in shapes if len(shape)]  # SymInts for a dynamic batch
