@@ -14,6 +14,7 @@ several times faster, and it can skip payloads (arrays, big bytes) with a seek.
 from __future__ import annotations
 
 import codecs
+import copyreg
 import io
 import re
 import struct
@@ -40,6 +41,7 @@ _u8 = struct.Struct("<Q").unpack_from
 _f8 = struct.Struct(">d").unpack_from
 
 _MISSING = object()
+NO_FRAME = 1 << 62  # a frame end no stream reaches
 
 
 class Walker(JoblibArrays):
@@ -169,6 +171,9 @@ class Walker(JoblibArrays):
         buf = self.buf
         i = self.pos
         n = len(buf)
+        # The current FRAME's end: absolute, and relative to buf (NO_FRAME when unframed)
+        fend = NO_FRAME if st.frame_end is None else st.frame_end
+        fr = fend - self.base
         stack = st.stack
         metastack = st.metastack
         memo = st.memo
@@ -185,10 +190,19 @@ class Walker(JoblibArrays):
                     buf = self.buf
                     i = self.pos
                     n = len(buf)
+                    fr = fend - self.base
                     if i >= n:
                         raise PickleParseError(
                             "pickle ended without STOP", self.base + i, truncated=True
                         )
+                if i >= fr:
+                    if i > fr:
+                        # The C unpickler reads such an argument from the bytes after the
+                        # frame, the Python one refuses it: two readings of one stream.
+                        raise PickleParseError(
+                            "an opcode straddles the end of its FRAME", self.base + fr
+                        )
+                    fend = fr = NO_FRAME  # the frame is read: what follows is unframed
                 op = buf[i]
                 if op >= 0x80:
                     if op == 0x94:  # MEMOIZE
@@ -205,7 +219,7 @@ class Walker(JoblibArrays):
                         if j > n:
                             self.pos = i + 2
                             v = self._payload(buf[i + 1], text=True)
-                            buf, i, n = self.buf, self.pos, len(self.buf)
+                            buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                             stack.append(v)
                             continue
                         try:
@@ -250,10 +264,19 @@ class Walker(JoblibArrays):
                         stack.append(OPAQUE)
                         i += 1
                     elif op == 0x95:  # FRAME
+                        if fend != NO_FRAME:  # the C unpickler accepts it, Python's refuses
+                            raise PickleParseError(
+                                "FRAME inside an unfinished frame", self.base + i
+                            )
+                        if st.proto < 4:
+                            raise PickleParseError(
+                                f"FRAME in a protocol {st.proto} stream", self.base + i
+                            )
                         size = _u8(buf, i + 1)[0]
                         if size > sys.maxsize:
                             raise PickleParseError("frame too large", self.base + i)
-                        st.frame_end = self.base + i + 9 + size
+                        fend = self.base + i + 9 + size
+                        fr = fend - self.base
                         i += 9
                     elif op == 0x93:  # STACK_GLOBAL
                         name = stack.pop()
@@ -293,7 +316,7 @@ class Walker(JoblibArrays):
                         else:
                             self._skip(size, "LONG")
                             stack.append(BIG_INT)
-                        buf, i, n = self.buf, self.pos, len(self.buf)
+                        buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                     elif op == 0x8F:  # EMPTY_SET
                         stack.append(OPAQUE)
                         i += 1
@@ -315,7 +338,7 @@ class Walker(JoblibArrays):
                             raise PickleParseError("payload too large", self.base + i)
                         self.pos = i + 9
                         stack.append(self._payload(size, text=op == 0x8D, peek=strict))
-                        buf, i, n = self.buf, self.pos, len(self.buf)
+                        buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                     elif op == 0x82 or op == 0x83 or op == 0x84:  # EXT1, EXT2, EXT4
                         if op == 0x82:
                             code, width = buf[i + 1], 1
@@ -325,10 +348,7 @@ class Walker(JoblibArrays):
                             code, width = _i4(buf, i + 1)[0], 4
                         if code <= 0:
                             raise PickleParseError("EXT specifying code <= 0", self.base + i)
-                        # the copyreg extension registry can map a code to any global
-                        stack.append(
-                            self._global("?", f"<extension code {code}>", self.base + i, st)
-                        )
+                        stack.append(self._extension(code, self.base + i, st))
                         i += 1 + width
                     elif op == 0x97:  # NEXT_BUFFER
                         stack.append(OPAQUE)
@@ -407,8 +427,10 @@ class Walker(JoblibArrays):
                     if t is SimArrayWrapper and joblib:
                         self.pos = i + 1
                         st.stack, st.mbase, st.mextra = stack, mbase, mextra
+                        st.frame_end = None if fend == NO_FRAME else fend
                         stack[-1] = self._read_array(inst, state, st, self.base + i)
-                        buf, i, n = self.buf, self.pos, len(self.buf)
+                        fend = NO_FRAME  # joblib ends the frame before the array data
+                        buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                         continue
                     if t is SimDtype and strict:  # lenient walks share objects: no mutation
                         inst.setstate(state)
@@ -461,7 +483,7 @@ class Walker(JoblibArrays):
                                 size, text=op == 0x58, py2str=op == 0x54 or op == 0x55, peek=strict
                             )
                         )
-                        buf, i, n = self.buf, self.pos, len(self.buf)
+                        buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                 elif op == 0x29:  # ')' EMPTY_TUPLE
                     stack.append(())
                     i += 1
@@ -486,9 +508,13 @@ class Walker(JoblibArrays):
                         no_wrapper(v, self.base + i)
                     i += 1
                 elif op == 0x2E:  # '.' STOP
+                    if fend != NO_FRAME and i + 1 != fr:
+                        # a loader that read the whole frame resumes after it, not here
+                        raise PickleParseError("FRAME continues past STOP", self.base + i)
                     value = stack.pop()
                     self.pos = i + 1
                     st.stack, st.mbase, st.mextra = stack, mbase, mextra
+                    st.frame_end = None
                     return value
                 elif op == 0x30:  # '0' POP
                     if stack:
@@ -525,7 +551,7 @@ class Walker(JoblibArrays):
                         args = stack
                         stack = metastack.pop()
                         stack.append(self._instantiate(g, args, st, at))
-                    buf, i, n = self.buf, self.pos, len(self.buf)
+                    buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                 elif op == 0x6F:  # 'o' OBJ
                     args = stack
                     stack = metastack.pop()
@@ -567,7 +593,7 @@ class Walker(JoblibArrays):
                         stack.append(OPAQUE)
                     else:
                         stack.append(_text_value(op, line, at))
-                    buf, i, n = self.buf, self.pos, len(self.buf)
+                    buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                 else:
                     raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
         except (IndexError, struct.error):
@@ -624,6 +650,15 @@ class Walker(JoblibArrays):
         self.found.extend(sub.found)
 
     # -- calls --------------------------------------------------------------
+
+    def _extension(self, code: int, at: int, st: StreamState) -> SimGlobal:
+        """EXT1/2/4: the global that copyreg's extension registry maps ``code`` to, as the
+        unpickler looks it up. An unregistered code fails the load here, but another
+        process may register it: its global cannot be known, so it is "?" (dangerous)."""
+        key = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
+        if key is None:
+            return self._global("?", f"<extension code {code}>", at, st)
+        return self._global(key[0], key[1], at, st)
 
     def _stack_global(self, module: Any, name: Any, at: int, st: StreamState) -> SimGlobal | None:
         if type(module) is str and type(name) is str:

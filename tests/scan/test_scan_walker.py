@@ -351,3 +351,75 @@ def test_protocol_0_long_lines(tmp_path):
     report = read_pickle_globals(write(tmp_path, data))
     assert report.error is None
     assert "numpy.ndarray" in {g.dotted for g in report.globals}
+
+
+@contextlib.contextmanager
+def _extension(module: str, name: str, code: int):
+    import copyreg
+
+    copyreg.add_extension(module, name, code)
+    try:
+        yield
+    finally:
+        copyreg.remove_extension(module, name, code)
+
+
+@pytest.mark.parametrize(
+    ("op", "width"), [(b"\x82", 1), (b"\x83", 2), (b"\x84", 4)], ids=["EXT1", "EXT2", "EXT4"]
+)
+def test_extension_codes_resolved_through_copyregs_registry(tmp_path, op, width):
+    # EXT* look the code up in copyreg's inverted registry, then call find_class:
+    # a registered code is judged as the global it names.
+    code = 0xF0
+    f = tmp_path / "ext.pkl"
+    f.write_bytes(b"\x80\x02" + op + code.to_bytes(width, "little") + b")R.")
+    with _extension("os", "system", code):
+        report = read_pickle_globals(f)
+        assert [(g.module, g.name) for g in report.globals] == [("os", "system")]
+        assert scan_path(f).verdict is Verdict.DANGEROUS
+    with _extension("collections", "OrderedDict", code):
+        assert scan_path(f).verdict is Verdict.SAFE
+    # unregistered: no one can say what another process's registry maps it to
+    assert scan_path(f).verdict is Verdict.DANGEROUS
+
+
+def test_frame_straddle_read_two_ways_is_refused(tmp_path):
+    # A FRAME of 2 bytes holding the start of a BINBYTES whose length runs past it: the C
+    # unpickler reads the length from the bytes after the frame, the Python one refuses.
+    body = b"\x80\x05\x95" + struct.pack("<Q", 2) + b"B\x07" + b"\x01\x00\x00" + b"P" * 263 + STOP
+    f = tmp_path / "straddle.pkl"
+    f.write_bytes(body)
+    report = read_pickle_globals(f)
+    assert report.error and "straddles the end of its FRAME" in report.error
+    with pytest.raises(pickle.UnpicklingError, match="exhausted before end of frame"):
+        pickle._loads(body)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x80\x02\x95" + struct.pack("<Q", 2) + b"N.", "FRAME in a protocol 2 stream"),
+        (
+            b"\x80\x04\x95" + struct.pack("<Q", 12) + b"\x95" + struct.pack("<Q", 2) + b"N.",
+            "FRAME inside an unfinished frame",
+        ),
+        (b"\x80\x04\x95" + struct.pack("<Q", 5) + b"N.NNN", "FRAME continues past STOP"),
+    ],
+    ids=["frame-in-protocol-2", "frame-in-frame", "frame-past-stop"],
+)
+def test_frame_anomalies_are_refused(tmp_path, body, message):
+    f = tmp_path / "frame.pkl"
+    f.write_bytes(body)
+    report = read_pickle_globals(f)
+    assert report.error and message in report.error
+    assert scan_path(f).verdict is Verdict.DANGEROUS
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_real_frames_still_read(tmp_path, protocol):
+    # big payloads go outside frames; many frames in a row; STOP ends the last frame
+    obj = {"b": b"x" * 200_000, "items": [str(i) for i in range(30_000)], "t": (1.5, None)}
+    f = tmp_path / "framed.pkl"
+    f.write_bytes(pickle.dumps(obj, protocol=protocol))
+    report = read_pickle_globals(f)
+    assert report.error is None and scan_path(f).verdict is Verdict.SAFE
