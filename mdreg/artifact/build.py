@@ -30,8 +30,8 @@ from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.artifact.secrets import secret_warnings
 from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
-from mdreg.frameworks.probe import Probe
 from mdreg.frameworks.registry import Registry, default_registry
+from mdreg.scan.gate import clear
 
 SAMPLE_ROWS = 5
 MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
@@ -84,13 +84,15 @@ def prepare(
         raise InputError(f"{model_code}: --model-code must name an existing .py file")
     if model_class and ":" not in model_class:
         raise InputError(f"--model-class {model_class!r}: write it as module:Class")
-    options = LoadOptions(Path(model_code) if model_code else None, model_class, trust)
     if training_script and not Path(training_script).is_file():
         raise InputError(f"{training_script}: --training-script must name an existing file")
 
     reg = registry or default_registry()
     plugin, detection, probe = reg.detect(model_path, framework)
-    verdict = _safety_gate(plugin, probe, trust)
+    clearance = clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path)
+    verdict = clearance.verdict
+    options = LoadOptions(Path(model_code) if model_code else None, model_class, trust,
+                          clearance.globals)
     env = conda.resolve(inference_conda_env or plugin.default_conda_env, inference_python_version)
     X = read_sample(Path(x_sample)) if x_sample else None
     y = read_sample(Path(y_sample)) if y_sample else None
@@ -106,7 +108,7 @@ def prepare(
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         model_file = plugin.save(model, model_path, tmp, options)
-        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py)
+        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py, trust)
         (tmp / layout.RUNTIME_YAML).write_text(dump_runtime(build_runtime(env, dest.resolve())),
                                                encoding="utf-8")
         _write_json(tmp / layout.INPUT_SCHEMA, input_schema)
@@ -118,6 +120,7 @@ def prepare(
 
             _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
         hyperparameters = _hyperparameters(tmp, facts)
+        _scan_artifact(tmp, plugin, trust, dest)
         write_manifest(tmp, f"mdreg {__version__}")
         meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
                          hyperparameters, trust, verdict, training_script)
@@ -149,22 +152,30 @@ def _check_destination(dest: Path, model_path: Path, force: bool) -> None:
                          "itself; choose another -o")
 
 
-def _safety_gate(plugin: Framework, probe: Probe, trust: bool) -> str:
-    """Refuse to unpickle what the allow-list does not cover, unless the user trusts it."""
-    report = probe.pickle
-    if report is None:
-        return "not-pickle"
-    from mdreg.scan import judge  # noqa: PLC0415
+def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool) -> dict[str, Any]:
+    """For a score.py that unpickles the model file (``loader``: "joblib" or "pickle"):
+    the globals its unpickler may import. The file as saved into the artifact is the one
+    score.py loads, so that is the one read."""
+    from mdreg.scan import read_pickle_globals  # noqa: PLC0415
 
-    if report.error and not trust:
-        raise InputError(f"{probe.path}: the pickle stream cannot be parsed ({report.error}); "
-                         "the file is damaged or in a form mdreg cannot check")
-    verdict, findings = judge(report.globals, plugin.allow)
-    if verdict.value != "safe" and not trust:
-        names = ", ".join(sorted({f.ref.dotted for f in findings}))
-        raise UnsafeModelError(f"{probe.path}: refusing to load a {verdict.value} pickle "
-                               f"(references {names}); pass --trust if you trust its author")
-    return verdict.value
+    clearance = clear(read_pickle_globals(model_file), plugin.allow, trust=trust,
+                      subject=model_file.name)
+    return {"loader": loader, "globals": None if clearance.globals is None else clearance.listed()}
+
+
+def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path) -> None:
+    """Every file that ships is scanned, whatever the framework: a pickle (or a container
+    holding one) that the model's allow-lists do not clear is refused unless trusted."""
+    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+
+    report = scan_path(tmp, plugin.allow)
+    if report.verdict is Verdict.SAFE or trust:
+        return
+    first = report.findings[0]
+    where = first.path.relative_to(tmp).as_posix() if first.path else dest.name
+    what = f"{first.ref.dotted}: {first.reason}" if first.ref else first.reason
+    raise UnsafeModelError(f"{dest}/{where}: {report.verdict.value} ({what}); refusing to "
+                           "package it; pass --trust if you trust its author")
 
 
 def _load(plugin: Framework, path: Path, options: LoadOptions) -> Any:
@@ -256,16 +267,20 @@ def _check_sample_columns(X: Any, facts: ModelFacts, plugin: Framework) -> None:
 
 
 def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, facts: ModelFacts,
-                    model_file: str, score_py: str | Path | None) -> None:
+                    model_file: str, score_py: str | Path | None, trust: bool) -> None:
     if score_py:
         shutil.copyfile(score_py, tmp / layout.SCORE_PY)
         return
     from mdreg.templates import render  # noqa: PLC0415
 
+    context = plugin.template_context(model, source)
+    loader = context.get("loader")  # how score.py reads the model file
+    unpickle = (_unpickling(plugin, tmp / model_file, loader, trust)
+                if loader in ("joblib", "pickle") else None)
     text = render(plugin.template, plugin.template_package, mdreg_version=__version__,
                   display_name=plugin.display_name,
-                  algorithm=facts.algorithm, model_file_name=model_file,
-                  **plugin.template_context(model, source))
+                  algorithm=facts.algorithm, model_file_name=model_file, unpickle=unpickle,
+                  **context)
     (tmp / layout.SCORE_PY).write_text(text, encoding="utf-8")
 
 

@@ -56,6 +56,9 @@ class LoadOptions:
     model_code: Path | None = None  # a .py file defining the model's class (copied into the artifact)
     model_class: str | None = None  # "module:Class" to instantiate before loading a state_dict
     trust: bool = False  # --trust: the user vouches for code the model file carries
+    #: The (module, name) globals the safety gate cleared: a pickle load imports these only
+    #: (``mdreg.scan.gate``). None: no list to hold it to (a file trusted unread).
+    cleared: frozenset[tuple[str, str]] | None = None
 
 
 class Framework:

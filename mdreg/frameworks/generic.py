@@ -38,17 +38,17 @@ class GenericPickleFramework(Framework):
         return "joblib" if report is not None and report.container.startswith("joblib") else "pickle"
 
     def load(self, path: Path, options: LoadOptions) -> Any:
-        import pickle  # noqa: PLC0415
+        from mdreg.scan.gate import load_joblib, load_pickle  # noqa: PLC0415
 
         if self._loader(path) == "joblib":
             try:
-                import joblib  # noqa: PLC0415
+                import joblib  # noqa: PLC0415, F401 - a clear error when it is missing
             except ImportError as exc:
                 raise FrameworkNotInstalledError("joblib", "joblib") from exc
-            return joblib.load(path)
+            return load_joblib(path, options.cleared)
         with path.open("rb") as f:
             try:
-                return pickle.load(f)  # noqa: S301 - only after the scan passed or --trust
+                return load_pickle(f, options.cleared)
             except ModuleNotFoundError as exc:
                 raise InputError(f"{path}: the pickle needs module {exc.name!r}, which is not "
                                  "installed or not on the Python path") from exc

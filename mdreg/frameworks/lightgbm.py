@@ -86,9 +86,9 @@ class LightGBMFramework(Framework):
                     return lgb.Booster(model_file=str(path))
             except lgb.basic.LightGBMError as exc:
                 raise InputError(f"{path}: LightGBM could not read the model: {exc}") from exc
-        import joblib  # noqa: PLC0415
+        from mdreg.scan.gate import load_joblib  # noqa: PLC0415
 
-        model = joblib.load(path)  # also reads plain pickles
+        model = load_joblib(path, options.cleared)  # also reads plain pickles
         _check_loaded(path, model)
         return model
 

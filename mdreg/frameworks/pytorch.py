@@ -189,7 +189,7 @@ class PyTorchFramework(Framework):
         code = ModelCode.load(options.model_code) if options.model_code else None
         if options.model_class:
             return _load_state_dict(path, options.model_class, code)
-        return _load_pickled_module(path, code)
+        return _load_pickled_module(path, code, options.cleared)
 
     def save(self, model: TorchModel, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         name = "model.pt2" if model.kind == EXPORT else self.model_file_name
@@ -421,26 +421,14 @@ def _target(module: str, name: str, code: ModelCode | None) -> tuple[str, str]:
     return module, name
 
 
-def _remapping_pickle(targets: dict[str, Any]) -> Any:
-    """A pickle module for torch.load whose Unpickler finds globals in ``targets`` first."""
-    import pickle  # noqa: PLC0415
-    import types  # noqa: PLC0415
-
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            found = targets.get(f"{module}.{name}")
-            return found if found is not None else super().find_class(module, name)
-
-    return types.SimpleNamespace(Unpickler=Unpickler, load=pickle.load, loads=pickle.loads,
-                                 __name__="mdreg_remapping_pickle")
-
-
-def _load_pickled_module(path: Path, code: ModelCode | None) -> TorchModel:
+def _load_pickled_module(path: Path, code: ModelCode | None,
+                         cleared: frozenset[tuple[str, str]] | None) -> TorchModel:
     import pickle  # noqa: PLC0415
 
     import torch  # noqa: PLC0415
 
     from mdreg.scan import read_pickle_globals  # noqa: PLC0415
+    from mdreg.scan.gate import torch_pickle_module  # noqa: PLC0415
 
     report = read_pickle_globals(path)
     pickle_globals: list[list[str]] = []
@@ -466,7 +454,7 @@ def _load_pickled_module(path: Path, code: ModelCode | None) -> TorchModel:
             # More than classes and tensors (a function kept as an attribute, ...): the
             # safety gate judged these globals (or the user passed --trust) before this.
             loaded = torch.load(str(path), map_location="cpu", weights_only=False,
-                                pickle_module=_remapping_pickle(targets))
+                                pickle_module=torch_pickle_module(cleared, targets))
     if isinstance(loaded, torch.nn.Module):
         return TorchModel(MODULE, loaded.eval(), code=code, pickle_globals=pickle_globals,
                           user_modules=user_modules)

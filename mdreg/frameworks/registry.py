@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdreg.errors import DetectionError, MdregError, UsageError
+from mdreg.errors import DetectionError, MdregError, UnsafeModelError, UsageError
 from mdreg.frameworks.base import Detection, Framework
 from mdreg.frameworks.probe import Probe
 
@@ -86,6 +86,7 @@ class Registry:
         claims = sorted((c for p in self.plugins.values() if (c := p.sniff(probe)) and c.confidence > 0),
                         key=lambda c: -c.confidence)
         if not claims:
+            _refuse_if_dangerous(path, probe)
             raise DetectionError(f"{path}: cannot tell the framework: {probe.describe()}; "
                                  "pass --framework NAME if you know it, or --framework other "
                                  "for a score.py template to fill in")
@@ -95,6 +96,21 @@ class Registry:
             raise DetectionError(f"{path}: ambiguous framework: {tied}; pass --framework NAME")
         best = claims[0]
         return self.plugins[best.framework], best, probe
+
+
+def _refuse_if_dangerous(path: Path, probe: Probe) -> None:
+    """A file no plugin claims, but whose pickle names a dangerous global: that is the
+    news (exit 4), not which --framework to pass."""
+    if probe.pickle is None or not probe.pickle.globals:
+        return
+    from mdreg.scan import Verdict, judge  # noqa: PLC0415
+
+    verdict, findings = judge(probe.pickle.globals, None)
+    if verdict is Verdict.DANGEROUS:
+        shown = ", ".join(sorted({f.ref.dotted for f in findings
+                                  if f.ref and f.severity is Verdict.DANGEROUS}))
+        raise UnsafeModelError(f"{path}: refusing to load a dangerous pickle (references "
+                               f"{shown}); mdreg cannot tell its framework either")
 
 
 _default: Registry | None = None

@@ -31,9 +31,12 @@ class SklearnFramework(Framework):
 
     def load(self, path: Path, options: LoadOptions) -> Any:
         self.require()
-        import joblib  # noqa: PLC0415 - frameworks load only when needed
+        from mdreg.scan.gate import load_joblib  # noqa: PLC0415
 
-        return joblib.load(path)  # also reads plain pickles
+        return load_joblib(path, options.cleared)  # also reads plain pickles
+
+    def template_context(self, model: Any, source: Path) -> dict[str, Any]:
+        return {**super().template_context(model, source), "loader": "joblib"}
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         import joblib  # noqa: PLC0415

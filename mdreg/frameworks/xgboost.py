@@ -100,9 +100,9 @@ class XGBoostFramework(Framework):
         self.require()
         head = _read_head(path)
         if _native_kind(head) is None and is_pickle_like(head):
-            import joblib  # noqa: PLC0415 - frameworks load only when needed
+            from mdreg.scan.gate import load_joblib  # noqa: PLC0415
 
-            model = joblib.load(path)  # also reads plain pickles
+            model = load_joblib(path, options.cleared)  # also reads plain pickles
             _check_loaded(path, model)
             return model
         import xgboost as xgb  # noqa: PLC0415
