@@ -99,10 +99,15 @@ class Registry:
 
 
 def _refuse_if_dangerous(path: Path, probe: Probe) -> None:
-    """A file no plugin claims, but whose pickle names a dangerous global: that is the
-    news (exit 4), not which --framework to pass."""
-    if probe.pickle is None or not probe.pickle.globals:
+    """A file no plugin claims, but whose pickle names a dangerous global or cannot be
+    parsed: that is the news (exit 4, as ``mdreg scan`` says), not which --framework to
+    pass."""
+    if probe.pickle is None:
         return
+    if probe.pickle.error:
+        raise UnsafeModelError(f"{path}: cannot be parsed ({probe.pickle.error}); refusing "
+                               "to load what cannot be checked, and mdreg cannot tell its "
+                               "framework either")
     from mdreg.scan import Verdict, judge  # noqa: PLC0415
 
     verdict, findings = judge(probe.pickle.globals, None)

@@ -61,8 +61,8 @@ def clear(
     if report.error:
         if not trust:
             raise UnsafeModelError(
-                f"{subject}: the pickle stream cannot be parsed ({report.error}); refusing "
-                "to load what cannot be checked (pass --trust if you trust its author)"
+                f"{subject}: cannot be parsed ({report.error}); refusing to load what cannot "
+                "be checked (pass --trust if you trust its author)"
             )
         return Clearance(Verdict.DANGEROUS.value, True, None)
     verdict, findings = judge(report.globals, frameworks)

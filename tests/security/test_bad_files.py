@@ -99,8 +99,8 @@ CASES = [(kind, ext) for ext in EXTENSIONS for kind in ("empty", "truncated", "r
 
 @pytest.mark.parametrize(("kind", "ext"), CASES, ids=[f"{k}{e}" for k, e in CASES])
 def test_broken_model_file(sandbox: Sandbox, tiny_model: Path, kind: str, ext: str) -> None:
-    """prepare: exit 3, one line (exit 4 for a pickle stream cut short: what cannot be
-    parsed cannot be checked, so prepare refuses it as scan does); scan: exit 4 (a file
+    """prepare: exit 3, one line (exit 4 for a pickle or a zip of pickles cut short: what
+    cannot be parsed cannot be checked, so prepare refuses it as scan does); scan: exit 4 (a file
     that is not a readable pickle is never called safe); nothing written."""
     if kind == "truncated" and ext in _LOADED_BY:
         pytest.importorskip(_LOADED_BY[ext])
@@ -114,7 +114,8 @@ def test_broken_model_file(sandbox: Sandbox, tiny_model: Path, kind: str, ext: s
         lines = r.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "[LightGBM]" not in r.err, r.err
     else:
-        unparsed = kind == "truncated" and ext in (".pkl", ".joblib")
+        unparsed = kind == "truncated" and ext in (".pkl", ".joblib", ".pt", ".pth", ".pt2",
+                                                   ".keras")
         line = one_error(sandbox.run("prepare", model, "-o", out),
                          code=EXIT["unsafe" if unparsed else "input"])
         expected = {"empty": "an empty file", "random": "cannot tell the framework"}.get(kind)
