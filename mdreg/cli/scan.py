@@ -27,7 +27,8 @@ def scan_cmd(
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Walk every pickle stream (never executing it) and judge its globals: safe, unknown
-    or dangerous. Exit 0 when every file is safe, 4 otherwise."""
+    or dangerous. Archives are opened, nested ones too (zip, tar, 7z, gzip/bz2/xz); one
+    that cannot be read fully is unknown. Exit 0 when every file is safe, 4 otherwise."""
     from mdreg import __version__  # noqa: PLC0415
     from mdreg.errors import EXIT_UNSAFE, InputError  # noqa: PLC0415
     from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
@@ -62,6 +63,14 @@ def _table(reports) -> None:  # type: ignore[no-untyped-def]
         if not report.findings:
             continue
         print_table(["file", "global", "byte", "severity", "why"],
-                    [[str(f.path or report.path), f.ref.dotted if f.ref else "-",
+                    [[_where(f, report.path), f.ref.dotted if f.ref else "-",
                       str(f.ref.offset) if f.ref else "-", f.severity.value, f.reason]
                      for f in report.findings])
+
+
+def _where(finding, path) -> str:  # type: ignore[no-untyped-def]
+    """The file, and the member the global is in: "outer.zip member a.zip > inner.pkl"."""
+    from mdreg.scan.report import shown  # noqa: PLC0415
+
+    where = finding.ref.where if finding.ref else ""
+    return f"{finding.path or path}" + (f" member {shown(where, 400)}" if where else "")

@@ -11,6 +11,7 @@ from pathlib import Path
 from mdreg.errors import InputError
 from mdreg.frameworks.base import Detection
 from mdreg.scan import PickleReport, is_pickle_like, read_pickle_globals
+from mdreg.scan.containers import ZIP_MAGIC
 
 HEAD_BYTES = 4096
 
@@ -40,10 +41,20 @@ class Probe:
 
     @cached_property
     def pickle(self) -> PickleReport | None:
-        """Globals referenced by the file's pickle streams (opcodes walked, nothing run)."""
+        """Globals referenced by the file's pickle streams (opcodes walked, nothing run).
+
+        A tar or 7z file, or a compressed archive, is no model file a loader reads: what
+        its members hold is for ``mdreg scan``; here it is "not-pickle" with an error, so
+        that no plugin claims it and the safety gate refuses to hand it to a loader."""
         if self.is_dir or not self.head or not is_pickle_like(self.head):
             return None
-        return self.read(self.path)
+        report = self.read(self.path)
+        if report.container in ("tar", "7z") or (
+            report.container == "zip" and not self.head.startswith(ZIP_MAGIC)
+        ):
+            return PickleReport(self.path, "not-pickle",
+                                error=f"a {report.container} archive, not a pickle")
+        return report
 
     def global_names(self) -> list[str]:
         return [g.dotted for g in self.pickle.globals] if self.pickle else []

@@ -2,6 +2,7 @@
 
 Compressed joblib files are decompressed as a stream into the walker, zip
 members are read in place: nothing is extracted to disk or loaded whole.
+Zips, tars and 7z archives, nested or compressed, are read by ``archives``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import io
 import lzma
 import os
 import stat
-import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -122,15 +122,23 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
-def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleReport:
+def read_pickle_globals(
+    path: Path, *, max_bytes: int | None = None, max_depth: int | None = None
+) -> PickleReport:
     """Walk every pickle stream in ``path`` and list the globals a load would import.
 
     Never unpickles. ``max_bytes`` bounds the bytes read or decompressed (array
     data that a plain file skips with a seek is not counted); past it the report
     gets an error. A file that is not a pickle gets container "not-pickle" and
-    an error saying why.
+    an error saying why. Archives in the file (zips in a zip, tar, 7z, compressed
+    ones) are opened ``max_depth`` deep (default ``archives.NEST_DEPTH``) and read up
+    to ``max_bytes`` in all (default ``archives.NEST_BYTES``); past either budget,
+    or where a member cannot be read, ``incomplete`` says why.
     """
+    from mdreg.scan import archives  # noqa: PLC0415 - archives imports this module
+
     path = Path(path)
+    depth = archives.NEST_DEPTH if max_depth is None else max_depth
     raw = open_regular(path)
     with raw:
         head = raw.read(HEAD_BYTES)
@@ -138,12 +146,12 @@ def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleRe
         if not head:
             return PickleReport(path, "not-pickle", error="empty file")
         if head.startswith(ZIP_MAGIC):
-            return _read_zip(path, max_bytes)
+            return archives.read_zip(path, max_bytes, depth)
         if head.startswith(NPY_MAGIC):
             return _read_npy(path, raw, max_bytes)
         compression = compression_of(head)
         if compression:
-            return _read_compressed(path, raw, compression, max_bytes)
+            return _read_compressed(path, raw, compression, max_bytes, depth)
         size = os.fstat(raw.fileno()).st_size
         if head.startswith(TORCH_LEGACY_MAGIC):
             report = PickleReport(path, "torch-legacy")
@@ -156,6 +164,9 @@ def read_pickle_globals(path: Path, *, max_bytes: int | None = None) -> PickleRe
                 max_streams=TORCH_LEGACY_STREAMS,
             )
             return report
+        kind = archives.archive_kind(head)
+        if kind:  # a tar or 7z file
+            return archives.read_archive(path, raw, head, kind, max_bytes, depth)
         if head[0] not in OPCODE_BYTES:
             return PickleReport(
                 path,
@@ -267,8 +278,10 @@ def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
 
 
 def _read_compressed(
-    path: Path, raw: BinaryIO, compression: str, max_bytes: int | None
+    path: Path, raw: BinaryIO, compression: str, max_bytes: int | None, max_depth: int
 ) -> PickleReport:
+    from mdreg.scan import archives  # noqa: PLC0415 - archives imports this module
+
     container = "joblib-compat" if compression == "compat" else f"joblib+{compression}"
     where = f"{compression} stream"
     try:
@@ -276,6 +289,11 @@ def _read_compressed(
         head = _read_head(stream)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         return PickleReport(path, container, error=f"{where} is corrupt: {exc}")
+    kind = archives.archive_kind(head)
+    if kind:  # a .tar.gz, a zip or 7z compressed whole
+        return archives.read_archive(
+            path, raw, head, kind, max_bytes, max_depth, compression=compression
+        )
     if not starts_like_pickle(head):
         return PickleReport(path, "not-pickle", error=f"{where} does not hold a pickle")
     report = PickleReport(path, container)
@@ -336,73 +354,3 @@ def _read_npy(path: Path, raw: BinaryIO, max_bytes: int | None) -> PickleReport:
         src.offset = raw.tell()
         _walk(report, src, "", joblib=False, max_streams=1)
     return report
-
-
-def _zip_kind(names: list[str]) -> str:
-    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
-        if any("/code/" in n or n.endswith("constants.pkl") for n in names):
-            return "torchscript-zip"
-        return "torch-zip"
-    base = {n.rsplit("/", 1)[-1] for n in names}
-    if "config.json" in base and ("metadata.json" in base or "model.weights.h5" in base):
-        return "keras-zip"
-    return "zip"
-
-
-def _read_zip(path: Path, max_bytes: int | None) -> PickleReport:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        return PickleReport(path, "zip", error=f"not a readable zip archive: {exc}")
-    with zf:
-        infos = zf.infolist()
-        kind = _zip_kind([i.filename for i in infos])
-        report = PickleReport(path, kind)
-        budget = max_bytes
-        for info in infos:
-            if info.is_dir():
-                continue
-            name = info.filename
-            try:
-                with zf.open(info) as member:
-                    head = member.read(HEAD_BYTES)
-            except (
-                RuntimeError,
-                NotImplementedError,
-                zipfile.BadZipFile,
-                OSError,
-                EOFError,
-                zlib.error,
-                lzma.LZMAError,
-            ) as exc:
-                if name.endswith(_PICKLE_SUFFIXES) and report.error is None:
-                    report.error = f"{name}: cannot be read: {exc}"
-                continue
-            torch_kind = kind in ("torch-zip", "torchscript-zip")
-            if torch_kind and not name.endswith(_PICKLE_SUFFIXES):
-                continue  # storages and code: torch never unpickles them
-            compression = None if torch_kind else compression_of(head)
-            looks_pickled = head[:1] == b"\x80" and starts_like_pickle(head)
-            if head.startswith(NPY_MAGIC):  # .npz archives: object arrays are pickles
-                with zf.open(info) as member:
-                    is_pickle, error = _npy_object_data(member)
-                    if error and report.error is None:
-                        report.error = f"{name}: {error}"
-                    if is_pickle:
-                        src = Source(member, max_bytes=budget)
-                        _walk(report, src, name, joblib=False, max_streams=1)
-                continue
-            if not (name.endswith(_PICKLE_SUFFIXES) or compression or looks_pickled):
-                continue
-            with zf.open(info) as member:
-                stream: BinaryIO = member
-                where = name
-                if compression:
-                    stream = _decompressor(member, compression)
-                    where = f"{name} > {compression} stream"
-                src = Source(stream, max_bytes=budget)
-                # torch reads data.pkl with its own unpickler; other members may be joblib dumps
-                _walk(report, src, where, joblib=not torch_kind and compression != "compat")
-                if budget is not None:
-                    budget = max(0, budget - src.produced)
-        return report

@@ -27,10 +27,15 @@ class GlobalRef:
         """``module.name`` for messages: the names come from the file, so control
         characters are escaped (no line breaks or terminal codes in a one-line error)
         and very long names are cut."""
-        text = f"{self.module}.{self.name}"
-        if not text.isprintable():
-            text = text.encode("unicode_escape").decode("ascii")
-        return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
+        return shown(f"{self.module}.{self.name}")
+
+
+def shown(text: str, limit: int = _SHOWN_MAX) -> str:
+    """Text from a file (a global's or a member's name) made safe for a one-line message:
+    control characters escaped, cut to ``limit`` characters."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -40,9 +45,13 @@ class PickleReport:
     ``container`` says how the pickle was wrapped: "pickle", "joblib+zlib",
     "joblib+gzip", "joblib+bz2", "joblib+lzma", "joblib+xz", "joblib+lz4",
     "joblib-compat" (joblib < 0.10 'ZF' files), "torch-legacy", "torch-zip",
-    "torchscript-zip", "keras-zip", "zip" (.npz included), "npy" or "not-pickle".
+    "torchscript-zip", "keras-zip", "zip" (.npz included), "tar", "7z" (these
+    three also when gzip, bz2 or xz compressed whole), "npy" or "not-pickle".
     ``error`` is set when a stream could not be parsed to its end; such a
-    report is never clean.
+    report is never clean. ``incomplete`` says why part of the file was not
+    read (an archive nested past the depth budget, the size budget spent, an
+    encrypted or unreadable member, 7z without py7zr): such a report is never
+    clean either, but only "unknown".
     """
 
     path: Path
@@ -51,3 +60,4 @@ class PickleReport:
     globals: list[GlobalRef] = field(default_factory=list)
     streams: int = 0
     error: str | None = None
+    incomplete: str | None = None

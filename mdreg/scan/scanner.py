@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import InputError
+from mdreg.scan.archives import archive_kind
 from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, open_regular, read_pickle_globals
 from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport
 
 #: Containers that may hold no pickle at all: skipped in folders when they hold none.
-_NO_PICKLE_NEEDED = frozenset({"zip", "keras-zip", "npy"})
+_NO_PICKLE_NEEDED = frozenset({"zip", "keras-zip", "npy", "tar", "7z"})
 
 #: Files a loader would try to unpickle whatever their first bytes say.
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".sav"})
@@ -62,6 +63,7 @@ def _report_dict(report: PickleReport) -> dict[str, Any]:
         "protocol": report.protocol,
         "streams": report.streams,
         "error": report.error,
+        "incomplete": report.incomplete,
         "globals": [
             {"global": f"{m}.{n}", "where": w, "offset": first[(m, n, w)], "count": c}
             for (m, n, w), c in counts.items()
@@ -72,8 +74,14 @@ def _report_dict(report: PickleReport) -> dict[str, Any]:
 def judge_report(
     report: PickleReport, frameworks: Iterable[str] | None
 ) -> tuple[Verdict, list[Finding]]:
-    """Verdict on one file: its globals, and DANGEROUS when it could not be parsed."""
+    """Verdict on one file: its globals, DANGEROUS when it could not be parsed, and at
+    least UNKNOWN when part of it could not be read (see ``PickleReport.incomplete``)."""
     verdict, findings = judge(report.globals, frameworks)
+    if report.incomplete is not None:
+        findings.append(
+            Finding(None, Verdict.UNKNOWN, f"could not be read fully: {report.incomplete}")
+        )
+        verdict = worst([verdict, Verdict.UNKNOWN])
     if report.error is not None:
         findings.append(Finding(None, Verdict.DANGEROUS, f"could not be parsed: {report.error}"))
         verdict = Verdict.DANGEROUS
@@ -97,9 +105,12 @@ def scan_path(
 
     ``frameworks`` picks the allow-lists (e.g. ``["sklearn"]``; "generic" is
     always in); None allows every list. In a folder, files count when their
-    first bytes look like a pickle, a joblib compression or a zip, or their
-    suffix is a pickle one (.pkl, .joblib, .pt ...); a folder without any is SAFE.
-    A single file is always walked: not being a pickle is an error (DANGEROUS).
+    first bytes look like a pickle, a joblib compression or an archive (zip, tar,
+    7z), or their suffix is a pickle one (.pkl, .joblib, .pt ...); a folder
+    without any is SAFE. Archives are opened, nested ones too, within the depth
+    and size budgets of ``read_pickle_globals``: a file not read fully is UNKNOWN.
+    A single file is always walked: not being a pickle (or an archive) is an error
+    (DANGEROUS).
     ``read(path, max_bytes=...)`` walks one file (introspect passes a cache, so that a
     file its other checks walked already is not walked again).
     """
@@ -140,12 +151,12 @@ def _scan_member(path: Path, max_bytes: int | None, read: Reader) -> PickleRepor
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     by_suffix = path.suffix.lower() in PICKLE_SUFFIXES
-    if not by_suffix and not is_pickle_like(head):
+    if not by_suffix and not is_pickle_like(head) and not archive_kind(head):
         return None
     report = read(path, max_bytes=max_bytes)
     if not by_suffix and report.container == "not-pickle":
-        return None  # e.g. a .tar.gz: compressed, but no pickle inside
-    holds_none = report.container in _NO_PICKLE_NEEDED and not report.streams
-    if not by_suffix and holds_none and not report.error:
-        return None  # an archive or array file without pickles
+        return None  # e.g. a .csv.gz: compressed, but no pickle inside
+    holds_none = report.container in _NO_PICKLE_NEEDED and not (report.streams or report.globals)
+    if not by_suffix and holds_none and not report.error and not report.incomplete:
+        return None  # an archive or array file without pickles, read fully
     return report
