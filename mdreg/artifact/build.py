@@ -31,7 +31,7 @@ from mdreg.artifact.secrets import secret_warnings
 from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.registry import Registry, default_registry
-from mdreg.scan.gate import clear
+from mdreg.scan.gate import NOT_PICKLE, clear
 
 SAMPLE_ROWS = 5
 MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
@@ -89,8 +89,8 @@ def prepare(
 
     reg = registry or default_registry()
     plugin, detection, probe = reg.detect(model_path, framework)
-    clearance = clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path)
-    verdict = clearance.verdict
+    clearance = (clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path)
+                 if plugin.unpickles else NOT_PICKLE)
     options = LoadOptions(Path(model_code) if model_code else None, model_class, trust,
                           clearance.globals)
     env = conda.resolve(inference_conda_env or plugin.default_conda_env, inference_python_version)
@@ -120,7 +120,8 @@ def prepare(
 
             _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
         hyperparameters = _hyperparameters(tmp, facts)
-        _scan_artifact(tmp, plugin, trust, dest)
+        shipped = _scan_artifact(tmp, plugin, trust, dest)
+        verdict = clearance.verdict if plugin.unpickles else shipped
         write_manifest(tmp, f"mdreg {__version__}")
         meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
                          hyperparameters, trust, verdict, training_script)
@@ -163,16 +164,19 @@ def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool) -
     return {"loader": loader, "globals": None if clearance.globals is None else clearance.listed()}
 
 
-def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path) -> None:
+def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path) -> str:
     """Every file that ships is scanned, whatever the framework: a pickle (or a container
-    holding one) that the model's allow-lists do not clear is refused unless trusted."""
+    holding one) that the model's allow-lists do not clear is refused unless trusted.
+    Returns the verdict."""
     from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
 
     report = scan_path(tmp, plugin.allow)
     if report.verdict is Verdict.SAFE or trust:
-        return
+        return report.verdict.value
     first = report.findings[0]
     where = first.path.relative_to(tmp).as_posix() if first.path else dest.name
+    if first.ref and first.ref.where:
+        where += f" > {first.ref.where}"
     what = f"{first.ref.dotted}: {first.reason}" if first.ref else first.reason
     raise UnsafeModelError(f"{dest}/{where}: {report.verdict.value} ({what}); refusing to "
                            "package it; pass --trust if you trust its author")

@@ -96,6 +96,9 @@ class Framework:
 
     #: False for plugins the user picks by name and that never claim a file by its bytes.
     detectable: ClassVar[bool] = True
+    #: False for plugins whose load never unpickles the file (it is only copied): the
+    #: safety gate then judges what ships, not the file as something to load.
+    unpickles: ClassVar[bool] = True
 
     # -- detection (bytes only) -------------------------------------------------
     def sniff(self, probe: Probe) -> Detection | None:

@@ -27,6 +27,7 @@ class OtherFramework(Framework):
     serialization_format = "other"
     template = "score_other.py.jinja2"
     detectable = False
+    unpickles = False
 
     def sniff(self, probe: Probe) -> Detection | None:
         return None  # never claimed by detection: the user asks for it

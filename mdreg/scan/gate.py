@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mdreg.errors import UnsafeModelError
-from mdreg.scan.policy import Verdict, judge
+from mdreg.scan.policy import Verdict
 from mdreg.scan.report import PickleReport
+from mdreg.scan.scanner import judge_report
 
 #: torch.load renames these modules before its find_class sees them
 TORCH_MODULE_RENAMES = {"torch.tensor": "torch._tensor"}
@@ -65,11 +66,12 @@ def clear(
                 "be checked (pass --trust if you trust its author)"
             )
         return Clearance(Verdict.DANGEROUS.value, True, None)
-    verdict, findings = judge(report.globals, frameworks)
+    verdict, findings = judge_report(report, frameworks)
     if verdict is not Verdict.SAFE and not trust:
         names = ", ".join(sorted({f.ref.dotted for f in findings if f.ref}))
+        why = f"references {names}" if names else findings[0].reason
         raise UnsafeModelError(
-            f"{subject}: refusing to load a {verdict.value} pickle (references {names}); "
+            f"{subject}: refusing to load a {verdict.value} pickle ({why}); "
             "pass --trust if you trust its author"
         )
     seen = frozenset((g.module, g.name) for g in report.globals)
