@@ -7,6 +7,7 @@ nothing half-written and an existing artifact is replaced only by a complete one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -28,10 +29,17 @@ from mdreg.artifact.metadata import (
 from mdreg.artifact.provenance import git_provenance
 from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.artifact.secrets import secret_warnings
-from mdreg.errors import DestinationExistsError, InputError, MdregError, UnsafeModelError
+from mdreg.errors import (
+    DestinationExistsError,
+    InputError,
+    MdregError,
+    UnsafeModelError,
+    UsageError,
+)
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
+from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.registry import Registry, default_registry
-from mdreg.scan.gate import NOT_PICKLE, clear
+from mdreg.scan.gate import NOT_PICKLE, admit, clear
 
 SAMPLE_ROWS = 5
 MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
@@ -89,26 +97,39 @@ def prepare(
 
     reg = registry or default_registry()
     plugin, detection, probe = reg.detect(model_path, framework)
-    clearance = (clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path)
-                 if plugin.unpickles else NOT_PICKLE)
+    _check_code_options(plugin, model_code, model_class)
+    code = ModelCode.load(Path(model_code)) if model_code else None
+    admitted = code.admitted() if code else frozenset()
+    clearance = (clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path,
+                       admitted=admitted) if plugin.unpickles else NOT_PICKLE)
     options = LoadOptions(Path(model_code) if model_code else None, model_class, trust,
-                          clearance.globals)
+                          clearance.globals, code)
     env = conda.resolve(inference_conda_env or plugin.default_conda_env, inference_python_version)
     X = read_sample(Path(x_sample)) if x_sample else None
     y = read_sample(Path(y_sample)) if y_sample else None
 
     plugin.require()
-    model = _load(plugin, model_path, options)
-    facts = _describe(plugin, model, model_path)
-    X = _by_input(X, facts) if X is not None else None
+    with code.importable() if code else contextlib.nullcontext():
+        model = _load(plugin, model_path, options)
+        facts = _describe(plugin, model, model_path)
+        X = _by_input(X, facts) if X is not None else None
+        predicted = None
+        if X is not None:
+            _check_sample_columns(X, facts, plugin)
+            predicted = _predict(plugin, model, X, "--x-sample")
     warnings: list[str] = []
-    input_schema, output_schema = _schemas(plugin, model, facts, X, y, warnings)
+    input_schema, output_schema = _schemas(plugin, facts, X, y, predicted, warnings)
+    expected = _sample_prediction(predicted) if predicted is not None else None
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
-        model_file = plugin.save(model, model_path, tmp, options)
-        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py, trust)
+        with code.importable() if code else contextlib.nullcontext():
+            model_file = plugin.save(model, model_path, tmp, options)
+        if code and not (tmp / f"{code.name}.py").exists():
+            shutil.copyfile(code.path, tmp / f"{code.name}.py")  # importable beside score.py
+        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py, trust,
+                        admitted)
         (tmp / layout.RUNTIME_YAML).write_text(dump_runtime(build_runtime(env, dest.resolve())),
                                                encoding="utf-8")
         _write_json(tmp / layout.INPUT_SCHEMA, input_schema)
@@ -119,12 +140,17 @@ def prepare(
             from mdreg.artifact.sample import head_rows, to_json_payload  # noqa: PLC0415
 
             _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
+            if expected is not None:
+                _write_json(tmp / layout.SAMPLE_PREDICTION, expected)
         hyperparameters = _hyperparameters(tmp, facts)
-        shipped = _scan_artifact(tmp, plugin, trust, dest)
+        shipped = _scan_artifact(tmp, plugin, trust, dest, admitted)
         verdict = clearance.verdict if plugin.unpickles else shipped
         write_manifest(tmp, f"mdreg {__version__}")
         meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
                          hyperparameters, trust, verdict, training_script)
+        if code:  # the user vouched for this code by shipping it: say so, and what it admitted
+            meta["mdreg"]["model_code"] = {"module": code.name, "file": f"{code.name}.py",
+                                           "admitted": sorted(n for _, n in admitted)}
         warnings += limit_problems(meta)
         write_metadata(tmp, meta)
         _move_into_place(tmp, dest)
@@ -153,32 +179,46 @@ def _check_destination(dest: Path, model_path: Path, force: bool) -> None:
                          "itself; choose another -o")
 
 
-def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool) -> dict[str, Any]:
+def _check_code_options(plugin: Framework, model_code: str | Path | None,
+                        model_class: str | None) -> None:
+    """--model-code and --model-class where they mean something; elsewhere a usage error."""
+    if model_class and not plugin.takes_model_class:
+        raise UsageError(f"--model-class names the class to build before loading weights "
+                         f"into it; a {plugin.display_name} model does not take one")
+    if model_code and not plugin.unpickles:
+        raise UsageError(f"--model-code ships the code a pickled model needs; mdreg does not "
+                         f"load a {plugin.display_name} model, so it has no use for it")
+
+
+def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool,
+                admitted: frozenset[tuple[str, str]]) -> dict[str, Any]:
     """For a score.py that unpickles the model file (``loader``: "joblib" or "pickle"):
     the globals its unpickler may import. The file as saved into the artifact is the one
     score.py loads, so that is the one read."""
     from mdreg.scan import read_pickle_globals  # noqa: PLC0415
 
     clearance = clear(read_pickle_globals(model_file), plugin.allow, trust=trust,
-                      subject=model_file.name)
+                      subject=model_file.name, admitted=admitted)
     return {"loader": loader, "globals": None if clearance.globals is None else clearance.listed()}
 
 
-def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path) -> str:
+def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path,
+                   admitted: frozenset[tuple[str, str]]) -> str:
     """Every file that ships is scanned, whatever the framework: a pickle (or a container
     holding one) that the model's allow-lists do not clear is refused unless trusted.
     Returns the verdict."""
     from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
 
     report = scan_path(tmp, plugin.allow)
-    if report.verdict is Verdict.SAFE or trust:
-        return report.verdict.value
-    first = report.findings[0]
+    verdict, findings = admit(report.verdict, report.findings, admitted)
+    if verdict is Verdict.SAFE or trust:
+        return verdict.value
+    first = findings[0]
     where = first.path.relative_to(tmp).as_posix() if first.path else dest.name
     if first.ref and first.ref.where:
         where += f" > {first.ref.where}"
     what = f"{first.ref.dotted}: {first.reason}" if first.ref else first.reason
-    raise UnsafeModelError(f"{dest}/{where}: {report.verdict.value} ({what}); refusing to "
+    raise UnsafeModelError(f"{dest}/{where}: {verdict.value} ({what}); refusing to "
                            "package it; pass --trust if you trust its author")
 
 
@@ -202,12 +242,13 @@ def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
                          f"can describe ({type(exc).__name__}: {exc})") from exc
 
 
-def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
+def _schemas(plugin: Framework, facts: ModelFacts, X: Any, y: Any, predicted: Any,
              warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Input and output schemas: from the samples, the model's answer to --x-sample
+    (``predicted``, None when it cannot run here) and what the model says of itself."""
     from mdreg.artifact import schema  # noqa: PLC0415
 
     if X is not None:
-        _check_sample_columns(X, facts, plugin)
         input_schema = schema.describe(X)
     elif facts.feature_names:
         input_schema = schema.schema_from_feature_names(facts.feature_names)
@@ -226,22 +267,56 @@ def _schemas(plugin: Framework, model: Any, facts: ModelFacts, X: Any, y: Any,
         warnings.append("no --x-sample and the model does not know its inputs: "
                         "input_schema.json is empty")
     if y is not None:
+        if predicted is not None:
+            _check_y_sample(y, predicted)
         output_schema = schema.describe(y, "output")
+    elif predicted is not None:
+        output_schema = schema.describe(predicted, "output")
     elif X is not None:
-        try:
-            output_schema = schema.describe(plugin.predict(model, X), "output")
-        except MdregError:
-            raise  # the plugin's own one-line error says what to do
-        except NotImplementedError:
-            output_schema = schema.schema_from_count(1)
-            warnings.append("the model cannot be run here: output_schema.json is a placeholder; "
-                            "pass --y-sample to describe the predictions")
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"the model could not predict on --x-sample: "
-                             f"{type(exc).__name__}: {exc}") from exc
+        output_schema = schema.schema_from_count(1)
+        warnings.append("the model cannot be run here: output_schema.json is a placeholder; "
+                        "pass --y-sample to describe the predictions")
     else:
         output_schema = schema.schema_from_count(facts.n_outputs or 1)
     return input_schema, output_schema
+
+
+def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
+    """The model's own answer on ``X``; None when the plugin cannot run it here."""
+    try:
+        return plugin.predict(model, X)
+    except MdregError:
+        raise  # the plugin's own one-line error says what to do
+    except NotImplementedError:
+        return None
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"the model could not predict on {what}: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _check_y_sample(y: Any, predicted: Any) -> None:
+    """--y-sample must look like the model's answer to --x-sample: as many rows, as many
+    columns. Otherwise output_schema.json would describe something score.py never returns."""
+    def shape(data: Any) -> tuple[int, int]:
+        dims = getattr(data, "shape", None) or (len(data),)
+        return int(dims[0]), int(dims[1]) if len(dims) > 1 else 1
+
+    (y_rows, y_cols), (p_rows, p_cols) = shape(y), shape(predicted)
+    if y_rows != p_rows:
+        raise InputError(f"--y-sample has {y_rows} rows, but the model answers --x-sample with "
+                         f"{p_rows}: give the predictions for the same rows")
+    if y_cols != p_cols:
+        raise InputError(f"--y-sample has {y_cols} column(s), but the model answers with "
+                         f"{p_cols}: give the model's predictions, not other data")
+
+
+def _sample_prediction(predicted: Any) -> dict[str, Any] | None:
+    """The model's answer to the sample rows kept in the artifact (the first rows of its
+    answer to --x-sample), for verify's parity check (``mdreg.checks.parity``)."""
+    from mdreg.artifact.sample import head_rows  # noqa: PLC0415
+    from mdreg.checks.parity import expected_document  # noqa: PLC0415
+
+    return expected_document(head_rows(predicted, SAMPLE_ROWS))
 
 
 def _by_input(X: Any, facts: ModelFacts) -> Any:
@@ -271,7 +346,8 @@ def _check_sample_columns(X: Any, facts: ModelFacts, plugin: Framework) -> None:
 
 
 def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, facts: ModelFacts,
-                    model_file: str, score_py: str | Path | None, trust: bool) -> None:
+                    model_file: str, score_py: str | Path | None, trust: bool,
+                    admitted: frozenset[tuple[str, str]]) -> None:
     if score_py:
         shutil.copyfile(score_py, tmp / layout.SCORE_PY)
         return
@@ -279,7 +355,7 @@ def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, fact
 
     context = plugin.template_context(model, source)
     loader = context.get("loader")  # how score.py reads the model file
-    unpickle = (_unpickling(plugin, tmp / model_file, loader, trust)
+    unpickle = (_unpickling(plugin, tmp / model_file, loader, trust, admitted)
                 if loader in ("joblib", "pickle") else None)
     text = render(plugin.template, plugin.template_package, mdreg_version=__version__,
                   display_name=plugin.display_name,

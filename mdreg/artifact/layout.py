@@ -12,6 +12,7 @@ MANIFEST = "model_artifact_manifest.json"
 MDREG_DIR = ".mdreg"
 METADATA = f"{MDREG_DIR}/metadata.json"  # mutable (introspection results, catalog edits): not in the manifest
 SAMPLE = f"{MDREG_DIR}/sample.json"  # a few input rows, the default payload of `mdreg verify`
+SAMPLE_PREDICTION = f"{MDREG_DIR}/sample_prediction.json"  # the model's answer to them (parity)
 HYPERPARAMETERS = f"{MDREG_DIR}/hyperparameters.json"  # when too large for the catalog
 
 # ADS writes its introspection results here; it must never travel in a zip.

@@ -4,7 +4,9 @@ In order, and nothing is written before step 4:
 
 1. the options and the bucket URI are checked (an ``oci://`` bucket needs the OCI backend);
 2. the artifact is introspected; a failed check refuses the save (exit 1, naming the
-   failed keys) unless ``ignore_introspection``;
+   failed keys) unless ``ignore_introspection``; then its score.py is run as ``mdreg
+   verify`` does (on the kept sample, with the parity check; without a sample, up to
+   load_model()), and a failure refuses the save (exit 1) unless ``no_verify``;
 3. the record is built from the artifact's metadata, schemas and provenance, and checked
    against the OCI service's limits (exit 3, naming the key and the fix) and against the
    version set's labels;
@@ -19,6 +21,7 @@ import json
 import shutil
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ class SaveOptions:
     compartment_id: str | None = None
     project_id: str | None = None
     ignore_introspection: bool = False
+    no_verify: bool = False  # skip running score.py (deliberately: recorded as skipped)
     large: bool = False
     bucket: str | None = None  # URI of a bucket prefix or a .zip object
     keep_bucket_object: bool = False
@@ -78,7 +82,10 @@ def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog |
     cat = catalog or open_catalog()
     try:
         failed = _introspect(artifact, options.ignore_introspection)
+        verified = _verify(artifact, options.no_verify)
         details = build_details(artifact, options, failed_checks=failed.results)
+        details.custom_metadata_list = [*(c for c in details.custom_metadata_list
+                                          if c.get("key") != "VerifyResult"), verified]
         details.check()
         check_label_free(cat, details)
         staging = cat.staging_dir()
@@ -144,6 +151,34 @@ def _introspect(artifact: Path, ignore: bool) -> _Introspection:
             f"introspection failed: {', '.join(names)}: fix them (`mdreg introspect {artifact}` "
             "says how) or pass --ignore-introspection")
     return _Introspection(names, report.to_ads())
+
+
+def _verify(artifact: Path, skip: bool) -> dict[str, Any]:
+    """Run score.py as verify does; refuse a failure. The custom metadata item recording it."""
+    import time  # noqa: PLC0415
+
+    from mdreg.checks.verify import verify  # noqa: PLC0415
+
+    doc: dict[str, Any] = {"ok": None, "skipped": True}
+    if not skip:
+        start = time.perf_counter()
+        result = verify(artifact, load_only=not _keeps_sample(artifact))
+        if not result.ok:
+            raise ChecksFailedError(
+                f"verify failed at {result.stage}: {result.error}; fix score.py (`mdreg verify "
+                f"{artifact}` shows the traceback) or pass --no-verify")
+        doc = {"ok": True, "stage": "predict" if result.predict_s is not None else "load_model",
+               "parity": result.parity, "seconds": round(time.perf_counter() - start, 3)}
+    doc["at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"key": "VerifyResult", "value": json.dumps(doc, separators=(",", ":")),
+            "category": "Other", "description": "mdreg verify at save: score.py run on the "
+            "kept sample (or up to load_model without one)"}
+
+
+def _keeps_sample(artifact: Path) -> bool:
+    if artifact.is_dir():
+        return (artifact / layout.SAMPLE).is_file()
+    return _SideFiles(artifact).json(layout.SAMPLE) is not None
 
 
 def build_details(artifact: Path, options: SaveOptions, *,

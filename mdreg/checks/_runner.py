@@ -2,6 +2,8 @@
 fresh interpreter (possibly an inference environment without mdreg): standard library only.
 
     python _runner.py ARTIFACT_DIR PAYLOAD_FILE RESULT_FILE
+
+PAYLOAD_FILE "-" stops after load_model(): a check that the model loads, with no sample.
 """
 
 import importlib
@@ -10,6 +12,10 @@ import os
 import sys
 import time
 import traceback
+
+
+class _Done(Exception):
+    pass
 
 
 def main(artifact_dir, payload_file, result_file):
@@ -25,6 +31,10 @@ def main(artifact_dir, payload_file, result_file):
         result["load_s"] = time.perf_counter() - start
         if model is None:
             raise RuntimeError("load_model() returned None: it must return the model")
+        if payload_file == "-":
+            result["ok"] = True
+            result["stage"] = "done"
+            raise _Done
         result["stage"] = "decode"
         with open(payload_file, "rb") as f:
             body = f.read()
@@ -42,6 +52,8 @@ def main(artifact_dir, payload_file, result_file):
         result["prediction"] = json.loads(text)
         result["ok"] = True
         result["stage"] = "done"
+    except _Done:
+        pass
     except BaseException as exc:  # noqa: BLE001 - report everything: it is the user's code
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()

@@ -32,12 +32,16 @@ class VerifyResult:
     payload_format: str = "json"  # how the request body was sent (mdreg.payload.FORMATS)
     payload_bytes: int | None = None  # the request body's size
     response: str | None = None  # the answer asked for: None (score.py's default), json, npy
+    #: on the kept sample: "matches" or "differs" from the model's answer at prepare time;
+    #: None when not compared (another payload, or no recorded answer)
+    parity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "stage": self.stage, "prediction": self.prediction,
                 "load_s": self.load_s, "predict_s": self.predict_s, "error": self.error,
                 "traceback": self.traceback, "payload_format": self.payload_format,
-                "payload_bytes": self.payload_bytes, "response": self.response}
+                "payload_bytes": self.payload_bytes, "response": self.response,
+                "parity": self.parity}
 
 
 def default_payload(artifact: Path) -> str:
@@ -56,9 +60,12 @@ def payload_from_file(path: Path) -> str:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: not a readable JSON document ({exc})") from exc
         return text
-    from mdreg.artifact.sample import read_sample, to_json_payload  # noqa: PLC0415
+    from mdreg import payload as codec  # noqa: PLC0415
+    from mdreg.artifact.sample import read_sample  # noqa: PLC0415
 
-    return json.dumps(to_json_payload(read_sample(path)), allow_nan=False)
+    # A dict of columns, as mdreg.payload.encode sends a frame: the form every score.py
+    # reads (ADS's generated ones build a DataFrame from a dict; records fail there).
+    return codec.encode(read_sample(path), "json").decode("utf-8")
 
 
 def request_body(artifact: Path, payload: Any = None, payload_format: str = "json",
@@ -123,7 +130,7 @@ def _payload_data(artifact: Path, payload: Any) -> Any:
 
 def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "json",
            response: str | None = None, python: str | None = None,
-           timeout: float = DEFAULT_TIMEOUT) -> VerifyResult:
+           timeout: float = DEFAULT_TIMEOUT, load_only: bool = False) -> VerifyResult:
     """Import score.py from ``artifact`` in a fresh interpreter, load the model, and
     predict on ``payload`` sent as ``payload_format`` (one of ``mdreg.payload.FORMATS``).
 
@@ -133,7 +140,9 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     JSON body JSON-decoded and any other as raw bytes, as the deployment server hands
     them. ``response="npy"`` asks for arrays back as base64 .npy (in the body for json
     and safetensors, through ``MDREG_RESPONSE`` otherwise); ``mdreg.payload.decode_response``
-    reads the answer.
+    reads the answer. On the kept sample, the answer must match the model's own (parity).
+    ``load_only``: import score.py and call load_model(), no request (an artifact without
+    a sample).
     """
     artifact = Path(artifact).resolve()
     if artifact.is_file():
@@ -141,10 +150,10 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
 
         with extracted(artifact, "verify") as root:
             return verify(root, payload, payload_format=payload_format, response=response,
-                          python=python, timeout=timeout)
+                          python=python, timeout=timeout, load_only=load_only)
     if not (artifact / layout.SCORE_PY).is_file():
         raise InputError(f"{artifact}: no score.py (verify needs an artifact folder or zip)")
-    body = request_body(artifact, payload, payload_format, response)
+    body = b"" if load_only else request_body(artifact, payload, payload_format, response)
     env = _clean_env()
     if response is not None and payload_format not in ("json", "safetensors"):
         env["MDREG_RESPONSE"] = response  # no place in the body: the deployment's setting
@@ -154,8 +163,8 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
         suffix = ".json" if payload_format == "json" else f".{payload_format}"
         payload_file, result_file = Path(tmp, "payload" + suffix), Path(tmp, "result.json")
         payload_file.write_bytes(body)
-        cmd = [python or sys.executable, str(RUNNER), str(artifact), str(payload_file),
-               str(result_file)]
+        cmd = [python or sys.executable, str(RUNNER), str(artifact),
+               "-" if load_only else str(payload_file), str(result_file)]
         proc = subprocess.Popen(cmd, cwd=artifact, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, env=env)  # own group: killable
         try:
@@ -171,9 +180,43 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
                                 f"{proc.returncode} before reporting", stderr=err.decode(errors="replace"),
                                 **sent)
         doc = json.loads(result_file.read_text(encoding="utf-8"))
-    return VerifyResult(doc["ok"], doc["stage"], doc["prediction"], doc["load_s"],
-                        doc["predict_s"], doc["error"], doc["traceback"],
-                        err.decode(errors="replace"), **sent)
+    result = VerifyResult(doc["ok"], doc["stage"], doc["prediction"], doc["load_s"],
+                          doc["predict_s"], doc["error"], doc["traceback"],
+                          err.decode(errors="replace"), **sent)
+    if payload is None and result.ok and not load_only:
+        _check_parity(artifact, result)
+    return result
+
+
+def _check_parity(artifact: Path, result: VerifyResult) -> None:
+    """On the kept sample, score.py must answer as the model did at prepare time."""
+    from mdreg.checks import parity  # noqa: PLC0415
+
+    expected = parity.read_expected(artifact)
+    if expected is None:
+        return
+    answer = result.prediction
+    if result.response == "npy":
+        from mdreg.payload import decode_response  # noqa: PLC0415
+
+        answer = _plain(decode_response(answer))
+    differs = parity.compare(expected, answer)
+    result.parity = "differs" if differs else "matches"
+    if differs:
+        result.ok, result.stage = False, "parity"
+        result.error = (f"score.py's answer differs from the model's own prediction on the "
+                        f"kept sample: {differs}")
+
+
+def _plain(value: Any) -> Any:
+    """Arrays in a decoded answer as lists, to compare with JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _clean_env() -> dict[str, str]:

@@ -37,6 +37,8 @@ def save_cmd(
                                              help="Project OCID recorded with the model."),
     ignore_introspection: bool = typer.Option(False, "--ignore-introspection",
                                               help="Save even when an introspection check fails."),
+    no_verify: bool = typer.Option(False, "--no-verify",
+                                   help="Do not run score.py before saving (recorded as skipped)."),
     large: bool = typer.Option(False, "--large", help="Send the artifact through --bucket (OCI's route above 2 GiB)."),
     bucket: Optional[str] = typer.Option(None, "--bucket",
                                          help="Bucket URI the artifact travels through: file:///dir or oci://bucket@ns/prefix."),
@@ -62,7 +64,8 @@ def save_cmd(
     options = SaveOptions(
         display_name=display_name, description=description, freeform_tags=parse_pairs(tag, "--tag"),
         version_set=version_set, version_label=version_label, compartment_id=compartment_id,
-        project_id=project_id, ignore_introspection=ignore_introspection, large=large,
+        project_id=project_id, ignore_introspection=ignore_introspection,
+        no_verify=no_verify, large=large,
         bucket=bucket, keep_bucket_object=keep_bucket_object)
     with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint,
                      os_endpoint=os_endpoint, compartment_id=compartment_id, project_id=project_id,

@@ -59,6 +59,8 @@ class LoadOptions:
     #: The (module, name) globals the safety gate cleared: a pickle load imports these only
     #: (``mdreg.scan.gate``). None: no list to hold it to (a file trusted unread).
     cleared: frozenset[tuple[str, str]] | None = None
+    #: ``model_code`` imported (``mdreg.frameworks.code.ModelCode``): loaded once, by prepare
+    code: Any = None
 
 
 class Framework:
@@ -99,6 +101,9 @@ class Framework:
     #: False for plugins whose load never unpickles the file (it is only copied): the
     #: safety gate then judges what ships, not the file as something to load.
     unpickles: ClassVar[bool] = True
+    #: True for plugins that build the model from a class before loading weights into it
+    #: (``--model-class``); elsewhere that option is a usage error.
+    takes_model_class: ClassVar[bool] = False
 
     # -- detection (bytes only) -------------------------------------------------
     def sniff(self, probe: Probe) -> Detection | None:

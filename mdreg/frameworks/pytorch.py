@@ -40,7 +40,6 @@ import _compat_pickle
 import contextlib
 import importlib
 import importlib.util
-import keyword
 import shutil
 import sys
 import warnings
@@ -54,6 +53,7 @@ from typing import Any
 from mdreg.errors import InputError, UnsafeModelError
 from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
+from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.probe import Probe
 
 TORCHSCRIPT = "torchscript"
@@ -66,50 +66,6 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 #: Top-level modules whose globals are never "the user's code".
 _LIBRARY_MODULES = frozenset({"torch", "numpy", "__builtin__", "copy_reg"}) | frozenset(
     sys.stdlib_module_names)
-#: Names a --model-code file may not take: score.py, or a module score.py itself imports.
-_RESERVED_MODULES = frozenset({"score", "torch", "numpy", "pandas", "mdreg"}) | frozenset(
-    sys.stdlib_module_names)
-
-
-@dataclass
-class ModelCode:
-    """The user's ``--model-code`` file, imported under its own name."""
-
-    path: Path
-    name: str
-    module: Any
-
-    @classmethod
-    def load(cls, path: Path) -> ModelCode:
-        name = path.stem
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise InputError(f"--model-code {path}: {name!r} is not a Python module name; "
-                             "rename the file (letters, digits, underscores)")
-        if name in _RESERVED_MODULES:
-            raise InputError(f"--model-code {path}: a module named {name!r} would shadow one "
-                             "that score.py needs; rename the file")
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise InputError(f"--model-code {path}: cannot be imported as a Python module")
-        module = importlib.util.module_from_spec(spec)
-        previous = sys.modules.get(name)
-        sys.modules[name] = module  # dataclasses and typing look their module up while it runs
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's code: report, don't crash
-            raise InputError(f"--model-code {path}: importing it failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            if previous is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = previous
-        return cls(path, name, module)
-
-    def owns(self, module: str) -> bool:
-        """Whether a pickle's module name stands for this file: ``__main__`` (a class
-        defined in the training script), the file's name, or a package path ending in it."""
-        return module in ("__main__", self.name) or module.endswith("." + self.name)
 
 
 @dataclass
@@ -133,6 +89,7 @@ class TorchModel:
 
 class PyTorchFramework(Framework):
     name = "pytorch"
+    takes_model_class = True
     display_name = "PyTorch"
     taxonomy_framework = "pytorch"
     module = "torch"
@@ -186,7 +143,8 @@ class PyTorchFramework(Framework):
 
             program = torch.export.load(str(path))
             return TorchModel(EXPORT, program.module(), program=program)
-        code = ModelCode.load(options.model_code) if options.model_code else None
+        code = options.code or (ModelCode.load(options.model_code) if options.model_code
+                                else None)
         if options.model_class:
             return _load_state_dict(path, options.model_class, code)
         return _load_pickled_module(path, code, options.cleared)

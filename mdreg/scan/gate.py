@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mdreg.errors import UnsafeModelError
-from mdreg.scan.policy import Verdict
+from mdreg.scan.policy import Finding, Verdict, worst
 from mdreg.scan.report import PickleReport
 from mdreg.scan.scanner import judge_report
 
@@ -53,10 +53,12 @@ def clear(
     *,
     trust: bool,
     subject: str | Path,
+    admitted: frozenset[tuple[str, str]] = frozenset(),
 ) -> Clearance:
     """Judge a walked file for the given allow-lists; raise ``UnsafeModelError`` (exit 4)
     unless it is safe or ``trust`` is given. A stream that cannot be parsed is as unsafe
-    as a dangerous global: two readers could read it two ways."""
+    as a dangerous global: two readers could read it two ways. ``admitted``: globals the
+    user vouches for by shipping their code (``--model-code``); never a denied one."""
     if report is None:
         return NOT_PICKLE
     if report.error:
@@ -66,7 +68,7 @@ def clear(
                 "be checked (pass --trust if you trust its author)"
             )
         return Clearance(Verdict.DANGEROUS.value, True, None)
-    verdict, findings = judge_report(report, frameworks)
+    verdict, findings = admit(*judge_report(report, frameworks), admitted)
     if verdict is not Verdict.SAFE and not trust:
         names = ", ".join(sorted({f.ref.dotted for f in findings if f.ref}))
         why = f"references {names}" if names else findings[0].reason
@@ -76,6 +78,21 @@ def clear(
         )
     seen = frozenset((g.module, g.name) for g in report.globals)
     return Clearance(verdict.value, verdict is not Verdict.SAFE, seen)
+
+
+def admit(
+    verdict: Verdict, findings: list[Finding], admitted: frozenset[tuple[str, str]]
+) -> tuple[Verdict, list[Finding]]:
+    """Drop the findings on ``admitted`` globals that are merely unknown (a denied global
+    stays dangerous, shipped or not); the verdict of what is left."""
+    if not admitted:
+        return verdict, findings
+    left = [
+        f
+        for f in findings
+        if not (f.severity is Verdict.UNKNOWN and f.ref and (f.ref.module, f.ref.name) in admitted)
+    ]
+    return worst(f.severity for f in left), left
 
 
 # -- loaders that hold to a clearance ---------------------------------------------------

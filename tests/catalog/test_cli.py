@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mdreg.artifact.archive import zip_artifact
+from mdreg.artifact.manifest import write_manifest
 from tests.conftest import Run, mdreg_proc
 
 
@@ -121,8 +122,32 @@ def test_save_errors_are_one_line_with_their_exit_code(art: Path, mdreg_home: Pa
 def test_ignore_introspection_saves_and_warns(art: Path, mdreg_home: Path) -> None:
     (art / "score.py").write_text("def load_model():\n    return 1\n")
     r = run("save", art, "--ignore-introspection", home=mdreg_home)
-    assert r.code == 0 and r.out.startswith("mdl-")
-    assert "saved despite failed introspection checks: score_predict" in r.err
+    assert r.code == 1  # introspection waved through, but score.py cannot predict
+    assert "verify failed at predict" in one_error_line(r) and "--no-verify" in r.err
+    r = run("save", art, "--ignore-introspection", "--no-verify", "--json", home=mdreg_home)
+    assert r.code == 0, r.err
+    assert "saved despite failed introspection checks" not in r.err  # --json: no chatter
+    custom = {i["key"]: i["value"] for i in json.loads(r.out)["custom_metadata_list"]}
+    assert json.loads(custom["VerifyResult"])["skipped"] is True
+
+
+def test_save_verifies_and_records_it(art: Path, mdreg_home: Path) -> None:
+    r = run("save", art, "--json", home=mdreg_home)
+    assert r.code == 0, r.err
+    custom = {i["key"]: i["value"] for i in json.loads(r.out)["custom_metadata_list"]}
+    verified = json.loads(custom["VerifyResult"])
+    assert verified["ok"] is True and verified["parity"] == "matches" and verified["seconds"] > 0
+
+
+def test_save_refuses_a_score_py_that_answers_differently(art: Path, mdreg_home: Path) -> None:
+    text = (art / "score.py").read_text()
+    edited = text.replace("prediction = post_inference(", "prediction = 1 + post_inference(")
+    assert edited != text
+    (art / "score.py").write_text(edited)
+    write_manifest(art, "test")  # the edit is deliberate: hashes refreshed, only parity left
+    r = run("save", art, home=mdreg_home)
+    assert r.code == 1
+    assert "verify failed at parity" in one_error_line(r) and "row 0" in r.err
 
 
 def test_upload_and_load_from_a_file_bucket(art: Path, mdreg_home: Path, tmp_path: Path) -> None:
