@@ -143,3 +143,32 @@ def test_model_code_admits_only_what_the_file_defines(cli, tmp_path: Path) -> No
     run = cli("prepare", model, "-o", tmp_path / "art", "--model-code", code)
     assert run.code == EXIT_UNSAFE and "amount_features.system" in run.err
     assert not canary.exists() and not (tmp_path / "art").exists()
+
+
+def test_save_refuses_a_template_artifact(cli, tmp_path: Path, monkeypatch) -> None:
+    # --framework other writes a score.py whose load_model() says what to fill in: saving
+    # it unfilled would register a model no deployment can load.
+    monkeypatch.setenv("MDREG_HOME", str(tmp_path / "home"))
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\x00weights" * 8)
+    art = tmp_path / "art"
+    assert cli("prepare", model, "-o", art, "--framework", "other").code == 0
+    run = cli("save", art)
+    assert run.code == 1 and "verify failed at import: NotImplementedError: score.py is a template" in run.err
+    assert not (tmp_path / "home" / "blobs" / "sha256").exists()
+    run = cli("save", art, "--no-verify")
+    assert run.code == 0 and run.out.startswith("mdl-"), run.err
+
+
+def test_save_refuses_a_model_whose_module_does_not_ship(cli, custom_pipeline, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    # Trusted and loadable here (the module is on PYTHONPATH), but not in the artifact:
+    # the deployment could not load it, so save refuses it.
+    model, sample, code = custom_pipeline
+    monkeypatch.setenv("MDREG_HOME", str(tmp_path / "home"))
+    monkeypatch.syspath_prepend(str(code.parent))
+    art = tmp_path / "art"
+    run = cli("prepare", model, "-o", art, "--x-sample", sample, "--trust")
+    assert run.code == 0, run.err
+    run = cli("save", art)
+    assert run.code == 1 and "ModuleNotFoundError" in run.err and "amount_features" in run.err
