@@ -278,7 +278,7 @@ def _entry(
             b.guard(where, lambda: _open(b, kind, stream, where, inner, seekable=seekable))
         return
     named = name.endswith(_PICKLE_SUFFIXES)
-    if head.startswith(TORCH_LEGACY_MAGIC):  # raw storages follow torch's 5th stream
+    if TORCH_LEGACY_MAGIC.match(head):  # raw storages follow torch's 5th stream
         _walk(b.report, Source(stream), where, joblib=False, max_streams=TORCH_LEGACY_STREAMS)
         return
     if head.startswith(NPY_MAGIC):

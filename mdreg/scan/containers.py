@@ -13,6 +13,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import stat
 import zlib
 from collections.abc import Callable
@@ -30,7 +31,11 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 NPY_MAGIC = b"\x93NUMPY"
 _NPY_HEADER_MAX = 1 << 16
 # torch.save(..., _use_new_zipfile_serialization=False): pickle of torch's magic number
-TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+# (any pickle protocol: PROTO, a FRAME from protocol 4 on, then LONG1 of the magic number)
+TORCH_LEGACY_MAGIC = re.compile(
+    rb"\x80[\x02-\x05](?:\x95[\s\S]{8})?\x8a\x0a"
+    + re.escape((0x1950A86A20F9469CFC6C).to_bytes(10, "little"))
+)
 TORCH_LEGACY_STREAMS = 5  # magic, protocol version, sys info, object, storage keys; then raw data
 
 _JOBLIB_ZF_HEADER = 2 + len("0x10000000000000000")  # b"ZF" + hex length (joblib < 0.10)
@@ -153,7 +158,7 @@ def read_pickle_globals(
         if compression:
             return _read_compressed(path, raw, compression, max_bytes, depth)
         size = os.fstat(raw.fileno()).st_size
-        if head.startswith(TORCH_LEGACY_MAGIC):
+        if TORCH_LEGACY_MAGIC.match(head):
             report = PickleReport(path, "torch-legacy")
             # torch's own unpickler: no joblib arrays; raw storages follow the 5th stream
             _walk(

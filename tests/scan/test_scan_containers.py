@@ -281,3 +281,17 @@ def test_compressed_protocol_0_pickle(tmp_path, runs_shell):
     joblib.dump({"k": list(range(300)), "x": runs_shell}, path, compress="gzip", protocol=0)
     report = scan_path(tmp_path)
     assert [f.ref.dotted for f in report.findings] == ["posix.system"]
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_torch_legacy_format_of_any_protocol(tmp_path, protocol):
+    # torch.save(..., _use_new_zipfile_serialization=False): five pickles, then raw
+    # storages; from protocol 4 the magic number's pickle is framed.
+    torch = pytest.importorskip("torch")
+    from mdreg.scan import Verdict, read_pickle_globals, scan_path
+
+    f = tmp_path / f"legacy{protocol}.pt"
+    torch.save({"w": torch.ones(3)}, f, pickle_protocol=protocol,
+               _use_new_zipfile_serialization=False)
+    assert read_pickle_globals(f).container == "torch-legacy"
+    assert scan_path(f, ["torch"]).verdict is Verdict.SAFE
