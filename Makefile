@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FRAMEWORK ?= sklearn
 OUT ?= examples/out
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads completions lint clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads fuzz completions lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ bench-peers: install-test
 # payloads and payloads-ads. On a GPU machine: benchmarks/payload_bench.py --device cuda.
 bench-payloads: install-test
 	$(BIN)/python benchmarks/run.py --only payloads,payloads-ads
+
+# Differential fuzzing of the pickle walker against the C and pure-Python unpicklers
+# (tests/security/fuzz.py; `make test` runs 6,000 cases): section fuzz. Exits 1 on a
+# finding, printing its seed and bytes. FUZZ_CASES=N, FUZZ_SEED=S for other runs.
+FUZZ_CASES ?= 100000
+FUZZ_SEED ?= 0
+fuzz: install-test
+	$(BIN)/python benchmarks/fuzz.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 completions: install
 	$(BIN)/python scripts/make_completions.py
