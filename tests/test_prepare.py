@@ -14,6 +14,7 @@ from tests.conftest import mdreg_proc
 
 GOLDEN = Path(__file__).parent / "golden"
 ARTIFACT_FILES = {".model-ignore", ".mdreg/metadata.json", ".mdreg/sample.json",
+                  ".mdreg/sample_prediction.json",
                   "input_schema.json", "model.joblib", "model_artifact_manifest.json",
                   "output_schema.json", "runtime.yaml", "score.py"}
 

@@ -149,8 +149,9 @@ def prepare(
         meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
                          hyperparameters, trust, verdict, training_script)
         if code:  # the user vouched for this code by shipping it: say so, and what it admitted
+            used = admitted & (clearance.globals or frozenset())
             meta["mdreg"]["model_code"] = {"module": code.name, "file": f"{code.name}.py",
-                                           "admitted": sorted(n for _, n in admitted)}
+                                           "admitted": sorted(n for _, n in used)}
         warnings += limit_problems(meta)
         write_metadata(tmp, meta)
         _move_into_place(tmp, dest)

@@ -30,12 +30,15 @@ ids, won = [], False
 with LocalCatalog() as cat:
     for j in range(saves):
         (art / "notes.txt").write_text(f"save {j}")
+        # no_verify: the race is the catalog's; score.py's run is tested elsewhere
         record = save_model(art, SaveOptions(display_name=f"w{n}-s{j}", version_set=f"w{n}",
-                                             version_label=f"v{j}", freeform_tags={"worker": str(n)}),
+                                             version_label=f"v{j}", freeform_tags={"worker": str(n)},
+                                             no_verify=True),
                             catalog=cat).record
         ids.append(record.id)
     try:
-        save_model(art, SaveOptions(version_set="race", version_label="first"), catalog=cat)
+        save_model(art, SaveOptions(version_set="race", version_label="first", no_verify=True),
+                   catalog=cat)
         won = True
     except VersionLabelTakenError:
         pass

@@ -71,7 +71,11 @@ def test_a_failed_check_refuses_the_save_before_any_write(art: Path, cat: LocalC
     assert exc.value.exit_code == 1
     assert cat.list() == [] and stored_files(mdreg_home) == []
 
-    result = save_model(art, SaveOptions(ignore_introspection=True), catalog=cat)
+    with pytest.raises(ChecksFailedError, match=r"verify failed at predict: .*--no-verify"):
+        save_model(art, SaveOptions(ignore_introspection=True), catalog=cat)
+    assert cat.list() == [] and stored_files(mdreg_home) == []
+
+    result = save_model(art, SaveOptions(ignore_introspection=True, no_verify=True), catalog=cat)
     assert "score_predict" in result.failed_checks and not result.introspection_ok
     tests = next(i["value"] for i in result.record.defined_metadata_list if i["key"] == "ArtifactTestResults")
     assert tests["score_predict"]["success"] is False

@@ -532,16 +532,18 @@ def test_plain_zip_and_other_pickles_are_not_claimed(tmp_path):
 
 
 def test_pickles_follow_the_safety_gate(cli, torch_dir, tmp_path):
+    # the class is the user's own, from the code they ship: admitted, and recorded
     run = cli("prepare", torch_dir["files"]["mlp_module"], "-o", tmp_path / "a",
               "--model-code", torch_dir["code"])
-    assert run.code == EXIT_UNSAFE and f"{CODE_NAME}.MLP" in run.err and "--trust" in run.err
+    assert run.code == 0, run.err
+    meta = json.loads((tmp_path / "a" / ".mdreg" / "metadata.json").read_text())
+    assert meta["mdreg"]["model_code"]["admitted"] == ["MLP"]
     script = torch_dir["files"]["mlp_script"]
     run = cli("prepare", script, "-o", tmp_path / "b")
     assert run.code == (EXIT_UNSAFE if _trust_needed(script) else 0), run.err
     run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "c",
               *_flags(torch_dir, MLP_FORMS["state_dict"][2]))
     assert run.code == 0, run.err  # tensors only: safe without --trust
-    assert not (tmp_path / "a").exists()
 
 
 def test_class_from_main_needs_model_code(cli, torch_dir, tmp_path):
