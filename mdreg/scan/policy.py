@@ -365,6 +365,9 @@ ALLOW: dict[str, frozenset[str]] = {
                 )
             ),
             "collections:OrderedDict",
+            # A partial only binds a callable the pickle must name as a global of its own,
+            # judged on its own; HistGradientBoosting with categorical features keeps one.
+            "functools:partial",
             "collections:defaultdict",
             "collections:deque",
             "collections:Counter",

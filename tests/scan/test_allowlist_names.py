@@ -196,6 +196,9 @@ def _sklearn_models(iris):
     return {
         "forest": RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y),
         "hgb": HistGradientBoostingClassifier(max_iter=3).fit(X, y),
+        "hgb_categorical": HistGradientBoostingClassifier(
+            max_iter=3, categorical_features=["kind"]
+        ).fit(frame, y),
         "column_transformer": make_pipeline(ct, LogisticRegression(max_iter=300)).fit(frame, y),
         "knn": KNeighborsClassifier(algorithm="kd_tree").fit(X, y),
         "sgd": SGDClassifier(loss="log_loss").fit(X, y),
