@@ -134,7 +134,7 @@ def test_bad_bodies_get_clear_errors(art, iris, tmp_path):
         "npy_header_garbage": ("npy", b"\x93NUMPY\x01\x00\x10\x00{garbage here!}\n", "header cannot be read"),
         "npy_pickled": ("npy", object_npy(marker), "Python objects"),
         "ads_npy_pickled": ("json", json.dumps({"data": base64.b64encode(object_npy(marker)).decode(),
-                                                "data_type": NPY_DATA_TYPE}).encode(), "allow_pickle"),
+                                                "data_type": NPY_DATA_TYPE}).encode(), "Python objects"),
         "safetensors_data_cut": ("safetensors", st[:-10], "outside the body: truncated"),
         "safetensors_header_cut": ("safetensors", st[:30], "truncated or corrupt"),
         "safetensors_bad_header": ("safetensors", bad_header + b"\0" * 8, "header is not JSON"),
