@@ -23,7 +23,8 @@ from mdreg.errors import InputError
 
 #: Names a --model-code file may not take: score.py, or a module score.py itself imports.
 RESERVED_MODULES = frozenset(
-    {"score", "torch", "numpy", "pandas", "mdreg", "joblib", "sklearn", "xgboost", "lightgbm"}
+    {"score", "mdreg", "numpy", "pandas", "joblib", "sklearn", "xgboost", "lightgbm", "torch",
+     "tensorflow", "keras", "h5py", "absl", "google", "ml_dtypes"}
 ) | frozenset(sys.stdlib_module_names)
 
 

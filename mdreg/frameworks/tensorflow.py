@@ -24,14 +24,11 @@ which needs no Python code at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import keyword
 import os
 import shutil
-import sys
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from typing import Any
 from mdreg.errors import InputError
 from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
+from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.probe import Probe
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -135,7 +133,11 @@ class TensorFlowFramework(Framework):
             return _load_saved_model(path)
         # --trust turns Keras's safe mode off, once LoadOptions carries it
         safe_mode = not getattr(options, "trust", False)
-        with _model_code_imported(options.model_code):
+        # the user's module, importable under its own name while Keras loads the model: it
+        # registers the custom classes, and Keras finds unregistered ones by module
+        code = options.code or (ModelCode.load(options.model_code) if options.model_code
+                                else None)
+        with code.importable() if code else contextlib.nullcontext():
             return _load_keras(path, kind, safe_mode, options.model_code)
 
     def save(self, model: LoadedModel, source: Path, dest_dir: Path, options: LoadOptions) -> str:
@@ -272,51 +274,6 @@ def _kind_of(path: Path) -> str:
 
 
 # -- loading -------------------------------------------------------------------------------
-
-
-_RESERVED_MODULES = frozenset({"numpy", "pandas", "tensorflow", "keras", "h5py", "score",
-                               "mdreg", "absl", "google", "ml_dtypes"})
-
-
-def _model_code_name(code: Path) -> str:
-    name = code.stem
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise InputError(f"--model-code {code}: {name!r} is not a Python module name; rename "
-                         "the file (letters, digits, underscores)")
-    if name in _RESERVED_MODULES or name in sys.stdlib_module_names:
-        raise InputError(f"--model-code {code}: a module named {name!r} would shadow one that "
-                         "score.py needs; rename the file")
-    return name
-
-
-@contextmanager
-def _model_code_imported(code: Path | None) -> Iterator[None]:
-    """Import the user's module under its own name while Keras loads the model: it
-    registers the model's custom classes, and Keras finds unregistered ones by module."""
-    if code is None:
-        yield
-        return
-    import importlib.util  # noqa: PLC0415
-
-    name = _model_code_name(code)
-    spec = importlib.util.spec_from_file_location(name, code)
-    if spec is None or spec.loader is None:
-        raise InputError(f"--model-code {code}: cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    previous = sys.modules.get(name)
-    sys.modules[name] = module
-    try:
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - the user's code: report, don't crash
-            raise InputError(f"--model-code {code}: importing it failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
-        yield
-    finally:
-        if previous is None:
-            sys.modules.pop(name, None)
-        else:
-            sys.modules[name] = previous
 
 
 def _load_keras(path: Path, kind: str, safe_mode: bool, model_code: Path | None) -> LoadedModel:

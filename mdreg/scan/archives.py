@@ -41,7 +41,7 @@ from mdreg.scan.containers import (
     starts_like_pickle,
 )
 from mdreg.scan.report import PickleReport, shown
-from mdreg.scan.stream import OPCODE_BYTES, Source
+from mdreg.scan.stream import OPCODE_BYTES, ReadStream, Source
 
 #: Archives and compression layers inside a file, one in another, that are opened.
 NEST_DEPTH = 4
@@ -125,7 +125,7 @@ class _Budget:
             self.note(exc.where or where, str(exc))
 
 
-class _Stream(io.RawIOBase):
+class _Stream(ReadStream):
     """A member, a decompressed stream or a window onto a file: reads are counted
     against the size budget (``budget``; None where the bytes were counted already,
     as for a tar member read out of a counted tar stream), and a peeked head is
@@ -135,14 +135,6 @@ class _Stream(io.RawIOBase):
         self._raw = raw
         self._budget = budget
         self._pending = pending
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
     def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
@@ -185,7 +177,7 @@ class _Stream(io.RawIOBase):
         return self._raw.tell() - len(self._pending)
 
 
-class _Window(io.RawIOBase):
+class _Window(ReadStream):
     """``length`` bytes of a seekable file from ``start``: a stored zip member in place."""
 
     def __init__(self, raw: BinaryIO, start: int, length: int) -> None:
@@ -194,16 +186,8 @@ class _Window(io.RawIOBase):
         self._length = length
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return True
-
-    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
     def read(self, n: int | None = -1) -> bytes:
         left = self._length - self._pos

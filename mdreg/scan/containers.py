@@ -23,7 +23,7 @@ from typing import BinaryIO
 from mdreg.errors import InputError
 from mdreg.scan.opcodes import Walker, probe
 from mdreg.scan.report import PickleReport
-from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, Source
+from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, ReadStream, Source
 
 HEAD_BYTES = 512
 
@@ -215,21 +215,13 @@ def _walk(
             report.protocol = walker.protocol
 
 
-class _ZlibReader(io.RawIOBase):
+class _ZlibReader(ReadStream):
     """Streaming reader of one zlib stream (joblib's BinaryZlibFile format)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._z = zlib.decompressobj()
         self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:

@@ -82,6 +82,19 @@ class Source:
         return done
 
 
+class ReadStream(io.RawIOBase):
+    """A readable raw stream whose subclass writes ``read(n)`` only (a decompressor, a
+    window on a file): ``readinto`` is built on it, so buffered readers can wrap it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(b))  # type: ignore[attr-defined]
+        b[: len(data)] = data
+        return len(data)
+
+
 @dataclass
 class StreamState:
     """Per-stream unpickler state (a fresh one per pickle stream, like a new Unpickler)."""

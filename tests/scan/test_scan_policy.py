@@ -111,7 +111,7 @@ def test_cloudpickle_code_is_never_safe(tmp_path):
         ("operator", "attrgetter", Verdict.DANGEROUS),
         ("operator", "methodcaller", Verdict.DANGEROUS),
         ("operator", "itemgetter", Verdict.UNKNOWN),
-        ("functools", "partial", Verdict.UNKNOWN),
+        ("functools", "partial", Verdict.SAFE),  # binds only callables named (and judged) too
         ("webbrowser", "open", Verdict.DANGEROUS),
         ("numpy", "load", Verdict.DANGEROUS),
         ("numpy.core", "_ufunc_reconstruct", Verdict.DANGEROUS),  # getattr(import(m), n)
@@ -145,14 +145,14 @@ def test_classify(module, name, verdict):
 def test_judge_keeps_first_occurrence_and_worst_verdict():
     refs = [
         GlobalRef("sklearn.linear_model._logistic", "LogisticRegression", 2),
-        GlobalRef("functools", "partial", 10),
-        GlobalRef("functools", "partial", 50),
+        GlobalRef("operator", "itemgetter", 10),
+        GlobalRef("operator", "itemgetter", 50),
         GlobalRef("posix", "system", 80),
     ]
     verdict, findings = judge(refs, ["sklearn"])
     assert verdict is Verdict.DANGEROUS
     assert [(f.ref.dotted, f.ref.offset, f.severity) for f in findings] == [
-        ("functools.partial", 10, Verdict.UNKNOWN),
+        ("operator.itemgetter", 10, Verdict.UNKNOWN),
         ("posix.system", 80, Verdict.DANGEROUS),
     ]
     assert judge([], ["sklearn"]) == (Verdict.SAFE, [])
