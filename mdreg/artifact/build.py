@@ -159,10 +159,10 @@ def prepare(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    if plugin.name == "generic" and not score_py:
+    if plugin.guessed and not score_py:
         warnings.append("the model's framework is not one mdreg knows: check that score.py's "
                         "predict() calls it the way it expects")
-    if plugin.name == "other" and not score_py:
+    if plugin.template_only and not score_py:
         warnings.append("score.py is a template: fill in load_model() and predict() for your "
                         "framework, then run `mdreg verify`")
     warnings += secret_warnings(dest)  # keys or tokens that came in with the user's files

@@ -12,23 +12,18 @@ inside ``load``/``save``/``describe``, never at module level, so that sniffing a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mdreg.errors import FrameworkNotInstalledError
+from mdreg.frameworks.detection import Detection
 
 if TYPE_CHECKING:
     from mdreg.frameworks.probe import Probe
 
-
-@dataclass(frozen=True)
-class Detection:
-    """A plugin's claim on a model file: how sure it is, and why."""
-
-    framework: str
-    confidence: float  # 0 (no claim) .. 1 (certain)
-    evidence: str  # one line a user can check, e.g. "pickle references sklearn.ensemble...."
+__all__ = ["Detection", "Framework", "LoadOptions", "ModelFacts"]
 
 
 @dataclass
@@ -63,9 +58,66 @@ class LoadOptions:
     code: Any = None
 
 
-class Framework:
-    """Base class of framework plugins. Subclasses set the class attributes and
-    override the methods; the defaults describe a plugin that claims nothing."""
+class Framework(ABC):
+    r"""Base class of framework plugins: set the class attributes, write ``load`` and
+    ``save`` (the two abstract methods), and ``sniff`` for mdreg to recognise the
+    framework's files by their bytes; the other methods have working defaults.
+
+    A minimal plugin, complete and working: linear models kept as a NumPy weight matrix
+    (a ``.npy`` file), in a package ``npy_linear``. Its module,
+    ``npy_linear/__init__.py``::
+
+        import shutil
+
+        from mdreg.frameworks.base import Detection, Framework
+
+
+        class NpyLinearFramework(Framework):
+            name = "npy-linear"  # --framework npy-linear; recorded in the artifact
+            display_name = "NumPy linear model"
+            model_file_name = "model.npy"
+            serialization_format = "npy"
+            template = "score_npy_linear.py.jinja2"  # in npy_linear/templates/
+            template_package = "npy_linear"
+
+            def sniff(self, probe):  # bytes only: nothing heavy is imported to sniff
+                if probe.head.startswith(b"\x93NUMPY"):
+                    return Detection(self.name, 0.5, "a NumPy .npy array")
+                return None
+
+            def load(self, path, options):
+                import numpy as np
+
+                return np.load(path, allow_pickle=False)
+
+            def save(self, model, source, dest_dir, options):
+                shutil.copyfile(source, dest_dir / self.model_file_name)
+                return self.model_file_name
+
+            def predict(self, model, data):  # on --x-sample, for output_schema.json
+                return data @ model
+
+            def template_context(self, model, source):
+                return {"predict_call": "features @ model"}
+
+    Its score.py template, ``npy_linear/templates/score_npy_linear.py.jinja2`` (mdreg's
+    base template does the rest: requests, schemas, the model file's checksum)::
+
+        {% extends "_score_base.py.jinja2" %}
+        {% block load %}    return np.load(path, allow_pickle=False)
+        {% endblock %}
+
+    And its registration, in ``pyproject.toml``::
+
+        [project.entry-points."mdreg.frameworks"]
+        npy-linear = "npy_linear:NpyLinearFramework"
+
+        [tool.setuptools.package-data]
+        npy_linear = ["templates/*.jinja2"]
+
+    ``examples/mdreg-onnx`` is a fuller one (and ``tests/frameworks/test_base.py`` runs
+    this one).
+    """
 
     #: Registry key, used by ``--framework`` and stored in the artifact's metadata.
     name: ClassVar[str] = ""
@@ -104,20 +156,30 @@ class Framework:
     #: True for plugins that build the model from a class before loading weights into it
     #: (``--model-class``); elsewhere that option is a usage error.
     takes_model_class: ClassVar[bool] = False
+    #: True for a fallback that claims what no framework plugin recognises (any pickle):
+    #: its score.py guesses how to call the model, and prepare says so.
+    guessed: ClassVar[bool] = False
+    #: True for plugins whose score.py is a template for the user to fill in (mdreg
+    #: cannot run the model): prepare says so.
+    template_only: ClassVar[bool] = False
 
     # -- detection (bytes only) -------------------------------------------------
     def sniff(self, probe: Probe) -> Detection | None:
-        """Claim the file described by ``probe``, or return None. Reads bytes only."""
+        """Claim the file described by ``probe``, or return None. Reads bytes only.
+        The default claims nothing: a plugin chosen only by ``--framework`` (set
+        ``detectable = False``) needs no other."""
         return None
 
     # -- the model ----------------------------------------------------------------
+    @abstractmethod
     def load(self, path: Path, options: LoadOptions) -> Any:
-        raise NotImplementedError
+        """The model in ``path`` (a file or folder), loaded for ``describe``, ``predict``
+        and ``save``. Import the framework here, not at module level."""
 
+    @abstractmethod
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         """Write ``model`` (loaded from ``source``) into ``dest_dir`` in the framework's
         native format; return the file (or folder) name used, relative to ``dest_dir``."""
-        raise NotImplementedError
 
     def describe(self, model: Any) -> ModelFacts:
         return ModelFacts(framework_version=self.version())

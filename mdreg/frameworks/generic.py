@@ -23,6 +23,7 @@ class GenericPickleFramework(Framework):
     template = "score_generic.py.jinja2"
     inference_modules = ("joblib", "cloudpickle")
     allow = ("numpy", "scipy", "pandas")
+    guessed = True  # score.py calls predict() or the model itself: prepare warns
 
     def sniff(self, probe: Probe) -> Detection | None:
         report = probe.pickle

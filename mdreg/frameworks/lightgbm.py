@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import InputError
+from mdreg.frameworks import boosting
 from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
@@ -37,9 +38,6 @@ _REGRESSION_OBJECTIVES = {
     "huber", "fair", "poisson", "quantile", "mape", "mean_absolute_percentage_error",
     "gamma", "tweedie", "cross_entropy", "xentropy", "cross_entropy_lambda", "xentlambda",
 }
-
-#: A pickled wrapper (a Pipeline) is kept as a pickle under this name.
-PICKLE_FILE_NAME = "model.pkl"
 
 
 class LightGBMFramework(Framework):
@@ -89,19 +87,17 @@ class LightGBMFramework(Framework):
         from mdreg.scan.gate import load_joblib  # noqa: PLC0415
 
         model = load_joblib(path, options.cleared)  # also reads plain pickles
-        _check_loaded(path, model)
+        import lightgbm as lgb  # noqa: PLC0415
+
+        boosting.check_loaded(path, model, (lgb.Booster, lgb.LGBMModel),
+                              "a LightGBM Booster or estimator")
         return model
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         import lightgbm as lgb  # noqa: PLC0415
 
-        storage = _storage(model)
-        if storage == "pickle":  # plain pickle: score.py needs no more than the stdlib
-            import pickle  # noqa: PLC0415 - not needed to sniff
-
-            with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
-                pickle.dump(model, f, protocol=5)
-            return PICKLE_FILE_NAME
+        if _storage(model) == boosting.PICKLE:
+            return boosting.save_pickle(model, dest_dir)
         target = dest_dir / self.model_file_name
         if isinstance(model, lgb.Booster) and _is_text_model(source):
             shutil.copyfile(source, target)  # the user's own bytes: nothing to convert
@@ -113,7 +109,7 @@ class LightGBMFramework(Framework):
     def describe(self, model: Any) -> ModelFacts:
         import lightgbm as lgb  # noqa: PLC0415
 
-        estimator = model.steps[-1][-1] if _is_pipeline(model) else model
+        estimator = boosting.final_estimator(model)
         if isinstance(estimator, lgb.LGBMModel):
             booster = estimator.booster_
             params = {k: v for k, v in estimator.get_params(deep=False).items() if v is not None}
@@ -121,37 +117,19 @@ class LightGBMFramework(Framework):
             booster, params = estimator, dict(estimator.params)
         header = _header(booster.model_to_string(num_iteration=1))
         objective = header.get("objective", "").split(" ")[0] or str(params.get("objective", ""))
-        classes = getattr(estimator, "classes_", None)
-        if isinstance(estimator, lgb.LGBMClassifier) and classes is not None:
-            use_case = "binary_classification" if len(classes) == 2 \
-                else "multinomial_classification"
-        elif isinstance(estimator, lgb.LGBMRegressor):
-            use_case = "regression"
-        else:
-            use_case = _use_case(objective)
         if isinstance(estimator, lgb.LGBMModel):
             algorithm = type(estimator).__name__
             names = getattr(estimator, "feature_names_in_", None)  # the names before LightGBM
             names = list(names) if names is not None else _named(booster.feature_name())
         else:
-            boosting = params.get("boosting") or params.get("boosting_type") or "gbdt"
-            algorithm = f"Booster({boosting}, {objective or 'custom objective'})"
+            kind = params.get("boosting") or params.get("boosting_type") or "gbdt"
+            algorithm = f"Booster({kind}, {objective or 'custom objective'})"
             names = _named(booster.feature_name())
-        n_features = booster.num_feature()
-        if estimator is not model:  # a Pipeline: its inputs are its own, not the booster's
-            algorithm = f"{type(model).__name__}({algorithm})"
-            params = model.get_params(deep=False)
-            names = getattr(model, "feature_names_in_", None)
-            n_features = getattr(model, "n_features_in_", None)
-        return ModelFacts(
-            algorithm=algorithm,
-            framework_version=self.version(),
-            hyperparameters=json_safe(params),
-            use_case_type=use_case,
-            feature_names=[str(n) for n in names] if names is not None and len(names) else None,
-            n_features=n_features,
-            classes=json_safe(list(classes)) if classes is not None else None,
-        )
+        return boosting.facts(
+            model, estimator, algorithm=algorithm, params=params,
+            use_case_type=boosting.use_case(estimator, lgb.LGBMClassifier, lgb.LGBMRegressor,
+                                            _use_case(objective)),
+            feature_names=names, n_features=booster.num_feature(), version=self.version())
 
     def predict(self, model: Any, data: Any) -> Any:
         import lightgbm as lgb  # noqa: PLC0415
@@ -284,32 +262,11 @@ def _tree_problem(fields: dict[str, str]) -> str | None:
     return None
 
 
-def _is_pipeline(model: Any) -> bool:
-    steps = getattr(model, "steps", None)
-    return isinstance(steps, list) and bool(steps) and isinstance(steps[-1], tuple)
-
-
-def _check_loaded(path: Path, model: Any) -> None:
-    import lightgbm as lgb  # noqa: PLC0415
-
-    inner = model.steps[-1][-1] if _is_pipeline(model) else model
-    if isinstance(inner, (lgb.Booster, lgb.LGBMModel)):
-        return
-    raise InputError(f"{path}: the pickle holds a {type(model).__module__}."
-                     f"{type(model).__qualname__}, not a LightGBM Booster or estimator; "
-                     "pass --framework sklearn or generic")
-
-
 def _storage(model: Any) -> str:
     """"text" when model.txt (plus the class labels) carries everything predict needs."""
     import lightgbm as lgb  # noqa: PLC0415
 
-    cls = type(model)
-    if cls is lgb.Booster:
-        return "text"
-    if cls.__name__ in ESTIMATOR_CLASSES and getattr(lgb, cls.__name__, None) is cls:
-        return "text"
-    return "pickle"  # a Pipeline, or a user subclass whose predict() may differ
+    return boosting.storage(model, lgb, ESTIMATOR_CLASSES, "text")
 
 
 def _named(names: list[str]) -> list[str] | None:

@@ -28,6 +28,7 @@ class OtherFramework(Framework):
     template = "score_other.py.jinja2"
     detectable = False
     unpickles = False
+    template_only = True
 
     def sniff(self, probe: Probe) -> Detection | None:
         return None  # never claimed by detection: the user asks for it

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from mdreg.errors import InputError
-from mdreg.frameworks.base import Detection
+from mdreg.frameworks.detection import Detection
 from mdreg.scan import PickleReport, is_pickle_like, read_pickle_globals
 from mdreg.scan.containers import ZIP_MAGIC
 

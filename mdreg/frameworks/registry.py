@@ -57,6 +57,10 @@ class Registry:
     def add(self, plugin_cls: type[Framework], source: str = "") -> None:
         if not (isinstance(plugin_cls, type) and issubclass(plugin_cls, Framework)):
             raise PluginError(f"framework plugin {source or plugin_cls!r} is not a Framework subclass")
+        missing = sorted(getattr(plugin_cls, "__abstractmethods__", ()))
+        if missing:
+            raise PluginError(f"framework plugin {source or plugin_cls!r} does not write "
+                              f"{', '.join(missing)}")
         plugin = plugin_cls()
         if not plugin.name:
             raise PluginError(f"framework plugin {source or plugin_cls!r} has no name")

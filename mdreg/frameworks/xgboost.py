@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import InputError
-from mdreg.frameworks._params import json_safe
+from mdreg.frameworks import boosting
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
 from mdreg.scan import is_pickle_like
@@ -43,10 +43,6 @@ _LEGACY_PARAM_BYTES = 136  # LearnerModelParamLegacy: base_score, num_feature, .
 _LEGACY_OBJECTIVE = re.compile(rb"\A(?:reg|binary|multi|rank|count|survival):[a-z_]+\Z")
 _LEGACY_BOOSTERS = (b"gbtree", b"gblinear", b"dart")
 TAIL_BYTES = 256
-
-
-#: A pickled wrapper (a Pipeline) is kept as a pickle under this name.
-PICKLE_FILE_NAME = "model.pkl"
 
 
 class XGBoostFramework(Framework):
@@ -103,7 +99,10 @@ class XGBoostFramework(Framework):
             from mdreg.scan.gate import load_joblib  # noqa: PLC0415
 
             model = load_joblib(path, options.cleared)  # also reads plain pickles
-            _check_loaded(path, model)
+            import xgboost as xgb  # noqa: PLC0415
+
+            boosting.check_loaded(path, model, (xgb.Booster, xgb.XGBModel),
+                                  "an XGBoost Booster or estimator")
             return model
         import xgboost as xgb  # noqa: PLC0415
 
@@ -125,19 +124,15 @@ class XGBoostFramework(Framework):
         return estimator
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
-        if _storage(model) == "pickle":  # plain pickle: score.py needs no more than the stdlib
-            import pickle  # noqa: PLC0415 - not needed to sniff
-
-            with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
-                pickle.dump(model, f, protocol=5)
-            return PICKLE_FILE_NAME
+        if _storage(model) == boosting.PICKLE:
+            return boosting.save_pickle(model, dest_dir)
         model.save_model(str(dest_dir / self.model_file_name))  # Booster and XGBModel alike
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
         import xgboost as xgb  # noqa: PLC0415
 
-        estimator = _final_estimator(model)
+        estimator = boosting.final_estimator(model)
         if isinstance(estimator, xgb.XGBModel):
             booster = estimator.get_booster()
             params = {k: v for k, v in estimator.get_params(deep=False).items() if v is not None}
@@ -147,32 +142,14 @@ class XGBoostFramework(Framework):
             return ModelFacts(algorithm=type(model).__name__, framework_version=self.version())
         config = json.loads(booster.save_config())["learner"]
         objective = config["objective"]["name"]
-        classes = getattr(estimator, "classes_", None)
-        if isinstance(estimator, xgb.XGBClassifier) and classes is not None:
-            use_case = "binary_classification" if len(classes) == 2 \
-                else "multinomial_classification"
-        elif isinstance(estimator, xgb.XGBRegressor):
-            use_case = "regression"
-        else:
-            use_case = _use_case(objective)
-        names = booster.feature_names
-        n_features = booster.num_features() or None
         algorithm = type(estimator).__name__ if estimator is not booster else \
             f"Booster({config['gradient_booster']['name']}, {objective})"
-        if estimator is not model:  # a Pipeline: its inputs are its own, not the booster's
-            algorithm = f"{type(model).__name__}({algorithm})"
-            params = model.get_params(deep=False) if hasattr(model, "get_params") else params
-            names = getattr(model, "feature_names_in_", None)
-            n_features = getattr(model, "n_features_in_", None)
-        return ModelFacts(
-            algorithm=algorithm,
-            framework_version=self.version(),
-            hyperparameters=json_safe(params),
-            use_case_type=use_case,
-            feature_names=[str(n) for n in names] if names is not None and len(names) else None,
-            n_features=n_features,
-            classes=json_safe(list(classes)) if classes is not None else None,
-        )
+        return boosting.facts(
+            model, estimator, algorithm=algorithm, params=params,
+            use_case_type=boosting.use_case(estimator, xgb.XGBClassifier, xgb.XGBRegressor,
+                                            _use_case(objective)),
+            feature_names=booster.feature_names, n_features=booster.num_features() or None,
+            version=self.version())
 
     def predict(self, model: Any, data: Any) -> Any:
         import xgboost as xgb  # noqa: PLC0415
@@ -293,35 +270,11 @@ def _first_line(exc: BaseException) -> str:
 # -- model helpers -----------------------------------------------------------------------
 
 
-def _check_loaded(path: Path, model: Any) -> None:
-    import xgboost as xgb  # noqa: PLC0415
-
-    if isinstance(_final_estimator(model), (xgb.Booster, xgb.XGBModel)):
-        return
-    raise InputError(f"{path}: the pickle holds a {type(model).__module__}."
-                     f"{type(model).__qualname__}, not an XGBoost Booster or estimator; "
-                     "pass --framework sklearn or generic")
-
-
-def _final_estimator(model: Any) -> Any:
-    """The model itself, or the last step of a Pipeline-like wrapper."""
-    steps = getattr(model, "steps", None)
-    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
-        return _final_estimator(steps[-1][-1])
-    return model
-
-
 def _storage(model: Any) -> str:
     """"json" when the native model file carries everything predict needs, else "pickle"."""
     import xgboost as xgb  # noqa: PLC0415
 
-    if type(model) is xgb.Booster:
-        return "json"
-    cls = type(model)
-    if isinstance(model, xgb.XGBModel) and cls.__name__ in ESTIMATOR_CLASSES \
-            and getattr(xgb, cls.__name__, None) is cls:
-        return "json"
-    return "pickle"  # a Pipeline, or a user subclass score.py could not rebuild by name
+    return boosting.storage(model, xgb, ESTIMATOR_CLASSES, "json")
 
 
 def _saved_estimator_type(booster: Any) -> str | None:
