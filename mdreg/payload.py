@@ -31,6 +31,7 @@ import math
 import struct
 from typing import TYPE_CHECKING, Any
 
+from mdreg._text import with_article
 from mdreg.errors import FrameworkNotInstalledError, InputError
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def encode(obj: Any, fmt: str = "npy", *, response: str | None = None) -> bytes:
     if response is not None and response not in RESPONSE_FORMATS:
         raise InputError(f"unknown response format {response!r}: use one of {', '.join(RESPONSE_FORMATS)}")
     if response == "npy" and fmt not in ("json", "safetensors"):
-        raise InputError(f"a {fmt} body cannot ask for a binary answer: send json or safetensors, "
+        raise InputError(f"{with_article(fmt)} body cannot ask for a binary answer: send json or safetensors, "
                          "or set MDREG_RESPONSE=npy in the deployment's environment")
     if fmt == "json":
         doc = _jsonable(obj)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg import __version__
+from mdreg._text import with_article
 from mdreg.artifact import conda, layout
 from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE
 from mdreg.artifact.manifest import write_manifest
@@ -185,10 +186,10 @@ def _check_code_options(plugin: Framework, model_code: str | Path | None,
     """--model-code and --model-class where they mean something; elsewhere a usage error."""
     if model_class and not plugin.takes_model_class:
         raise UsageError(f"--model-class names the class to build before loading weights "
-                         f"into it; a {plugin.display_name} model does not take one")
+                         f"into it; {with_article(plugin.display_name)} model does not take one")
     if model_code and not plugin.unpickles:
         raise UsageError(f"--model-code ships the code a pickled model needs; mdreg does not "
-                         f"load a {plugin.display_name} model, so it has no use for it")
+                         f"load {with_article(plugin.display_name)} model, so it has no use for it")
 
 
 def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool,
@@ -239,7 +240,7 @@ def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
     except MdregError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a pickle of something that is not a model
-        raise InputError(f"{path}: loaded, but it is not a {plugin.display_name} model mdreg "
+        raise InputError(f"{path}: loaded, but it is not {with_article(plugin.display_name)} model mdreg "
                          f"can describe ({type(exc).__name__}: {exc})") from exc
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from mdreg._text import with_article
 from mdreg.cli._app import app
 from mdreg.cli._catalog import (
     auth_option,
@@ -51,7 +52,7 @@ def load_cmd(
         return
     if result.trusted:
         shown = "; ".join(result.findings[:5]) + ("; ..." if len(result.findings) > 5 else "")
-        warn(f"loaded a {result.scan_verdict} artifact because of --trust ({shown})")
+        warn(f"loaded {with_article(result.scan_verdict)} artifact because of --trust ({shown})")
     if result.manifest == "absent":
         note("no manifest in the artifact: its files could not be checked against hashes")
     else:

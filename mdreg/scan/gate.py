@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mdreg._text import with_article
 from mdreg.errors import UnsafeModelError
 from mdreg.scan.policy import Finding, Verdict, worst
 from mdreg.scan.report import PickleReport
@@ -73,7 +74,7 @@ def clear(
         names = ", ".join(sorted({f.ref.dotted for f in findings if f.ref}))
         why = f"references {names}" if names else findings[0].reason
         raise UnsafeModelError(
-            f"{subject}: refusing to load a {verdict.value} pickle ({why}); "
+            f"{subject}: refusing to load {with_article(verdict.value)} pickle ({why}); "
             "pass --trust if you trust its author"
         )
     seen = frozenset((g.module, g.name) for g in report.globals)
