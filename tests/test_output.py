@@ -33,3 +33,37 @@ def test_an_error_is_one_line_whatever_the_exception_text(capsys):
     error("the model could not predict: ValueError: Trying to flatten inputs:\n  TreeSpec(tuple,\n\n    [*])")
     err = capsys.readouterr().err
     assert err == "error: the model could not predict: ValueError: Trying to flatten inputs: TreeSpec(tuple, [*])\n"
+
+
+def _record(long: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        id="mdl-1", display_name="iris", description="", lifecycle_state="ACTIVE",
+        time_created="2026-01-01T00:00:00Z", created_by="me", model_version_set_name="iris",
+        version_label="v1", compartment_id=None, project_id=None, artifact_size=10,
+        artifact_sha256="0" * 64, freeform_tags={},
+        defined_metadata_list=[{"key": "Hyperparameters", "value": long}],
+        custom_metadata_list=[{"key": "Notes", "value": long}],
+        provenance={"git_commit": long})
+
+
+def test_show_prints_values_whole_when_piped(capsys, monkeypatch):
+    """`mdreg show ID | grep ...` and `> file` get every value whole, never cut."""
+    from mdreg.cli._catalog import render_record
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    long = "x" * 300 + "END"
+    render_record(_record(long))
+    out = capsys.readouterr().out
+    assert out.count(long) == 3 and "..." not in out and "…" not in out
+
+
+def test_show_cuts_long_values_on_a_terminal(capsys, monkeypatch):
+    from mdreg.cli._catalog import render_record
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    render_record(_record("x" * 300 + "END"))
+    out = capsys.readouterr().out
+    assert "END" not in out and out.count("...") == 3

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from mdreg.cli._output import progress_bar, stdout
+from mdreg.cli._output import progress_bar, stdout, stdout_is_terminal
 
 # -- the options of every command that may talk to OCI ------------------------------------
 # Each flag also reads the environment variable OCI users (and ADS) already set; the
@@ -93,8 +93,11 @@ def human_size(n: int) -> str:
 
 
 def render_record(record: Any) -> None:
-    """A model's main fields as aligned ``name: value`` lines on stdout."""
+    """A model's main fields as aligned ``name: value`` lines on stdout. On a terminal,
+    long metadata values are cut to a line; piped or redirected, every value is whole."""
     import json  # noqa: PLC0415
+
+    clip = _clip if stdout_is_terminal() else str
 
     version = record.model_version_set_name or ""
     if record.version_label:
@@ -114,13 +117,13 @@ def render_record(record: Any) -> None:
     for item in record.defined_metadata_list:
         if item["key"] != "ArtifactTestResults":
             value = item["value"] if isinstance(item["value"], str) else json.dumps(item["value"])
-            rows.append((item["key"], _clip(value)))
+            rows.append((item["key"], clip(value)))
     for item in record.custom_metadata_list:
         value = item["value"] if isinstance(item["value"], str) else json.dumps(item["value"])
-        rows.append((f"custom {item['key']}", _clip(value)))
+        rows.append((f"custom {item['key']}", clip(value)))
     for key, value in sorted(record.provenance.items()):
         if value:
-            rows.append((f"provenance {key}", _clip(str(value))))
+            rows.append((f"provenance {key}", clip(str(value))))
     width = max(len(k) for k, _ in rows)
     out = stdout()
     for key, value in rows:

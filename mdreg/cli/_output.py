@@ -26,13 +26,20 @@ def stderr() -> Any:
     return Console(stderr=True, soft_wrap=True)
 
 
+def stdout_is_terminal() -> bool:
+    """Whether stdout is read by a person (a terminal, or FORCE_COLOR / TTY_COMPATIBLE=1
+    saying so) rather than by a pipe or a file, which get every value whole."""
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or \
+        os.environ.get("TTY_COMPATIBLE") == "1"
+
+
 def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None,
                 styles: dict[str, str] | None = None) -> None:
     """A table on stdout. On a terminal, Rich's boxed table, cells found in ``styles``
     coloured; piped or redirected (scripts, CI logs), plain columns two spaces apart, one
     line per row: easier to grep than box drawing, and free of Rich's ~100 ms of import
     and layout."""
-    if sys.stdout.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+    if stdout_is_terminal():
         from rich.markup import escape  # noqa: PLC0415
         from rich.table import Table  # noqa: PLC0415
 
