@@ -22,7 +22,7 @@ _mdreg() {
         list) opts="--all --auth --catalog --compartment-id --config-file --data-science-endpoint --help --json --limit --name-contains --profile --project-id --tag --version-set -n" ;;
         load) opts="--auth --bucket --config-file --data-science-endpoint --force --help --json --object-storage-endpoint --output --profile --quiet --trust -o -q" ;;
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
-        save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
+        save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --no-verify --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
         scan) opts="--format --framework --help --json" ;;
         show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
         update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;

@@ -74,6 +74,7 @@ complete -c mdreg -n '__fish_seen_subcommand_from save' -l ignore-introspection
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l json
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l keep-bucket-object
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l large
+complete -c mdreg -n '__fish_seen_subcommand_from save' -l no-verify
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l object-storage-endpoint
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l parallel
 complete -c mdreg -n '__fish_seen_subcommand_from save' -l part-size

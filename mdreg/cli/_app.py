@@ -8,9 +8,27 @@ import typer
 
 from mdreg import __version__
 
+#: The exit codes, as ``mdreg --help`` ends (README.md has the same table). "\b" keeps
+#: click from rewrapping the lines.
+EXIT_CODES = """\
+Exit codes:
+
+\b
+  0         ok
+  1         checks failed (introspect, verify), or an internal error
+  2         usage: unknown option, conflicting flags, unknown framework
+  3         bad input: a missing, unreadable or unknown model file, a bad
+            sample, a non-empty destination, a folder not an artifact
+  4         refused as unsafe (pass --trust if you trust its author);
+            scan found something not safe
+  5         remote or service error
+  130, 143  interrupted (Ctrl-C) or terminated (SIGTERM)
+"""
+
 app = typer.Typer(
     name="mdreg",
     help="Prepare, check and register model artifacts for the OCI Data Science Model Catalog.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich_utils alone costs ~150 ms of start-up
     add_completion=False,
@@ -34,9 +52,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    """Prepare, check and register model artifacts for the OCI Data Science Model Catalog.
-
-    Exit codes: 0 ok, 1 checks failed, 2 usage, 3 bad input, 4 refused as unsafe,
-    5 remote/service error.
-    """
+    """Prepare, check and register model artifacts for the OCI Data Science Model Catalog
+    (``--help`` ends with the exit codes: ``EXIT_CODES``)."""
     _state["debug"] = debug

@@ -8,10 +8,11 @@ from typing import Optional
 import typer
 
 from mdreg.cli._app import app
+from mdreg.cli._help import choices_in_help, framework_names, use_case_types
 from mdreg.cli._output import emit_json, note, warn
 
 
-@app.command("prepare")
+@app.command("prepare", cls=choices_in_help(framework=framework_names, use_case_type=use_case_types))
 def prepare_cmd(
     model: Path = typer.Argument(..., help="Serialized model file (or folder, for formats that are folders)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
@@ -22,7 +23,7 @@ def prepare_cmd(
                                             help="Input sample (CSV, JSON, Parquet, .npy) for the input schema."),
     y_sample: Optional[Path] = typer.Option(None, "--y-sample", help="Output sample for the output schema."),
     use_case_type: Optional[str] = typer.Option(None, "--use-case-type",
-                                                help="Catalog UseCaseType, e.g. binary_classification."),
+                                                help="Catalog UseCaseType [default: read from the model, else other]."),
     inference_conda_env: Optional[str] = typer.Option(
         None, "--inference-conda-env", help="Service pack slug or oci:// path of the inference conda pack."),
     inference_python_version: Optional[str] = typer.Option(
