@@ -2,6 +2,8 @@
 
 Zipping (``zip_artifact``):
 
+- Only an artifact: a folder without score.py or runtime.yaml (an empty one too) is
+  refused with ArtifactError naming what is missing.
 - Which files: everything under the folder except what ``.model-ignore`` leaves out
   (default rules when the file is absent); score.py, runtime.yaml, the manifest and
   every file it lists are kept even when a pattern matches them;
@@ -14,6 +16,13 @@ Zipping (``zip_artifact``):
   permissions: entries sorted by path, time 1980-01-01 00:00:00, mode 0644, unix
   create_system, no extra fields but the ZIP64 one a >2 GiB entry needs, deflate level 6.
   (Byte-identical across machines as long as their zlib builds deflate alike.)
+- The manifest: when the folder has one, the zip holds ``manifest.zip_manifest`` in its
+  place, written last (as ADS writes it): every other file of the zip is listed, as
+  ADS's ``safe_extract_zip`` demands, those prepare did not list (the metadata, files
+  added since) hashed from the bytes written. A file the manifest lists that is not in
+  the folder is refused.
+- Secrets: the files going in are looked at as ``prepare`` does (``artifact.secrets``);
+  what looks like a key or token is a warning in ``ZipResult.warnings``.
 - Stored or deflated: see ``compression_for``.
 - Streamed: each file is read once in 1 MiB chunks; memory stays flat for any size.
 - Classic local headers, no data descriptors: Java's ZipInputStream (and other streaming
@@ -22,7 +31,8 @@ Zipping (``zip_artifact``):
   own sha256 is computed right behind the writer, entry by entry, from the bytes just
   written (still in the page cache): the input files are read once, the zip's bytes
   are re-read once, and the hash is ready when the zip is.
-- Atomic: written to a temp file beside ``dest``, fsynced, renamed into place.
+- Atomic: written to a temp file beside ``dest`` (``.NAME.PID-HEX.partial``: the pid
+  lets ``mdreg gc`` tell a live writer from a dead one), fsynced, renamed into place.
 
 Unzipping (``safe_extract``) checks every central-directory entry before it writes
 anything, then counts the bytes actually inflated, so a zip that lies in its headers
@@ -35,20 +45,20 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mdreg.artifact import layout
 from mdreg.artifact.ignore import IgnoreRules
-from mdreg.artifact.manifest import read_manifest
+from mdreg.artifact.manifest import attested, read_manifest, zip_manifest
 from mdreg.errors import ArtifactError, DestinationExistsError, InputError, MdregError
+from mdreg.storage._io import temp_name
 
 ALWAYS_KEEP = (layout.SCORE_PY, layout.RUNTIME_YAML)
 NEVER_SHIP = frozenset({layout.ADS_TEST_RESULTS})
@@ -71,6 +81,7 @@ class ZipResult:
     sha256: str
     files: list[str]
     skipped: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,11 +97,14 @@ class ExtractLimits:
 
 def keep_set(root: Path) -> set[str]:
     """Paths kept whatever .model-ignore says: score.py, runtime.yaml, the manifest, its files."""
+    return _keep_set(read_manifest(Path(root)))
+
+
+def _keep_set(manifest: dict[str, Any] | None) -> set[str]:
     keep = set(ALWAYS_KEEP)
-    manifest = read_manifest(Path(root))
     if manifest is not None:
         keep.add(layout.MANIFEST)
-        keep.update(_clean_rel(str(name)) for name in manifest["files"])
+        keep.update(_clean_rel(str(name)) for name in attested(manifest))
     return keep
 
 
@@ -259,20 +273,59 @@ def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) 
 
     ``progress(n)`` is called with the number of input bytes consumed since its last call.
     """
+    from mdreg.artifact.secrets import shipped_secret_warnings  # noqa: PLC0415
+
     root, dest = Path(root), Path(dest)
     if not root.is_dir():
         raise InputError(f"not a folder: {root}")
     _check_zip_dest(root, dest)
-    files, skipped = iter_artifact_files(root, IgnoreRules.for_artifact(root), keep_set(root))
+    manifest = read_manifest(root)
+    files, skipped = iter_artifact_files(root, IgnoreRules.for_artifact(root), _keep_set(manifest))
+    _check_is_artifact(root, files)
+    plan = _ManifestPlan.of(root, manifest, files)
     real_root = os.path.realpath(root)
+    warnings = shipped_secret_warnings(root, real_root, files)
     tmp = _create_temp_file(dest)
     try:
-        size, digest = _write_zip(tmp, real_root, files, progress)
+        size, digest = _write_zip(tmp, real_root, files, progress, plan)
         os.replace(tmp, dest)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return ZipResult(dest, size, digest, files, skipped)
+    return ZipResult(dest, size, digest, files, skipped, warnings)
+
+
+def _check_is_artifact(root: Path, files: list[str]) -> None:
+    missing = [name for name in ALWAYS_KEEP if name not in files]
+    if not missing:
+        return
+    what = "it is empty" if not files else f"it has no {' and no '.join(missing)}"
+    raise ArtifactError(f"{root} is not a model artifact: {what} (write one with "
+                        "`mdreg prepare MODEL`, or add the missing files)")
+
+
+@dataclass
+class _ManifestPlan:
+    """What the zip's manifest member needs: the folder's manifest (its attested entries
+    under the names they are zipped as) and the files to hash while they are written."""
+
+    manifest: dict[str, Any] | None
+    to_hash: frozenset[str]
+
+    @classmethod
+    def of(cls, root: Path, manifest: dict[str, Any] | None, files: list[str]) -> _ManifestPlan:
+        if manifest is None:
+            return cls(None, frozenset())
+        listed = {_clean_rel(str(rel)): entry for rel, entry in attested(manifest).items()
+                  if _clean_rel(str(rel)).rsplit("/", 1)[-1] not in NEVER_SHIP}
+        shipped = set(files)
+        absent = sorted(rel for rel in listed if rel not in shipped)
+        if absent:
+            shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+            raise ArtifactError(f"{root}: the manifest lists {shown}, not in the folder: restore "
+                                "the files or prepare the artifact again")
+        to_hash = frozenset(shipped - set(listed) - {layout.MANIFEST})
+        return cls({**manifest, "files": listed}, to_hash)
 
 
 def _check_zip_dest(root: Path, dest: Path) -> None:
@@ -290,7 +343,7 @@ def _check_zip_dest(root: Path, dest: Path) -> None:
 
 def _create_temp_file(dest: Path) -> Path:
     # O_EXCL with mode 0666 lets the umask decide the final permissions, as for any new file
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.partial")
+    tmp = temp_name(dest)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         os.close(os.open(tmp, flags, 0o666))
@@ -300,15 +353,28 @@ def _create_temp_file(dest: Path) -> Path:
 
 
 def _write_zip(
-    tmp: Path, real_root: str, files: list[str], progress: ProgressFn | None
+    tmp: Path, real_root: str, files: list[str], progress: ProgressFn | None, plan: _ManifestPlan
 ) -> tuple[int, str]:
     buf = bytearray(CHUNK)
+    hashed: dict[str, tuple[str, int]] = {}
     try:
         with open(tmp, "r+b") as out, open(tmp, "rb", buffering=0) as back:
             trail = _TrailingHash(back)
             with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
                 for rel in files:
-                    _add_file(zf, real_root, rel, buf, progress)
+                    if plan.manifest is not None and rel == layout.MANIFEST:
+                        continue  # its zip version goes last
+                    sha = hashlib.sha256() if rel in plan.to_hash else None
+                    size = _add_file(zf, real_root, rel, buf, progress, sha)
+                    if sha is not None:
+                        hashed[rel] = (sha.hexdigest(), size)
+                    out.flush()
+                    trail.catch_up(out.tell())
+                if plan.manifest is not None:
+                    data = zip_manifest(plan.manifest, hashed)
+                    zf.writestr(_zip_info(layout.MANIFEST, zipfile.ZIP_DEFLATED, len(data)), data)
+                    if progress is not None:
+                        progress(len(data))
                     out.flush()
                     trail.catch_up(out.tell())
             out.flush()
@@ -321,8 +387,10 @@ def _write_zip(
 
 
 def _add_file(
-    zf: zipfile.ZipFile, real_root: str, rel: str, buf: bytearray, progress: ProgressFn | None
-) -> None:
+    zf: zipfile.ZipFile, real_root: str, rel: str, buf: bytearray, progress: ProgressFn | None,
+    sha: Any = None,
+) -> int:
+    """Stream one file into the zip (feeding ``sha`` when given); the bytes written."""
     real = _resolve_member(real_root, rel)
     try:
         # O_NONBLOCK: if the file was swapped for a FIFO since the walk, open must not hang
@@ -338,6 +406,8 @@ def _add_file(
         view = memoryview(buf)
         with zf.open(zinfo, "w", force_zip64=st.st_size >= _ZIP64_FROM) as sink:
             sink.write(head)
+            if sha is not None:
+                sha.update(head)
             copied = len(head)
             if progress is not None and head:
                 progress(len(head))
@@ -348,12 +418,15 @@ def _add_file(
                 if not n:
                     break
                 sink.write(view[:n])
+                if sha is not None:
+                    sha.update(view[:n])
                 copied += n
                 if progress is not None:
                     progress(n)
         grew = bool(_read(src, rel, 1))
     if copied != st.st_size or grew:
         raise ArtifactError(f"{rel} changed while it was being zipped: try again")
+    return copied
 
 
 def _read(src: BinaryIO, rel: str, size: int) -> bytes:
@@ -491,7 +564,7 @@ def extracted(zip_path: Path, purpose: str) -> Iterator[Path]:
 
 def _create_temp_dir(dest: Path) -> Path:
     # os.mkdir, not mkdtemp: the umask, not 0700, decides the final folder's permissions
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.partial")
+    tmp = temp_name(dest)
     try:
         os.mkdir(tmp)
     except OSError as exc:

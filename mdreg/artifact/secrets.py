@@ -1,4 +1,5 @@
-"""Find files in an artifact folder that look like keys or tokens, so ``prepare`` can warn.
+"""Find files in an artifact that look like keys or tokens, so ``prepare`` can warn,
+and ``zip``, ``save`` and ``upload`` again about what actually ships.
 
 An artifact is shared: it goes to a catalog, a bucket, a deployment. Keys reach it
 through ``--score-py``, ``--model-code``, or model formats that are folders (SavedModel,
@@ -9,6 +10,11 @@ tokens, ``KEY=...`` lines in ``.env`` files). Only files up to ``MAX_READ`` byte
 (bigger ones are weights or data: their names are still checked), ``MAX_TOTAL`` bytes in
 all; binary files and symlinks are skipped, and no message ever holds the secret itself.
 
+Files are added to an artifact after prepare too, so the zip writer looks again at the
+files going into the zip (``shipped_secret_warnings``: .model-ignore applied, links
+inside the folder read as the zip stores them), and a zip handed to save or upload is
+looked at member by member (``zip_secret_warnings``).
+
     >>> find_secrets(Path("my-artifact"))
     [SecretFinding(path='.env', what='a .env file setting AWS_SECRET_ACCESS_KEY')]
 """
@@ -18,7 +24,8 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -97,16 +104,55 @@ class SecretFinding:
 
 def find_secrets(root: Path) -> list[SecretFinding]:
     """Files under ``root`` that look like keys or tokens, one finding per file, sorted."""
-    root = Path(root)
+    return _find((rel, size, lambda p=path: _read_file(p)) for path, rel, size in _walk(Path(root)))
+
+
+def find_shipped_secrets(real_root: str, files: list[str]) -> list[SecretFinding]:
+    """Like ``find_secrets``, for the files (relative posix paths under the real path
+    ``real_root``) going into a zip; a link is read through, as the zip stores it."""
+    def items() -> Iterator[tuple[str, int, _Reader]]:
+        for rel in files:
+            path = os.path.join(real_root, *rel.split("/"))
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                yield rel, st.st_size, lambda p=path: _read_file(p)
+    return _find(items())
+
+
+def find_secrets_in_zip(zip_path: Path) -> list[SecretFinding]:
+    """Like ``find_secrets``, for the members of a zip (named as in the zip). An
+    unreadable zip gives no findings: whoever reads it next reports why."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            def read(info: zipfile.ZipInfo) -> bytes | None:
+                try:
+                    with zf.open(info) as f:
+                        return f.read(MAX_READ)
+                except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
+                    return None  # encrypted, corrupt, unknown compression
+            return _find((info.filename, info.file_size, lambda i=info: read(i))
+                         for info in zf.infolist() if not info.is_dir())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return []
+
+
+_Reader = Callable[[], "bytes | None"]
+
+
+def _find(items: Iterable[tuple[str, int, _Reader]]) -> list[SecretFinding]:
     found: list[SecretFinding] = []
     budget = MAX_TOTAL
-    for count, (path, rel, size) in enumerate(_walk(root)):
+    for count, (rel, size, read) in enumerate(items):
         if count >= MAX_FILES:
             break
         what = _by_name(rel)
         if what is None and size <= min(MAX_READ, budget):
             budget -= size
-            what = _by_content(path, rel)
+            data = read()
+            what = _by_content(data, rel) if data is not None else None
         if what:
             found.append(SecretFinding(rel, what))
     return sorted(found, key=lambda f: f.path)
@@ -130,6 +176,27 @@ def secret_warnings(root: Path) -> list[str]:
     message = (f"files in {root} look like keys or tokens: {', '.join(shown)}{more}; "
                "remove them and rotate the secrets if the artifact was shared")
     return [message]
+
+
+def shipped_secret_warnings(root: Path, real_root: str, files: list[str]) -> list[str]:
+    """The warning the zip writer gives about the files it is about to zip."""
+    return _shipped_warning(f"files going into the zip of {root}", find_shipped_secrets(real_root, files),
+                            "remove them or add them to .model-ignore")
+
+
+def zip_secret_warnings(zip_path: Path) -> list[str]:
+    """The warning save and upload give about a zip they were handed."""
+    return _shipped_warning(f"files in the zip {zip_path}", find_secrets_in_zip(zip_path),
+                            "rebuild the zip without them")
+
+
+def _shipped_warning(where: str, found: list[SecretFinding], fix: str) -> list[str]:
+    if not found:
+        return []
+    shown = ", ".join(f"{_printable(f.path)} ({f.what})" for f in found[:MAX_SHOWN])
+    more = f" and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
+    return [f"{where} look like keys or tokens: {shown}{more}; {fix}, and rotate the "
+            "secrets if the artifact was shared"]
 
 
 def _ignored(rules: IgnoreRules, rel: str) -> bool:
@@ -163,12 +230,15 @@ def _by_name(rel: str) -> str | None:
     return None
 
 
-def _by_content(path: Path, rel: str) -> str | None:
+def _read_file(path: Path | str) -> bytes | None:
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_READ)
+            return f.read(MAX_READ)
     except OSError:
         return None
+
+
+def _by_content(data: bytes, rel: str) -> str | None:
     if b"\0" in data[:8192]:
         return None  # binary: model weights, arrays, archives
     name = rel.rsplit("/", 1)[-1]

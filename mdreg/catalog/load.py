@@ -153,7 +153,7 @@ def _verify(root: Path, source: str) -> tuple[str, list[str]]:
     manifest = read_manifest(root)
     if manifest is None:
         return "absent", []
-    check = verify_manifest(root, manifest)
+    check = verify_manifest(root, manifest, unzipped=True)  # the zip's own entries too
     if not check.ok:
         problems = []
         if check.missing:

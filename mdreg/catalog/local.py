@@ -17,7 +17,7 @@ import getpass
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -67,11 +67,12 @@ class GcReport:
     removed_temps: list[str] = field(default_factory=list)
     kept_blobs: int = 0
     dry_run: bool = False
+    removed_leftovers: list[str] = field(default_factory=list)  # paths, in the folders given
 
     def to_dict(self) -> dict[str, Any]:
         return {"removed_blobs": self.removed_blobs, "removed_bytes": self.removed_bytes,
                 "removed_temps": self.removed_temps, "kept_blobs": self.kept_blobs,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "removed_leftovers": self.removed_leftovers}
 
 
 @dataclass
@@ -308,9 +309,19 @@ class LocalCatalog(Catalog):
         return [VersionSet(*r) for r in rows]
 
     # -- local only -----------------------------------------------------------------------
-    def gc(self, *, dry_run: bool = False) -> GcReport:
-        """Remove blobs no model refers to and temp files whose writer is gone."""
+    def gc(self, *, dry_run: bool = False, folders: Iterable[Path] = ()) -> GcReport:
+        """Remove blobs no model refers to and temp files whose writer is gone; also
+        those that zips and loads left in ``folders`` (beside what they were writing)."""
+        from mdreg.storage._io import remove_temp, stale_temp_siblings  # noqa: PLC0415
+
         report = GcReport(dry_run=dry_run)
+        for folder in folders:
+            if not Path(folder).is_dir():
+                raise InputError(f"not a folder: {folder}")
+            for path in stale_temp_siblings(Path(folder)):
+                report.removed_leftovers.append(str(path))
+                if not dry_run:
+                    remove_temp(path)
         self.db  # noqa: B018
         with self._blob_lock.exclusive():
             referenced = {r[0] for r in self.db.execute("SELECT DISTINCT artifact_sha256 FROM models")}

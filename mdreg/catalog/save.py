@@ -62,11 +62,12 @@ class SaveResult:
     introspection_ok: bool
     failed_checks: list[str]
     bucket_object: str | None = None  # URI, when the bucket object was kept
+    warnings: list[str] = field(default_factory=list)  # files shipped that look like secrets
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.record.to_dict(), "route": self.route,
                 "introspection_ok": self.introspection_ok, "failed_checks": self.failed_checks,
-                "bucket_object": self.bucket_object}
+                "bucket_object": self.bucket_object, "warnings": self.warnings}
 
 
 def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog | None = None,
@@ -90,14 +91,16 @@ def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog |
         check_label_free(cat, details)
         staging = cat.staging_dir()
         try:
-            zip_path, size, sha, staged = _zip(artifact, staging, progress)
+            zip_path, size, sha, staged, warnings = _zip(artifact, staging, progress)
             _check_route(cat, size, bucket is not None)
             if bucket is None:
                 with progress(size, "store") as advance:
                     record = cat.save(details, zip_path, move=staged, sha256=sha, progress=advance)
-                return SaveResult(record, "direct", not failed.names, failed.names)
-            return _save_through_bucket(cat, details, zip_path, size, artifact, options, failed.names,
-                                        progress)
+                return SaveResult(record, "direct", not failed.names, failed.names, warnings=warnings)
+            result = _save_through_bucket(cat, details, zip_path, size, artifact, options,
+                                          failed.names, progress)
+            result.warnings = warnings
+            return result
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
@@ -246,16 +249,19 @@ class _SideFiles:
 
 
 def _zip(artifact: Path, staging: Path, progress: ProgressFactory
-         ) -> tuple[Path, int, str | None, bool]:
-    """(zip path, size, sha256 when known, whether it is a staged copy the catalog may take)."""
+         ) -> tuple[Path, int, str | None, bool, list[str]]:
+    """(zip path, size, sha256 when known, whether it is a staged copy the catalog may take,
+    warnings about files in it that look like keys or tokens)."""
     if artifact.is_file():
-        return artifact, artifact.stat().st_size, None, False
+        from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
+
+        return artifact, artifact.stat().st_size, None, False, zip_secret_warnings(artifact)
     from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
 
     total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
     with progress(total, "zip") as advance:
         result = zip_artifact(artifact, staging / "artifact.zip", progress=advance)
-    return result.path, result.size, result.sha256, True
+    return result.path, result.size, result.sha256, True, result.warnings
 
 
 def _check_route(catalog: Catalog, size: int, have_bucket: bool) -> None:

@@ -2,6 +2,9 @@
 
 ``main`` is the one error boundary: an MdregError becomes its message on stderr and
 its exit code; any other exception is a bug and shows a traceback only with --debug.
+SIGTERM unwinds the program as Ctrl-C does (``Terminated`` is raised where it runs), so
+the code being interrupted removes its temp files on the way out; exit 143 (130 for
+Ctrl-C).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import copy
 import gc
 import importlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -94,8 +98,34 @@ def _collector_paused(seconds: float = COLLECTOR_PAUSE_S) -> Iterator[None]:
         gc.enable()
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that it unwinds (and cleans up) as after
+    Ctrl-C: every ``except BaseException`` / ``finally`` that removes a temp file runs.
+    Not a KeyboardInterrupt: Typer would turn that into a silent exit 130."""
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn the first SIGTERM into ``Terminated`` (later ones are ignored: the cleanup it
+    starts must not be cut short; SIGKILL still ends it). The old handler comes back on
+    return. Only in the main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> None:
-    with _collector_paused():
+    with _collector_paused(), _sigterm_unwinds():
         _main(argv)
 
 
@@ -112,6 +142,9 @@ def _main(argv: list[str] | None) -> None:
             raise
         error(str(exc))
         sys.exit(exc.exit_code)
+    except Terminated:
+        error("terminated")
+        sys.exit(143)
     except KeyboardInterrupt:
         error("interrupted")
         sys.exit(130)

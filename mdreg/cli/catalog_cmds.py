@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -175,18 +176,22 @@ def delete_cmd(
 
 @app.command("gc")
 def gc_cmd(
+    folders: Optional[List[Path]] = typer.Argument(
+        None, help="Folders to clear of temp files that killed zips and loads left there."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Remove artifact blobs no model uses and temp files crashed saves left (local catalog)."""
+    """Remove artifact blobs no model uses and temp files crashed saves left (local catalog),
+    and in FOLDERS the temp files of zips and loads whose process is gone."""
     from mdreg.catalog.local import LocalCatalog  # noqa: PLC0415
     from mdreg.cli._catalog import human_size  # noqa: PLC0415
 
     with LocalCatalog() as cat:
-        report = cat.gc(dry_run=dry_run)
+        report = cat.gc(dry_run=dry_run, folders=folders or ())
     if as_json:
         emit_json(report.to_dict())
         return
     verb = "would remove" if dry_run else "removed"
     note(f"{verb} {len(report.removed_blobs)} unused artifacts ({human_size(report.removed_bytes)}) "
-         f"and {len(report.removed_temps)} temp files; {report.kept_blobs} artifacts in use")
+         f"and {len(report.removed_temps) + len(report.removed_leftovers)} temp files; "
+         f"{report.kept_blobs} artifacts in use")

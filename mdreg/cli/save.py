@@ -74,6 +74,8 @@ def save_cmd(
     if as_json:
         emit_json(result.to_dict())
         return
+    for w in result.warnings:
+        warn(w)
     if result.failed_checks:
         warn(f"saved despite failed introspection checks: {', '.join(result.failed_checks)}")
     record = result.record

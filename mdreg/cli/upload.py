@@ -16,7 +16,7 @@ from mdreg.cli._catalog import (
     part_size_option,
     profile_option,
 )
-from mdreg.cli._output import emit_json, note
+from mdreg.cli._output import emit_json, note, warn
 
 
 @app.command("upload")
@@ -43,5 +43,7 @@ def upload_cmd(
     if as_json:
         emit_json(result.to_dict())
         return
+    for w in result.warnings:
+        warn(w)
     note(f"uploaded {human_size(result.size)}, sha256 {result.sha256}")
     typer.echo(result.uri)

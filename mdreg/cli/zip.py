@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from mdreg.cli._app import app
-from mdreg.cli._output import emit_json, note, progress_bar
+from mdreg.cli._output import emit_json, note, progress_bar, warn
 
 
 @app.command("zip")
@@ -28,8 +28,10 @@ def zip_cmd(
         result = zip_artifact(artifact, dest, progress=advance)
     if as_json:
         emit_json({"zip": str(result.path), "size": result.size, "sha256": result.sha256,
-                   "files": result.files, "skipped": result.skipped})
+                   "files": result.files, "skipped": result.skipped, "warnings": result.warnings})
         return
+    for w in result.warnings:
+        warn(w)
     if verbose:
         for rel in result.skipped:
             note(f"left out: {rel}")

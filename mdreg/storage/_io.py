@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
+import shutil
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -130,6 +133,44 @@ def temp_owner(name: str) -> int | None:
         return int(pid_part)
     except (IndexError, ValueError):
         return None
+
+
+#: Names ``temp_name`` gives (the tags mdreg's writers use: zips and downloads are
+#: ``partial``, ``load`` stages ``download``, ``loading`` and ``old`` folders).
+_TEMP_SIBLING = re.compile(r"^\..+\.(\d+)-[0-9a-f]+\.(?:partial|download|loading|old)$")
+#: The zip writer's temp name before it carried a pid: no owner to ask.
+_UNOWNED_ZIP_TEMP = re.compile(r"^\..+\.zip\.[0-9a-f]{12}\.partial$")
+UNOWNED_SIBLING_MAX_AGE_S = 24 * 3600
+
+
+def stale_temp_siblings(folder: Path) -> list[Path]:
+    """Temp files and folders mdreg's writers left in ``folder`` (not below it) when
+    their process died: named by ``temp_name`` with a pid that is no longer alive. A temp
+    zip of an older mdreg, which named no pid, counts once it is a day old."""
+    stale = []
+    now = time.time()
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        m = _TEMP_SIBLING.match(entry.name)
+        if m:
+            if not pid_alive(int(m.group(1))):
+                stale.append(Path(entry.path))
+        elif _UNOWNED_ZIP_TEMP.match(entry.name):
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > UNOWNED_SIBLING_MAX_AGE_S:
+                    stale.append(Path(entry.path))
+            except FileNotFoundError:
+                continue
+    return stale
+
+
+def remove_temp(path: Path) -> None:
+    """Remove a temp file or folder (a link is removed, never followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        unlink_quietly(path)
 
 
 # A caller-supplied way to show progress: ``progress(total_bytes, label)`` is a context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ class UploadResult:
     key: str
     size: int
     sha256: str | None
+    warnings: list[str] = field(default_factory=list)  # files shipped that look like secrets
 
     def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "key": self.key, "size": self.size, "sha256": self.sha256}
+        return {"uri": self.uri, "key": self.key, "size": self.size, "sha256": self.sha256,
+                "warnings": self.warnings}
 
 
 def upload_artifact(artifact: str | Path, uri: str, *,
@@ -37,7 +39,9 @@ def upload_artifact(artifact: str | Path, uri: str, *,
     name = artifact.resolve().name
     bucket, key = open_location(uri, default_name=name if name.endswith(".zip") else f"{name}.zip")
     if artifact.is_file():
-        return _put(bucket, key, artifact, progress)
+        from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
+
+        return _put(bucket, key, artifact, progress, zip_secret_warnings(artifact))
     from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
 
     tmp = Path(tempfile.mkdtemp(prefix="mdreg-upload-"))
@@ -45,13 +49,14 @@ def upload_artifact(artifact: str | Path, uri: str, *,
         total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
         with progress(total, "zip") as advance:
             result = zip_artifact(artifact, tmp / "artifact.zip", progress=advance)
-        return _put(bucket, key, result.path, progress)
+        return _put(bucket, key, result.path, progress, result.warnings)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _put(bucket: Any, key: str, path: Path, progress: ProgressFactory) -> UploadResult:
+def _put(bucket: Any, key: str, path: Path, progress: ProgressFactory,
+         warnings: list[str]) -> UploadResult:
     size = path.stat().st_size
     with progress(size, "upload") as advance:
         info = bucket.put(key, path, progress=advance)
-    return UploadResult(bucket.uri_for(key), key, info.size, info.sha256)
+    return UploadResult(bucket.uri_for(key), key, info.size, info.sha256, warnings)

@@ -41,3 +41,34 @@ def test_zip_refuses_link_out_of_the_artifact(artifact, cli, tmp_path):
     run = cli("zip", artifact, "-o", tmp_path / "a.zip")
     assert run.code == 3 and "data.txt" in run.err
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_zip_refuses_a_folder_that_is_not_an_artifact(cli, tmp_path):
+    """An empty folder, or one without score.py / runtime.yaml, is bad input (exit 3),
+    named in one line; no zip and no temp file is written."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = cli("zip", empty, "-o", tmp_path / "a.zip")
+    assert run.code == 3
+    assert run.err == (f"error: {empty} is not a model artifact: it is empty (write one with "
+                       "`mdreg prepare MODEL`, or add the missing files)\n")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("hello")
+    run = cli("zip", notes, "-o", tmp_path / "a.zip")
+    assert run.code == 3 and "it has no score.py and no runtime.yaml" in run.err
+    (notes / "score.py").write_text("def load_model():\n    return 1\n")
+    run = cli("zip", notes, "-o", tmp_path / "a.zip")
+    assert run.code == 3 and "it has no runtime.yaml (" in run.err and run.err.count("\n") == 1
+    run = cli("upload", notes, (tmp_path / "bucket").as_uri() + "/")
+    assert run.code == 3 and "it has no runtime.yaml" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes"]
+
+
+def test_zip_of_the_folder_above_an_artifact_is_refused(artifact, cli, tmp_path):
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    shutil.move(artifact, outer / "artifact")
+    run = cli("zip", outer, "-o", tmp_path / "a.zip")
+    assert run.code == 3 and "no score.py and no runtime.yaml" in run.err
+    assert not (tmp_path / "a.zip").exists()

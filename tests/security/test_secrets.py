@@ -3,6 +3,7 @@ or tokens, and the default .model-ignore keeps credentials out of the zip."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -86,7 +87,6 @@ def test_prepare_warns_about_keys_in_a_model_folder(sandbox: Sandbox) -> None:
     (model / "id_rsa").write_text(PEM)
     r = sandbox.run("prepare", model, "-o", sandbox.work / "art", "--framework", "other", "--json")
     assert r.code == 0, r.err
-    import json
 
     warnings = [w for w in json.loads(r.out)["warnings"] if "keys or tokens" in w]
     assert len(warnings) == 1
@@ -114,3 +114,64 @@ def test_default_model_ignore_keeps_credentials_out_of_the_zip(sandbox: Sandbox,
         names = set(zf.namelist())
     assert not names & set(IGNORED), names & set(IGNORED)
     assert {"score.py", "runtime.yaml", "model.joblib"} <= names
+
+
+def _add_keys_after_prepare(artifact: Path) -> None:
+    """Keys that arrive after prepare: nobody warned about them then."""
+    (artifact / "notes.txt").write_text(f"deploy key:\n{PEM}")
+    (artifact / "conf").mkdir()
+    (artifact / "conf" / "settings.yaml").write_text(f"aws_access_key_id: {AWS_ID}\n")
+    (artifact / "server.pem").write_text(PEM)  # the default .model-ignore leaves it out
+
+
+def _shipped_warning(text: str) -> None:
+    assert "look like keys or tokens" in text
+    assert "notes.txt (a PEM private key)" in text
+    assert "conf/settings.yaml (an AWS access key id)" in text
+    assert "server.pem" not in text  # not shipped: not warned about
+    assert AWS_ID not in text and "MIIEowIBAAKCAQEA" not in text
+
+
+def test_zip_warns_about_keys_added_after_prepare(sandbox: Sandbox, artifact_copy: Path) -> None:
+    clean = sandbox.run("zip", artifact_copy, "-o", sandbox.root / "in" / "clean.zip", "--json")
+    assert clean.code == 0 and json.loads(clean.out)["warnings"] == []
+    _add_keys_after_prepare(artifact_copy)
+    r = sandbox.run("zip", artifact_copy, "-o", sandbox.root / "in" / "a.zip")
+    assert r.code == EXIT["ok"], r.err
+    (line,) = [line for line in r.err.splitlines() if line.startswith("warning:")]
+    _shipped_warning(line)
+    assert "remove them or add them to .model-ignore" in line
+    r = sandbox.run("zip", artifact_copy, "-o", sandbox.root / "in" / "b.zip", "--json")
+    (warning,) = json.loads(r.out)["warnings"]
+    _shipped_warning(warning)
+
+
+def test_save_and_upload_warn_about_what_ships(sandbox: Sandbox, artifact_copy: Path) -> None:
+    _add_keys_after_prepare(artifact_copy)
+    r = sandbox.run("save", artifact_copy, "--no-verify", "-q")
+    assert r.code == EXIT["ok"], r.err
+    _shipped_warning(r.err)
+    r = sandbox.run("save", artifact_copy, "--no-verify", "--json")
+    (warning,) = json.loads(r.out)["warnings"]
+    _shipped_warning(warning)
+    bucket = (sandbox.root / "bucket").as_uri() + "/"
+    r = sandbox.run("upload", artifact_copy, bucket, "--json")
+    assert r.code == EXIT["ok"], r.err
+    (warning,) = json.loads(r.out)["warnings"]
+    _shipped_warning(warning)
+
+
+def test_a_zip_handed_to_save_or_upload_is_looked_at_too(sandbox: Sandbox, artifact_copy: Path) -> None:
+    zipped = sandbox.root / "in" / "hand-made.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for p in sorted(artifact_copy.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(artifact_copy).as_posix())
+        zf.writestr("keys/deploy.txt", PEM)
+    r = sandbox.run("upload", zipped, (sandbox.root / "bucket").as_uri() + "/", "--json")
+    assert r.code == EXIT["ok"], r.err
+    (warning,) = json.loads(r.out)["warnings"]
+    assert f"files in the zip {zipped}" in warning and "keys/deploy.txt (a PEM private key)" in warning
+    r = sandbox.run("save", zipped, "--no-verify", "--ignore-introspection", "-q")
+    assert r.code == EXIT["ok"], r.err
+    assert "keys/deploy.txt (a PEM private key)" in r.err
