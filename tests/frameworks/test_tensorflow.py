@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -390,3 +391,19 @@ def test_several_inputs_of_other_shapes_from_an_npz_sample(cli, tmp_path):
     np.save(tmp_path / "x.npy", x)
     run = cli("prepare", tmp_path / "two.keras", "-o", tmp_path / "bad", "--x-sample", tmp_path / "x.npy")
     assert run.code == EXIT_INPUT and "takes 2 tensors (x, seq)" in run.err
+
+
+def test_prepare_json_is_one_document_without_tensorflow_log_lines(tf_models, tmp_path):
+    """`mdreg prepare m.keras --json`: stdout is exactly one JSON document, and stderr has
+    none of the C++ log lines TensorFlow prints while it is imported (mdreg/cli/_quiet.py;
+    --debug lets them through)."""
+    root = tf_models["root"]
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MDREG_DEBUG")}
+    run = subprocess.run([sys.executable, "-m", "mdreg", "prepare", str(root / "m.keras"),
+                          "-o", str(tmp_path / "art"), "--x-sample", str(root / "x.csv"), "--json"],
+                         capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["framework"] == "tensorflow"  # one document, nothing after it
+    for line in run.stderr.splitlines():
+        assert not re.match(r"[IWEF]\d{4} ", line), line  # absl's "I0000 00:00:1796289142.22 ..."
+        assert "absl" not in line and "oneDNN" not in line and "cpu_feature_guard" not in line, line
