@@ -169,6 +169,7 @@ def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
     """Scan the unpacked artifact's pickles as ``prepare`` and ``introspect`` do: against
     the allow-lists of the framework its metadata names (every list when it names none).
     Not safe: refused without ``trust``; with it, recorded in the metadata."""
+    from mdreg._text import with_article  # noqa: PLC0415
     from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
 
     meta = _metadata(root)
@@ -180,8 +181,8 @@ def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
     findings = sorted({_finding(root, f) for f in report.findings})
     if not trust:
         shown = "; ".join(findings[:5]) + ("; ..." if len(findings) > 5 else "")
-        raise UnsafeModelError(f"{source}: refusing to load an artifact with a "
-                               f"{report.verdict.value} pickle ({shown}); pass --trust if you "
+        raise UnsafeModelError(f"{source}: refusing to load an artifact with "
+                               f"{with_article(report.verdict.value)} pickle ({shown}); pass --trust if you "
                                "trust its author")
     if meta is not None and facts is not None:  # an mdreg artifact: record it in its metadata
         facts["load_trust"] = {"scan_verdict": report.verdict.value, "trusted": True,
