@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# The loopback OCI server's fixtures, for every test module that names them.
+pytest_plugins = ["tests.oci_server.fixtures"]
+
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ["COLUMNS"] = "200"  # fixed Rich width: tables don't wrap differently per terminal

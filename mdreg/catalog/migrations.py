@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mdreg.errors import MdregError
 
@@ -67,7 +67,7 @@ class Migrations:
                 if not done:
                     step(db)
                     db.execute(f"INSERT INTO {_TABLE} VALUES (?, ?, ?)",
-                               (self.name, name, datetime.now(timezone.utc).isoformat()))
+                               (self.name, name, datetime.now(UTC).isoformat()))
                     ran.append(name)
                 db.execute("COMMIT")
             except BaseException:

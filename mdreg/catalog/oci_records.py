@@ -17,7 +17,7 @@ What does not map one to one, and what mdreg does about it:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from mdreg.catalog.base import ModelRecord, ModelSummary, VersionSet
@@ -99,8 +99,8 @@ def iso(value: datetime | str | None) -> str:
     if isinstance(value, str):
         return value
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def record(model: Any, provenance: Any, artifact_size: int) -> ModelRecord:

@@ -36,9 +36,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_state = {"debug": False}
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"mdreg {__version__}\n")
@@ -55,7 +52,6 @@ def _root(
 ) -> None:
     """Prepare, check and register model artifacts for the OCI Data Science Model Catalog
     (``--help`` ends with the exit codes: ``EXIT_CODES``)."""
-    _state["debug"] = debug
     if not debug:  # TensorFlow's C++ log lines, Spark's JVM notices: see _quiet
         from mdreg.cli._quiet import quiet_frameworks  # noqa: PLC0415
 

@@ -200,13 +200,7 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        import tomllib  # noqa: PLC0415
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # noqa: PLC0415 - type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise UsageError(f"reading {path} needs Python 3.11 or `pip install tomli`") from None
+    import tomllib  # noqa: PLC0415 - only when a config file exists
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mdreg.errors import InputError, MdregError
@@ -99,6 +99,6 @@ class FileBucket(Bucket):
     def _info(key: str, path: Path, *, sha256: str | None = None, size: int | None = None) -> ObjectInfo:
         st = path.stat()
         return ObjectInfo(key=key, size=st.st_size if size is None else size,
-                          modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                          modified=datetime.fromtimestamp(st.st_mtime, UTC),
                           etag=f"{st.st_mtime_ns:x}-{st.st_size:x}", sha256=sha256)
 

@@ -1,7 +1,6 @@
 """The OCI catalog against the OCI test server: the shared suite (api_key and
 security_token auth), a round trip as each principal, and what only OCI shows: rollback
 of half-made models, work requests, retries, the service's error codes."""
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -19,21 +18,7 @@ from mdreg.oci.errors import OciServiceError
 from mdreg.oci.settings import MIB, OciOptions, using
 from mdreg.storage.oci import OciBucket
 from tests.catalog.suite import CatalogSuite, details, sha256
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    COMPARTMENT,
-    NAMESPACE,
-    PROJECT,
-    clean_oci_env,
-    oci_auth,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_settings,
-    oci_user_key,
-    principal_auth,
-    settings_for,
-)
+from tests.oci_server.fixtures import COMPARTMENT, NAMESPACE, PROJECT, settings_for
 
 pytestmark = pytest.mark.usefixtures("clean_oci_env")
 

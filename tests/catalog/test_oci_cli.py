@@ -1,7 +1,6 @@
 """``mdreg`` against the OCI test server from the command line, as a user runs it: real
 subprocesses that find the server through the endpoint variables, a real OCI config file,
 exit codes and one-line errors."""
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -13,17 +12,7 @@ import pytest
 
 from tests.catalog.test_cli import one_error_line
 from tests.conftest import Run, mdreg_proc
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    NAMESPACE,
-    USER_ID,
-    clean_oci_env,
-    cli_env,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_user_key,
-)
+from tests.oci_server.fixtures import NAMESPACE, USER_ID, cli_env
 
 pytestmark = pytest.mark.usefixtures("clean_oci_env")
 

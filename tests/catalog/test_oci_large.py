@@ -6,7 +6,6 @@ Both sizes run by default (300 MB: about 15 s and 1.2 GB of temporary disk on a 
 two-core machine); the 300 MB one is marked ``slow`` so that ``-m "not slow"`` leaves the
 40 MB one.
 """
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -22,16 +21,7 @@ from mdreg.catalog.oci import OciCatalog
 from mdreg.catalog.save import SaveOptions, save_model
 from mdreg.oci.settings import MIB, OciOptions, using
 from tests.catalog.conftest import RUNTIME_YAML, SCORE_PY
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    NAMESPACE,
-    clean_oci_env,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_user_key,
-    settings_for,
-)
+from tests.oci_server.fixtures import NAMESPACE, settings_for
 
 pytestmark = pytest.mark.usefixtures("clean_oci_env")
 

@@ -1,5 +1,4 @@
 """Where the OCI settings come from, and what each auth mode says when it cannot work."""
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -13,14 +12,6 @@ from mdreg.catalog.local import LocalCatalog
 from mdreg.errors import InputError, RemoteError, UsageError
 from mdreg.oci.auth import credentials
 from mdreg.oci.settings import MIB, OciOptions, parse_size, resolve, using
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    clean_oci_env,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_user_key,
-)
 
 pytestmark = pytest.mark.usefixtures("clean_oci_env")
 

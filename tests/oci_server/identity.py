@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ def _certificate(cn: str, key: Any, issuer_key: Any, issuer: x509.Certificate | 
         if unit:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
     subject = x509.Name(attrs)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer.subject if issuer is not None else subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())

@@ -1,6 +1,5 @@
 """The test server itself: what it answers to the unmodified SDK, and how it can fail on
 request (the mdreg tests rely on both)."""
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -13,17 +12,7 @@ from typing import Any
 import oci
 import pytest
 
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    COMPARTMENT,
-    NAMESPACE,
-    PROJECT,
-    clean_oci_env,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_user_key,
-)
+from tests.oci_server.fixtures import COMPARTMENT, NAMESPACE, PROJECT
 
 pytestmark = pytest.mark.usefixtures("clean_oci_env")
 

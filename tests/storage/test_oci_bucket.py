@@ -1,7 +1,6 @@
 """``oci://`` buckets against the OCI test server: the shared suite with each auth mode,
 then what only Object Storage shows: multipart uploads that survive failing parts, aborts,
 resumed downloads, signatures the service refuses."""
-# ruff: noqa: F811 - pytest fixtures imported from tests.oci_server.fixtures are parameters here
 
 from __future__ import annotations
 
@@ -18,19 +17,7 @@ from mdreg.oci.settings import MIB, OciOptions, using
 from mdreg.storage import open_location
 from mdreg.storage.oci import OciBucket
 from mdreg.storage.oci_multipart import multipart_md5, plan_parts
-from tests.oci_server.fixtures import (  # noqa: F401 - fixtures
-    NAMESPACE,
-    clean_oci_env,
-    oci_auth,
-    oci_dir,
-    oci_files,
-    oci_identity,
-    oci_server,
-    oci_settings,
-    oci_user_key,
-    principal_env,
-    settings_for,
-)
+from tests.oci_server.fixtures import NAMESPACE, principal_env, settings_for
 from tests.oci_server.identity import USER
 from tests.storage.suite import BucketSuite
 
