@@ -296,19 +296,22 @@ def test_mlp_forms_prepare_verify_zip(cli, torch_dir, tmp_path, form):
 
 
 def test_input_dtype_follows_the_model():
-    from mdreg.frameworks.pytorch import TorchModel, input_dtype, static_batch
+    from mdreg.frameworks.pytorch.inputs import model_inputs
+    from mdreg.frameworks.pytorch.model import TorchModel
 
     nn = torch.nn
     embed = nn.Sequential(nn.Embedding(10, 3), nn.Flatten(), nn.Linear(6, 2))
-    assert input_dtype(TorchModel("module", embed)) == "int64"
-    assert input_dtype(TorchModel("module", torch.nn.Linear(3, 2))) is None
-    assert static_batch(TorchModel("module", embed)) is None
+    assert model_inputs(TorchModel("module", embed)).dtype == "int64"
+    assert model_inputs(TorchModel("module", torch.nn.Linear(3, 2))).dtype is None
+    model = TorchModel("module", embed)
+    assert model_inputs(model).static_batch is None
+    assert model_inputs(model) is model_inputs(model)  # read once, kept on the model
 
 
 def test_legacy_torch_save_format(cli, torch_dir, tmp_path):
     """torch.save(..., _use_new_zipfile_serialization=False): same path as a pickled module."""
     from mdreg.frameworks.probe import Probe
-    from mdreg.frameworks.pytorch import PyTorchFramework
+    from mdreg.frameworks.pytorch.plugin import PyTorchFramework
 
     path = torch_dir["files"]["mlp_legacy"]
     assert "legacy" in PyTorchFramework().sniff(Probe.of(path)).evidence
@@ -519,7 +522,7 @@ def test_sniffing_imports_no_framework(torch_dir):
 
 def test_plain_zip_and_other_pickles_are_not_claimed(tmp_path):
     from mdreg.frameworks.probe import Probe
-    from mdreg.frameworks.pytorch import PyTorchFramework
+    from mdreg.frameworks.pytorch.plugin import PyTorchFramework
 
     with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
         zf.writestr("readme.txt", "hello")
