@@ -155,6 +155,26 @@ def test_mixed_pipeline(cli, mixed_pipeline, tmp_path):
     assert _taxonomy(tmp_path / "art")["Algorithm"] == "Pipeline(GradientBoostingClassifier)"
 
 
+def test_csv_sample_dates_are_datetimes_as_in_parquet(cli, mixed_pipeline, tmp_path):
+    """The same rows as CSV and as Parquet: the date column is DateTime in both schemas,
+    and score.py turns the JSON dates back into datetimes (verify, with parity)."""
+    from mdreg.checks.verify import verify
+
+    path, parquet, _model, X = mixed_pipeline
+    X.head(30).to_csv(tmp_path / "x.csv", index=False)
+    columns = {}
+    for name, sample in (("csv", tmp_path / "x.csv"), ("parquet", parquet)):
+        run = cli("prepare", path, "-o", tmp_path / name, "--x-sample", sample)
+        assert run.code == 0, run.err
+        schema = json.loads((tmp_path / name / "input_schema.json").read_text())
+        columns[name] = {c["name"]: (c["dtype"], c["feature_type"]) for c in schema["schema"]}
+    assert columns["csv"]["signup"] == columns["parquet"]["signup"]
+    assert columns["csv"]["signup"][1] == "DateTime" and columns["csv"]["signup"][0].startswith("datetime64")
+    assert columns["csv"]["age"] == columns["parquet"]["age"] == ("float64", "Continuous")
+    result = verify(tmp_path / "csv")
+    assert result.ok and result.parity == "matches", result.error
+
+
 def test_force_replaces_and_existing_destination_refused(cli, iris_rf, tmp_path):
     out = tmp_path / "art"
     assert cli("prepare", iris_rf, "-o", out).code == 0

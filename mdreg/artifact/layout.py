@@ -1,5 +1,11 @@
 """Names of the files in a model artifact, in one place."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
+from mdreg.errors import InputError
+
 SCORE_PY = "score.py"
 RUNTIME_YAML = "runtime.yaml"
 INPUT_SCHEMA = "input_schema.json"
@@ -17,3 +23,12 @@ HYPERPARAMETERS = f"{MDREG_DIR}/hyperparameters.json"  # when too large for the 
 
 # ADS writes its introspection results here; it must never travel in a zip.
 ADS_TEST_RESULTS = "test_json_output.json"
+
+
+def existing_artifact(artifact: str | Path) -> Path:
+    """``artifact`` as a Path, or the one InputError every command gives for an artifact
+    folder or zip that is not there (introspect, verify, save)."""
+    path = Path(artifact)
+    if not path.exists():
+        raise InputError(f"{artifact}: no such artifact folder or zip")
+    return path

@@ -4,7 +4,9 @@ A sample is what the user passes with ``--sample``: it gives the input schema it
 statistics, the output schema its predictions, and ``mdreg verify`` its default
 request. Formats, by file extension:
 
-    .csv .tsv        a header row, then rows; no date parsing, strings stay strings
+    .csv .tsv        a header row, then rows; a text column whose every value is an ISO 8601
+                     date or date-time (2024-01-31, 2024-01-31T12:00:00Z) is read as
+                     datetime64, as Parquet gives it; other text stays text
     .json            a list of records, a list of rows, a list of values,
                      a dict of columns, {"columns": [...], "data": [...]} or {"data": ...};
                      {name: rows, ...} is one array per input (as an .npz of several)
@@ -25,6 +27,8 @@ import datetime as dt
 import importlib.util
 import json
 import math
+import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,13 +151,45 @@ def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
     import pandas as pd  # noqa: PLC0415
 
     try:
-        return pd.read_csv(path, sep=sep, parse_dates=False)
+        return _iso_dates(pd.read_csv(path, sep=sep, parse_dates=False))
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"sample file {path} has no header and no rows") from exc
     except pd.errors.ParserError as exc:
         raise InputError(f"sample file {path} is not valid CSV: {_first_line(exc)}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"sample file {path} is not UTF-8 text: {exc.reason}") from exc
+
+
+#: What a text column's values must all look like to be read as dates: an ISO 8601 date,
+#: alone or followed by a time (pandas alone would also take "2024" or "2024-01").
+_ISO_DATE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+             r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
+
+
+def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text column whose every value (missing ones aside) is an ISO
+    8601 date or date-time turned into datetime64; numbers and other text are left alone.
+    A column of mixed UTC offsets stays text (it has no one datetime64 dtype)."""
+    import pandas as pd  # noqa: PLC0415
+
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)):
+            continue
+        present = column.dropna()
+        if present.empty or not isinstance(present.iloc[0], str) or not re.fullmatch(_ISO_DATE, present.iloc[0]):
+            continue  # the first value decides most columns at once
+        if not present.astype(str).str.fullmatch(_ISO_DATE).all():
+            continue
+        try:
+            with warnings.catch_warnings():  # pandas 2 warns of mixed offsets, pandas 3 raises
+                warnings.simplefilter("ignore")
+                dates = pd.to_datetime(column, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):  # out of range, mixed offsets
+            continue
+        if dates.dtype.kind == "M":
+            frame[name] = dates
+    return frame
 
 
 def _load_json(path: Path) -> Any:

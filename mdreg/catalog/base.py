@@ -74,6 +74,9 @@ class ModelDetails:
         """Raise InputError/UsageError for what the OCI catalog would refuse."""
         if self.version_label is not None and not self.version_set:
             raise UsageError("a version label needs a version set: add --version-set NAME")
+        check_text([("--compartment-id", self.compartment_id), ("--project-id", self.project_id),
+                    ("--version-set", self.version_set), ("--version-label", self.version_label),
+                    *(("--tag", f"{k}={v}") for k, v in self.freeform_tags.items())])
         if self.version_set is not None:
             check_version_set_name(self.version_set)
         check_fields(self.display_name, self.description, self.custom_metadata_list,
@@ -284,9 +287,34 @@ def check_version_set_name(name: str) -> str:
                      "starting with a letter or digit")
 
 
+def escaped(text: str) -> str:
+    """``text`` as valid UTF-8, what is not written as backslash escapes: a name decoded from
+    bytes that are not UTF-8 (os.fsdecode's surrogate escapes) shows those bytes, so the
+    folder ``b"art\\xff"`` reads ``art\\xff``. Valid text comes back unchanged."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_text(values: list[tuple[str, str | None]]) -> None:
+    """InputError naming the first (option, value) whose value is not valid UTF-8 text
+    (from bytes on the command line that are not UTF-8): the catalog stores text."""
+    for option, value in values:
+        if value is not None and escaped(value) != value:
+            raise InputError(f"{option} '{escaped(value)}' is not valid UTF-8 text, which the "
+                             "catalog stores: give it in UTF-8")
+
+
 def check_fields(display_name: str | None, description: str | None,
                  custom: list[dict[str, Any]], defined: list[dict[str, Any]]) -> None:
     """The OCI service's limits on a model's fields, as one InputError naming each problem."""
+    check_text([("--display-name", display_name), ("--description", description)])
     problems = []
     if display_name is not None:
         if not display_name.strip():

@@ -6,7 +6,8 @@
 
 Crash safety: a save writes its blob completely (temp, fsync, rename) before it inserts
 the row in one transaction, so a SIGKILL at any point leaves either a complete model or
-no row; what it may leave is an orphan blob or a temp file, which ``gc`` removes. Saves
+no row; what it may leave is an orphan blob or a temp file, which ``gc`` removes (a save
+that fails or is interrupted between the two removes its blob itself). Saves
 hold the blob lock shared and ``gc`` exclusive, so gc never removes a blob that a save
 is about to claim (see locks.py).
 """
@@ -37,6 +38,7 @@ from mdreg.catalog.base import (
     VersionSet,
     check_fields,
     check_version_set_name,
+    escaped,
 )
 from mdreg.catalog.blobs import BlobStore
 from mdreg.catalog.home import ENV_LOCAL_MAX_ARTIFACT_BYTES, env_bytes, mdreg_home
@@ -48,6 +50,7 @@ from mdreg.storage._io import DigestMismatch, write_atomically
 from mdreg.storage.base import Bucket
 
 BUSY_TIMEOUT_MS = 60_000
+_CLEANUP_LOCK_S = 10.0  # a failed save waits this long to remove its blob, else gc does
 DB_NAME = "catalog.db"
 ACTIVE = "ACTIVE"
 
@@ -157,14 +160,22 @@ class LocalCatalog(Catalog):
         self._check_size(_file_size(artifact_zip))
         self.db  # noqa: B018 - opens (and creates) the catalog before its lock file
         self._check_label_free(details)
-        with self._blob_lock.shared():
-            try:
-                blob = self.blobs.put_file(Path(artifact_zip), move=move,
-                                           sha256=sha256 if move else None, progress=progress)
-            except OSError as exc:
-                raise MdregError(f"cannot store the artifact in {self.blobs.root}: "
-                                 f"{exc.strerror or exc}") from exc
-            return self._insert(details, blob.sha256, blob.size)
+        stored = None  # the blob's sha256 until its row is committed
+        try:
+            with self._blob_lock.shared():
+                try:
+                    blob = self.blobs.put_file(Path(artifact_zip), move=move,
+                                               sha256=sha256 if move else None, progress=progress)
+                except OSError as exc:
+                    raise MdregError(f"cannot store the artifact in {self.blobs.root}: "
+                                     f"{exc.strerror or exc}") from exc
+                stored = blob.sha256
+                record = self._insert(details, blob.sha256, blob.size)
+                stored = None
+                return record
+        finally:
+            if stored is not None:
+                self._remove_if_unused(stored)
 
     def save_from_bucket(self, details: ModelDetails, bucket: Bucket, key: str, *,
                          progress: ProgressFn | None = None) -> ModelRecord:
@@ -177,20 +188,28 @@ class LocalCatalog(Catalog):
             raise ObjectNotFoundError(f"{bucket.uri_for(key)}: no such object")
         self._check_size(info.size)
         self._check_label_free(details)
-        with self._blob_lock.shared():
-            tmp = self.blobs.new_temp()
-            try:
-                got = bucket.get(key, tmp, progress=progress)
-                if got.sha256 is None:
-                    from mdreg.storage._io import hash_file  # noqa: PLC0415
+        stored = None  # the blob's sha256 until its row is committed
+        try:
+            with self._blob_lock.shared():
+                tmp = self.blobs.new_temp()
+                try:
+                    got = bucket.get(key, tmp, progress=progress)
+                    if got.sha256 is None:
+                        from mdreg.storage._io import hash_file  # noqa: PLC0415
 
-                    got_sha = hash_file(tmp)[1]
-                else:
-                    got_sha = got.sha256
-                blob = self.blobs.adopt(tmp, got_sha)
-            finally:
-                self.blobs.remove_temp(tmp)
-            return self._insert(details, blob.sha256, blob.size)
+                        got_sha = hash_file(tmp)[1]
+                    else:
+                        got_sha = got.sha256
+                    blob = self.blobs.adopt(tmp, got_sha)
+                finally:
+                    self.blobs.remove_temp(tmp)
+                stored = blob.sha256
+                record = self._insert(details, blob.sha256, blob.size)
+                stored = None
+                return record
+        finally:
+            if stored is not None:
+                self._remove_if_unused(stored)
 
     def get(self, model_id: str) -> ModelRecord:
         row = self.db.execute(f"SELECT {_RECORD_COLUMNS} {_FROM_RECORD} WHERE m.id = ?",
@@ -358,6 +377,20 @@ class LocalCatalog(Catalog):
                              f"of {limit} (the OCI catalog takes at most {MAX_OCI_ARTIFACT_BYTES}); "
                              f"set {ENV_LOCAL_MAX_ARTIFACT_BYTES} to raise it")
 
+    def _remove_if_unused(self, sha256: str) -> None:
+        """After a save that stored its blob but not its row: remove the blob unless a
+        model uses it (the same artifact saved before). Under the exclusive blob lock, as
+        gc does, so no other save is between storing this same blob and recording it. When
+        the lock stays busy or the database cannot answer, the blob is left to ``gc``."""
+        try:
+            with FileLock(self._blob_lock.path, timeout=_CLEANUP_LOCK_S).exclusive():
+                used = self.db.execute("SELECT 1 FROM models WHERE artifact_sha256 = ? LIMIT 1",
+                                       (sha256,)).fetchone()
+                if used is None:
+                    self.blobs.remove(sha256)
+        except (MdregError, OSError, sqlite3.Error):
+            pass
+
     def _check_label_free(self, details: ModelDetails) -> None:
         if details.version_set is None or details.version_label is None:
             return
@@ -467,9 +500,10 @@ def _now() -> str:
 
 def _user() -> str:
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    return escaped(user)  # the catalog stores text: an environment's bytes may not be UTF-8
 
 
 def _dumps(value: Any) -> str:

@@ -32,6 +32,8 @@ from mdreg.catalog.base import (
     ModelDetails,
     ModelRecord,
     VersionLabelTakenError,
+    check_text,
+    escaped,
 )
 from mdreg.errors import ArtifactError, ChecksFailedError, InputError, UsageError
 from mdreg.storage._io import ProgressFactory, no_progress
@@ -75,10 +77,8 @@ def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog |
     """Check, zip and store ``artifact`` in ``catalog`` (default: the configured one)."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
 
-    artifact = Path(artifact)
     bucket = _check_options(options)
-    if not artifact.exists():
-        raise InputError(f"{artifact}: no such artifact folder or zip")
+    artifact = layout.existing_artifact(artifact)
     own = catalog is None
     cat = catalog or open_catalog()
     try:
@@ -131,6 +131,10 @@ def _check_options(options: SaveOptions) -> Any:
         raise UsageError("--keep-bucket-object needs --bucket URI")
     if options.version_label is not None and not options.version_set:
         raise UsageError("a version label needs a version set: add --version-set NAME")
+    check_text([("--display-name", options.display_name), ("--description", options.description),
+                ("--version-set", options.version_set), ("--version-label", options.version_label),
+                ("--compartment-id", options.compartment_id), ("--project-id", options.project_id),
+                *(("--tag", f"{k}={v}") for k, v in options.freeform_tags.items())])  # before the slow steps
     if options.bucket is None:
         return None
     from mdreg.storage.uri import open_bucket, parse_uri  # noqa: PLC0415
@@ -201,8 +205,8 @@ def build_details(artifact: Path, options: SaveOptions, *,
               for i in meta.get("custom") or [] if isinstance(i, dict)]
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     name = options.display_name
-    if name is None:
-        name = artifact.resolve().name
+    if name is None:  # the folder's name, its bytes that are not UTF-8 as escapes (art\xff)
+        name = escaped(artifact.resolve().name)
         name = name[:-4] if name.lower().endswith(".zip") else name
     return ModelDetails(
         display_name=name, description=options.description,

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mdreg.artifact import layout
 from mdreg.artifact.metadata import read_metadata, set_taxonomy, write_metadata
 from mdreg.checks.artifact import ARTIFACT_CHECKS
 from mdreg.checks.base import CheckResult, Status
 from mdreg.checks.context import ArtifactContext
 from mdreg.checks.service import SERVICE_CHECKS
-from mdreg.errors import ArtifactError, InputError
+from mdreg.errors import ArtifactError
 
 
 @dataclass
@@ -44,9 +45,7 @@ class IntrospectionReport:
 def introspect(artifact: str | Path, *, online: bool = False, record: bool = True
                ) -> IntrospectionReport:
     """Run every check on ``artifact`` (a folder or a .zip)."""
-    artifact = Path(artifact)
-    if not artifact.exists():
-        raise InputError(f"{artifact}: no such artifact folder or zip")
+    artifact = layout.existing_artifact(artifact)
     if artifact.is_dir():
         results = run_checks(artifact, online=online)
         recorded = record and _record(artifact, results)

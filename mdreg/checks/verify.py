@@ -144,7 +144,9 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     ``load_only``: import score.py and call load_model(), no request (an artifact without
     a sample).
     """
-    artifact = Path(artifact).resolve()
+    artifact = layout.existing_artifact(artifact).resolve()
+    if python is not None:
+        python = _interpreter(python)
     if artifact.is_file():
         from mdreg.artifact.archive import extracted  # noqa: PLC0415
 
@@ -165,8 +167,11 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
         payload_file.write_bytes(body)
         cmd = [python or sys.executable, str(RUNNER), str(artifact),
                "-" if load_only else str(payload_file), str(result_file)]
-        proc = subprocess.Popen(cmd, cwd=artifact, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=env)  # own group: killable
+        try:
+            proc = subprocess.Popen(cmd, cwd=artifact, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, env=env)  # own group: killable
+        except OSError as exc:  # not an executable after all (a script for another machine...)
+            raise InputError(f"--python {cmd[0]}: cannot run it: {exc.strerror or exc}") from exc
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -186,6 +191,26 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     if payload is None and result.ok and not load_only:
         _check_parity(artifact, result)
     return result
+
+
+def _interpreter(python: str) -> str:
+    """The executable ``--python`` names (a path, or a name looked up on PATH as the
+    shell would), or an InputError naming it."""
+    import shutil  # noqa: PLC0415
+
+    found = shutil.which(python)
+    if found is None:
+        if os.sep not in python:
+            what = "not found on PATH"
+        elif os.path.isdir(python):
+            what = "a folder, not an interpreter"
+        elif os.path.exists(python):
+            what = "not executable"
+        else:
+            what = "no such file"
+        raise InputError(f"--python {python}: {what}: give the path of the inference "
+                         "environment's python")
+    return found
 
 
 def _check_parity(artifact: Path, result: VerifyResult) -> None:

@@ -43,7 +43,10 @@ def list_cmd(
     """List models, newest first."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
     from mdreg.cli._catalog import oci_context, parse_pairs  # noqa: PLC0415
+    from mdreg.errors import UsageError  # noqa: PLC0415
 
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: give 1 or more (--all shows every match)")
     tags = parse_pairs(tag, "--tag")
     with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
             open_catalog(catalog) as cat:

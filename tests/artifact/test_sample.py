@@ -23,16 +23,59 @@ def _write(path: Path, text: str) -> Path:
 # -- reading -----------------------------------------------------------------------------
 
 
-def test_csv_keeps_strings_and_does_not_parse_dates(tmp_path: Path) -> None:
+def test_csv_keeps_strings_and_reads_iso_dates_as_datetimes(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", "age,city,joined\n31,Oslo,2024-01-05\n45,,2023-11-30\n")
     frame = read_sample(path)
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == ["age", "city", "joined"]
     assert str(frame["age"].dtype) == "int64"
-    assert frame["joined"].tolist() == ["2024-01-05", "2023-11-30"]  # text, not datetime
+    assert frame["joined"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2023-11-30")]
     assert frame["city"].iloc[0] == "Oslo" and pd.isna(frame["city"].iloc[1])
     schema = infer_schema(frame)
-    assert [c["feature_type"] for c in schema["schema"]] == ["Integer", "String", "String"]
+    assert [c["feature_type"] for c in schema["schema"]] == ["Integer", "String", "DateTime"]
+
+
+def test_csv_dates_are_typed_as_parquet_types_them(tmp_path: Path) -> None:
+    """The same table as CSV and as Parquet: one input schema (dtype and feature type)."""
+    frame = pd.DataFrame({
+        "day": pd.to_datetime(["2024-01-05", "2023-11-30", None]),
+        "at": pd.to_datetime(["2024-01-05T10:00:00", "2024-01-05T10:00:01.250", "2024-02-29 23:59"],
+                             format="ISO8601"),
+        "utc": pd.to_datetime(["2024-01-05T10:00:00Z", "2024-01-06T10:00:00Z", "2024-01-07T00:00Z"],
+                              format="ISO8601"),
+        "n": [1.5, 2.0, 3.0],
+    })
+    frame.to_parquet(tmp_path / "s.parquet")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+
+    def types(path: Path) -> list[tuple[str, str, str, bool]]:
+        return [(c["name"], c["dtype"], c["feature_type"], c["required"])
+                for c in infer_schema(read_sample(path))["schema"]]
+
+    assert types(tmp_path / "s.csv") == types(tmp_path / "s.parquet")
+    assert [t[2] for t in types(tmp_path / "s.csv")] == ["DateTime", "DateTime", "DateTime", "Continuous"]
+    assert types(tmp_path / "s.csv")[0][3] is False  # the missing day
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        (["2024-01-05", "2024-13-01"], "text"),  # not a date: the column stays text
+        (["2024-01-05", "soon"], "text"),
+        (["2024", "2025-01-01"], "text"),  # a bare year is a number to pandas, not a date here
+        (["2024-01", "2024-02"], "text"),  # year-month: not a date
+        (["2024-01-05T10:00:00+01:00", "2024-01-05T10:00:00+02:00"], "text"),  # mixed offsets
+        (["05/01/2024", "06/01/2024"], "text"),  # not ISO 8601: ambiguous, left as text
+        (["2024", "2025"], "int64"),  # numbers stay numbers
+        (["20240105", "20240106"], "int64"),
+        (["1.5", "2e3"], "float64"),
+    ],
+)
+def test_csv_columns_that_stay_as_they_are(tmp_path: Path, values: list[str], dtype: str) -> None:
+    frame = read_sample(_write(tmp_path / "s.csv", "x\n" + "\n".join(values) + "\n"))
+    have = str(frame["x"].dtype)
+    assert have == dtype or (dtype == "text" and have in ("object", "str"))  # pandas 2, pandas 3
+    assert infer_schema(frame)["schema"][0]["feature_type"] != "DateTime"
 
 
 def test_tsv_and_upper_case_extension(tmp_path: Path) -> None:

@@ -193,3 +193,11 @@ def test_import_stays_light(module: str) -> None:
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_list_limit_below_one_is_a_usage_error(mdreg_home: Path, limit: str) -> None:
+    for extra in ((), ("--all",)):
+        r = run("list", "--limit", limit, *extra, home=mdreg_home)
+        assert r.code == 2 and r.out == ""
+        assert one_error_line(r) == f"error: --limit {limit}: give 1 or more (--all shows every match)"

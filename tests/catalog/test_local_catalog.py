@@ -190,6 +190,38 @@ def test_gc_removes_orphans_and_stale_temps_only(cat: LocalCatalog, make_zip: Ma
     assert cat.fsck().ok and cat.fsck().orphan_blobs == []
 
 
+@pytest.mark.parametrize("failure", [sqlite3.OperationalError("disk I/O error"), KeyboardInterrupt()],
+                         ids=["error", "interrupt"])
+def test_a_save_failing_after_its_blob_removes_the_blob(cat: LocalCatalog, make_zip: MakeZip,
+                                                       mdreg_home: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       failure: BaseException) -> None:
+    """Blob first, then the row: a failure between them takes the new blob away at once
+    (gc is for SIGKILL), but never a blob another model uses."""
+    from mdreg.storage.file import FileBucket
+
+    used = make_zip()
+    kept = cat.save(details("kept"), used)
+    bucket = FileBucket(tmp_path / "bucket")
+    bucket.put("new.zip", make_zip())
+
+    def insert(*args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(cat, "_insert", insert)
+    for save in (lambda: cat.save(details("new"), make_zip()),
+                 lambda: cat.save(details("new"), make_zip(), move=True),
+                 lambda: cat.save_from_bucket(details("new"), bucket, "new.zip"),
+                 lambda: cat.save(details("again"), used)):  # the blob "kept" uses
+        with pytest.raises(type(failure)):
+            save()
+        assert [b.name for b in blobs(mdreg_home)] == [f"{kept.artifact_sha256}.zip"]
+        assert list(cat.blobs.tmp.iterdir()) == []
+    monkeypatch.undo()
+    assert [m.id for m in cat.list()] == [kept.id]
+    assert cat.fsck().ok and cat.fsck().orphan_blobs == []
+
+
 def test_the_database_itself_keeps_labels_unique(cat: LocalCatalog, make_zip: MakeZip) -> None:
     first = cat.save(details("a", version_set="s", version_label="v1"), make_zip())
     row = cat.db.execute("SELECT * FROM models WHERE id = ?", (first.id,)).fetchone()

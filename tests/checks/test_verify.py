@@ -124,6 +124,29 @@ def test_other_interpreter(artifact):
     assert result.ok
 
 
+def _one_error(run, code: int) -> str:
+    lines = run.err.strip().splitlines()
+    assert run.code == code and len(lines) == 1 and lines[0].startswith("error: "), run.err
+    assert "internal error" not in run.err
+    return lines[0]
+
+
+def test_python_that_cannot_run_is_bad_input(artifact, cli, tmp_path):
+    (tmp_path / "not-exec").write_text("#!/bin/sh\n")
+    for python, says in ((tmp_path / "nope", "no such file"), (tmp_path, "a folder"),
+                         (tmp_path / "not-exec", "not executable"),
+                         ("mdreg-no-such-python", "not found on PATH")):
+        line = _one_error(cli("verify", artifact, "--python", python), 3)
+        assert f"--python {python}: {says}" in line, line
+
+
+def test_missing_artifact_is_named_as_introspect_names_it(cli, tmp_path):
+    missing = tmp_path / "nope"
+    verified = _one_error(cli("verify", missing), 3)
+    introspected = _one_error(cli("introspect", missing), 3)
+    assert verified == introspected == f"error: {missing}: no such artifact folder or zip"
+
+
 def test_bad_payload_and_flags(artifact, cli, tmp_path):
     assert cli("verify", artifact, "--data-json", "{nope").code == 3
     (tmp_path / "p.json").write_text("[1,2")

@@ -191,6 +191,27 @@ def test_folder_where_an_input_file_is_expected(sandbox: Sandbox, tiny_model: Pa
     assert not (sandbox.work / "a").exists() and not (sandbox.work / "b").exists()
 
 
+def test_artifact_folder_whose_name_is_not_utf8(sandbox: Sandbox, artifact_copy: Path) -> None:
+    """The catalog stores display names as text: a folder named in bytes that are not UTF-8
+    is saved under its name with those bytes escaped; a --display-name or --tag in such
+    bytes is refused (exit 3), before anything is stored."""
+    folder = artifact_copy.rename(artifact_copy.with_name(os.fsdecode(b"art\xff")))
+    r = sandbox.run("save", folder, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["display_name"] == "art\\xff"
+    blobs = sorted((sandbox.mdreg_home / "blobs" / "sha256").rglob("*.zip"))
+    assert len(blobs) == 1
+    listed = sandbox.run("list")
+    assert listed.code == 0 and "art\\xff" in listed.out
+    bad = os.fsdecode(b"x\xfey")
+    one_error(sandbox.run("save", folder, "--display-name", bad), code=EXIT["input"],
+              says="--display-name 'x\\xfey' is not valid UTF-8 text")
+    one_error(sandbox.run("save", folder, "--tag", f"team={bad}"), code=EXIT["input"],
+              says="--tag 'team=x\\xfey' is not valid UTF-8 text")
+    assert sorted((sandbox.mdreg_home / "blobs" / "sha256").rglob("*.zip")) == blobs
+    assert len(json.loads(sandbox.run("list", "--json").out)) == 1
+
+
 def test_fifo_named_like_a_model_is_not_read(sandbox: Sandbox) -> None:
     """A FIFO would block the first read forever: scan refuses it (folders skip it)."""
     fifo = sandbox.root / "in" / "model.pkl"
