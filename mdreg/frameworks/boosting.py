@@ -33,9 +33,11 @@ def check_loaded(path: Path, model: Any, kinds: tuple[type, ...], what: str) -> 
     """Refuse an unpickled object whose (final) estimator is none of ``kinds``."""
     if isinstance(final_estimator(model), kinds):
         return
-    raise InputError(f"{path}: the pickle holds a {type(model).__module__}."
-                     f"{type(model).__qualname__}, not {what}; "
-                     "pass --framework sklearn or generic")
+    raise InputError(
+        f"{path}: the pickle holds a {type(model).__module__}."
+        f"{type(model).__qualname__}, not {what}; "
+        "pass --framework sklearn or generic"
+    )
 
 
 def storage(model: Any, module: Any, estimator_classes: tuple[str, ...], native: str) -> str:
@@ -61,8 +63,9 @@ def save_pickle(model: Any, dest_dir: Path) -> str:
     return PICKLE_FILE_NAME
 
 
-def use_case(estimator: Any, classifier: type, regressor: type,
-             by_objective: str | None) -> str | None:
+def use_case(
+    estimator: Any, classifier: type, regressor: type, by_objective: str | None
+) -> str | None:
     """A classifier's by its classes, a regressor's, else what its objective says."""
     classes = getattr(estimator, "classes_", None)
     if isinstance(estimator, classifier) and classes is not None:
@@ -72,9 +75,17 @@ def use_case(estimator: Any, classifier: type, regressor: type,
     return by_objective
 
 
-def facts(model: Any, estimator: Any, *, algorithm: str, params: dict[str, Any],
-          use_case_type: str | None, feature_names: Any, n_features: int | None,
-          version: str | None) -> ModelFacts:
+def facts(
+    model: Any,
+    estimator: Any,
+    *,
+    algorithm: str,
+    params: dict[str, Any],
+    use_case_type: str | None,
+    feature_names: Any,
+    n_features: int | None,
+    version: str | None,
+) -> ModelFacts:
     """The facts of ``model``, from those of its (final) ``estimator``: a Pipeline's
     inputs are its own, not the booster's, and its parameters are the Pipeline's."""
     classes = getattr(estimator, "classes_", None)
@@ -89,7 +100,8 @@ def facts(model: Any, estimator: Any, *, algorithm: str, params: dict[str, Any],
         hyperparameters=json_safe(params),
         use_case_type=use_case_type,
         feature_names=[str(n) for n in feature_names]
-        if feature_names is not None and len(feature_names) else None,
+        if feature_names is not None and len(feature_names)
+        else None,
         n_features=n_features,
         classes=json_safe(list(classes)) if classes is not None else None,
     )

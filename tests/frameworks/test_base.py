@@ -53,8 +53,11 @@ def test_the_docstring_plugin_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     from mdreg.checks.verify import verify
 
     blocks = _docstring_blocks()
-    assert set(blocks) == {"npy_linear/__init__.py",
-                           "npy_linear/templates/score_npy_linear.py.jinja2", "pyproject.toml"}
+    assert set(blocks) == {
+        "npy_linear/__init__.py",
+        "npy_linear/templates/score_npy_linear.py.jinja2",
+        "pyproject.toml",
+    }
     for name, text in blocks.items():
         (tmp_path / "src" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "src" / name).write_text(text)
@@ -69,8 +72,9 @@ def test_the_docstring_plugin_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     rows = np.random.default_rng(0).normal(size=(8, 3))
     np.save(tmp_path / "x.npy", rows)
 
-    result = prepare(tmp_path / "linear.npy", tmp_path / "art", x_sample=tmp_path / "x.npy",
-                     registry=registry)
+    result = prepare(
+        tmp_path / "linear.npy", tmp_path / "art", x_sample=tmp_path / "x.npy", registry=registry
+    )
     assert result.framework == "npy-linear" and result.detection.evidence == "a NumPy .npy array"
     assert (tmp_path / "art/model.npy").read_bytes() == (tmp_path / "linear.npy").read_bytes()
     assert introspect(tmp_path / "art").ok

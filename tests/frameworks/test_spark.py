@@ -25,7 +25,8 @@ import pytest
 from mdreg.checks.introspect import introspect
 from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT
-from mdreg.frameworks.spark import SparkFramework, read_metadata, stage_metadata
+from mdreg.frameworks.spark.metadata import read_metadata, stage_metadata
+from mdreg.frameworks.spark.plugin import SparkFramework
 
 pytest.importorskip("pyspark")
 
@@ -36,7 +37,7 @@ HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm",
 
 @pytest.fixture(scope="session")
 def spark():
-    from mdreg.frameworks.spark import local_session
+    from mdreg.frameworks.spark.session import local_session
 
     session = local_session()  # the settings prepare and score.py use
     yield session
