@@ -42,7 +42,7 @@ def child(artifact: str, hold: float) -> None:
 
     model = score.load_model()
     rows = json.loads(Path(artifact, ".mdreg", "sample.json").read_text())
-    inputs = score.to_device(score.model_inputs(score.to_model_input(score.deserialize(rows))))
+    inputs = score.to_device(score.deserialize(rows))  # the model's inputs, as numpy arrays
     if score.MODEL_KIND == "saved_model":
         variables = list(model.signatures[score.SIGNATURE].variables)
     else:

@@ -41,7 +41,7 @@ BREAKAGES = {
     "manifest": lambda a: (a / "model.joblib").write_bytes((a / "model.joblib").read_bytes() + b"\0"),
     "input_schema": lambda a: (a / "input_schema.json").write_text("{not json"),
     "runtime_keys": lambda a: _edit(a / "runtime.yaml", "  USER_OCID: ''\n", ""),
-    "score_imports": lambda a: _break_score(a, "import joblib\n", "import joblib\nimport requests\n"),
+    "score_imports": lambda a: _break_score(a, "import numpy as np\n", "import numpy as np\nimport requests\n"),
 }
 
 

@@ -167,8 +167,7 @@ def test_classifier_labels_and_metadata(lgb_dir, cli, tmp_path):
     art = tmp_path / "art"
     assert cli("prepare", lgb_dir / "clf.joblib", "-o", art, "--x-sample",
                lgb_dir / "x_sample.csv").code == 0
-    assert 'CLASSES = json.loads("[\\"setosa\\", \\"versicolor\\", \\"virginica\\"]")' in \
-        (art / "score.py").read_text()
+    assert 'CLASSES = ["setosa", "versicolor", "virginica"]' in (art / "score.py").read_text()
     meta = json.loads((art / ".mdreg/metadata.json").read_text())
     assert meta["mdreg"]["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["mdreg"]["features"] == FEATURES

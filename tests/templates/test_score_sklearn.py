@@ -43,7 +43,7 @@ def test_plain_estimator_gets_an_array_and_predicts_the_same(iris, tmp_path):
     X, y = iris
     model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
     score = _prepared(model, X, tmp_path, "rf")
-    features = score.to_model_input(score.deserialize(X.to_dict(orient="list")))
+    features = score.deserialize(X.to_dict(orient="list"))
     assert score.fed_as_array(score.load_model(), features)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the skipped feature-name check must not warn
@@ -59,7 +59,7 @@ def test_pipelines_and_mixed_columns_keep_the_dataframe(tmp_path):
                                  ("cat", OneHotEncoder(), ["colour"])])
     model = make_pipeline(columns, LogisticRegression()).fit(X, y)
     score = _prepared(model, X, tmp_path, "pipe")
-    features = score.to_model_input(score.deserialize(X.to_dict(orient="records")))
+    features = score.deserialize(X.to_dict(orient="records"))
     assert not score.fed_as_array(score.load_model(), features)
     assert score.predict(X.to_dict(orient="records"))["prediction"] == model.predict(X).tolist()
 
@@ -94,7 +94,7 @@ def test_records_read_as_pandas_reads_them(iris, tmp_path, edit):
         records[1][first] = True
     elif edit == "int":
         records[0][first] = 5
-    got = score.to_model_input(score.deserialize(records))
+    got = score.deserialize(records)
     reference = pd.DataFrame.from_records(records)
     want = pd.DataFrame({c: reference[c].astype("float64") for c in X.columns})
     pd.testing.assert_frame_equal(got.reset_index(drop=True)[list(X.columns)], want)
