@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FRAMEWORK ?= sklearn
 OUT ?= examples/out
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads fuzz completions lint clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads fuzz completions lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ completions: install
 
 lint: install-test
 	$(BIN)/ruff check mdreg tests benchmarks scripts examples
+
+# Rewrite the golden score.py files (tests/golden/score/, one per framework) from today's
+# templates; tests/templates/test_golden.py compares them. Review the diff (git diff
+# tests/golden/score) and commit it with the template change.
+golden:
+	$(BIN)/python -m tests.templates.golden --write
 
 clean:
 	rm -rf $(OUT) build dist *.egg-info .pytest_cache
