@@ -49,29 +49,26 @@ import shutil
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mdreg._files import CHUNK, ProgressFn, temp_name, unlink_quietly
 from mdreg.artifact import layout
 from mdreg.artifact.ignore import IgnoreRules
 from mdreg.artifact.manifest import attested, read_manifest, zip_manifest
 from mdreg.errors import ArtifactError, DestinationExistsError, InputError, MdregError
-from mdreg.storage._io import temp_name
 
 ALWAYS_KEEP = (layout.SCORE_PY, layout.RUNTIME_YAML)
 NEVER_SHIP = frozenset({layout.ADS_TEST_RESULTS})
 
-CHUNK = 1 << 20
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
 DEFLATE_LEVEL = 6
 _UNIX = 3
 _ZIP64_FROM = 1 << 31  # well under 4 GiB, so a file that grows while zipped still fits
 _SNIFF = 64
-
-ProgressFn = Callable[[int], None]
 
 
 @dataclass
@@ -290,7 +287,7 @@ def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) 
         size, digest = _write_zip(tmp, real_root, files, progress, plan)
         os.replace(tmp, dest)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     return ZipResult(dest, size, digest, files, skipped, warnings)
 
@@ -477,11 +474,6 @@ class _TrailingHash:
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 # ---------------------------------------------------------------------------------------

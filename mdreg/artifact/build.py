@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mdreg import __version__
+from mdreg._files import move_into_place, temp_name
 from mdreg._text import with_article
 from mdreg.artifact import conda, layout
 from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE
@@ -123,7 +124,8 @@ def prepare(
     expected = _sample_prediction(predicted) if predicted is not None else None
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = temp_name(dest, "tmp")
+    os.mkdir(tmp, 0o700)  # as private as mkdtemp's while it is built
     try:
         with code.importable() if code else contextlib.nullcontext():
             model_file = plugin.save(model, model_path, tmp, options)
@@ -155,7 +157,7 @@ def prepare(
                                            "admitted": sorted(n for _, n in used)}
         warnings += limit_problems(meta)
         write_metadata(tmp, meta)
-        _move_into_place(tmp, dest)
+        move_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -419,17 +421,3 @@ def _serialization_format(plugin: Framework, facts: ModelFacts, model_file: str)
 def _write_json(path: Path, doc: Any) -> None:
     path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
-
-def _move_into_place(tmp: Path, dest: Path) -> None:
-    if not dest.exists():
-        tmp.rename(dest)
-        return
-    # --force (or an empty folder): swap, so the old artifact goes only once the new one is there
-    old = dest.with_name(f".{dest.name}.old-{tmp.name}")
-    dest.rename(old)
-    try:
-        tmp.rename(dest)
-    except BaseException:
-        old.rename(dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

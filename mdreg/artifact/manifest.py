@@ -16,17 +16,16 @@ the next zip hashes them again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import hash_file
 from mdreg.artifact import layout
 from mdreg.errors import ArtifactError
 
-_CHUNK = 1 << 20
 _UNLISTED = {layout.MANIFEST, layout.METADATA}
 
 #: Key and value marking an entry the zip writer added (not one prepare vouched for).
@@ -35,11 +34,7 @@ AT_ZIP = "zip"
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    return hash_file(path)[1]
 
 
 def listable_files(root: Path) -> list[str]:

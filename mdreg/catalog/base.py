@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mdreg._files import ProgressFn
 from mdreg.artifact.metadata import limit_problems
 from mdreg.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from mdreg.storage.base import Bucket
-
-ProgressFn = Callable[[int], None]
 
 MAX_DISPLAY_NAME_CHARS = 255
 LARGE_ARTIFACT_BYTES = 2 * 2**30  # above: OCI takes the artifact only through a bucket

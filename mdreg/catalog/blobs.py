@@ -11,19 +11,19 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mdreg.storage._io import (
+from mdreg._files import (
     ProgressFn,
     copy_stream,
     fsync_dir,
     hash_file,
+    owned_name,
     pid_alive,
+    remove_temp,
     unlink_quietly,
 )
 
@@ -56,7 +56,7 @@ class BlobStore:
     def new_temp(self, kind: str = "partial") -> Path:
         """A fresh path in ``tmp/`` named after this process (not created)."""
         self.tmp.mkdir(parents=True, exist_ok=True)
-        return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.{kind}"
+        return self.tmp / owned_name(kind, token_bytes=8)
 
     def put_file(self, src: Path, *, move: bool = False, sha256: str | None = None,
                  progress: ProgressFn | None = None) -> Blob:
@@ -153,9 +153,4 @@ class BlobStore:
                 stale.append(path)
         return stale
 
-    @staticmethod
-    def remove_temp(path: Path) -> None:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            unlink_quietly(path)
+    remove_temp = staticmethod(remove_temp)

@@ -15,7 +15,6 @@ artifact is complete, verified and scanned.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -24,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import ProgressFactory, move_into_place, no_progress, temp_name
 from mdreg.catalog.ids import looks_like_id
 from mdreg.errors import ArtifactError, DestinationExistsError, InputError, UnsafeModelError
-from mdreg.storage._io import ProgressFactory, no_progress
 
 
 @dataclass
@@ -64,18 +63,18 @@ def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
     dest = Path(dest)
     _check_dest(dest, source, force)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    work = _hidden_sibling(dest, "download")
+    work = temp_name(dest, "download")
     work.mkdir()
     try:
         with _fetch(source, work, catalog, progress) as (zip_path, kind, model_id, sha):
-            staged = _hidden_sibling(dest, "loading")
+            staged = temp_name(dest, "loading")
             try:
                 from mdreg.artifact.archive import safe_extract  # noqa: PLC0415
 
                 root = safe_extract(zip_path, staged)
                 manifest, unlisted = _verify(root, source)
                 verdict, findings = _scan(root, source, trust)
-                _move_into_place(staged, dest)
+                move_into_place(staged, dest)
             except BaseException:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
@@ -97,10 +96,6 @@ def _check_dest(dest: Path, source: str, force: bool) -> None:
             if keep == real or real in keep.parents:
                 raise DestinationExistsError(f"--force would remove {dest}, which holds {keep}: "
                                              "choose another -o")
-
-
-def _hidden_sibling(dest: Path, tag: str) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(6)}.{tag}")
 
 
 @contextmanager
@@ -221,16 +216,3 @@ def _finding(root: Path, finding: Any) -> str:
     text = f"{where}: {what}"
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
-
-def _move_into_place(staged: Path, dest: Path) -> None:
-    if not dest.exists():
-        os.replace(staged, dest)
-        return
-    old = _hidden_sibling(dest, "old")
-    os.replace(dest, old)
-    try:
-        os.replace(staged, dest)
-    except BaseException:
-        os.replace(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

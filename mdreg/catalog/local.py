@@ -21,10 +21,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from mdreg._files import DigestMismatch, ProgressFn, write_atomically
 from mdreg.catalog.base import (
     MAX_OCI_ARTIFACT_BYTES,
     Catalog,
@@ -33,7 +34,6 @@ from mdreg.catalog.base import (
     ModelRecord,
     ModelSummary,
     ModelUpdate,
-    ProgressFn,
     VersionLabelTakenError,
     VersionSet,
     check_fields,
@@ -46,7 +46,6 @@ from mdreg.catalog.ids import is_local_id, new_model_id, new_version_set_id
 from mdreg.catalog.local_schema import MIGRATIONS
 from mdreg.catalog.locks import FileLock
 from mdreg.errors import ArtifactError, InputError, MdregError
-from mdreg.storage._io import DigestMismatch, write_atomically
 from mdreg.storage.base import Bucket
 
 BUSY_TIMEOUT_MS = 60_000
@@ -195,7 +194,7 @@ class LocalCatalog(Catalog):
                 try:
                     got = bucket.get(key, tmp, progress=progress)
                     if got.sha256 is None:
-                        from mdreg.storage._io import hash_file  # noqa: PLC0415
+                        from mdreg._files import hash_file  # noqa: PLC0415
 
                         got_sha = hash_file(tmp)[1]
                     else:
@@ -331,7 +330,7 @@ class LocalCatalog(Catalog):
     def gc(self, *, dry_run: bool = False, folders: Iterable[Path] = ()) -> GcReport:
         """Remove blobs no model refers to and temp files whose writer is gone; also
         those that zips and loads left in ``folders`` (beside what they were writing)."""
-        from mdreg.storage._io import remove_temp, stale_temp_siblings  # noqa: PLC0415
+        from mdreg._files import remove_temp, stale_temp_siblings  # noqa: PLC0415
 
         report = GcReport(dry_run=dry_run)
         for folder in folders:
@@ -495,7 +494,7 @@ def _file_size(path: Path) -> int:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _user() -> str:

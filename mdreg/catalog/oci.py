@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import ProgressFn, SliceReader
 from mdreg.catalog import oci_records as rec
 from mdreg.catalog.base import (
     MAX_OCI_ARTIFACT_BYTES,
@@ -38,7 +39,6 @@ from mdreg.catalog.base import (
     ModelRecord,
     ModelSummary,
     ModelUpdate,
-    ProgressFn,
     VersionLabelTakenError,
     VersionSet,
     check_fields,
@@ -91,7 +91,7 @@ class OciCatalog(Catalog):
             raise UsageError(f"the artifact zip is {size} bytes, over {self.max_direct_bytes}: the OCI "
                              "catalog takes it only through a bucket; add --bucket oci://bucket@namespace/prefix")
         if sha256 is None or not move:
-            from mdreg.storage._io import hash_file  # noqa: PLC0415
+            from mdreg._files import hash_file  # noqa: PLC0415
 
             sha256 = hash_file(artifact_zip)[1]
         model_id = self._create(details, sha256)
@@ -150,8 +150,6 @@ class OciCatalog(Catalog):
         return model_id
 
     def _upload_artifact(self, model_id: str, path: Path, size: int, progress: ProgressFn | None) -> None:
-        from mdreg.storage.oci_multipart import SliceReader  # noqa: PLC0415
-
         token = secrets.token_hex(16)  # one retry token: a retried upload that had landed is not doubled
         name = path.name if path.suffix == ".zip" else "artifact.zip"
         seen = [0]

@@ -19,11 +19,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdreg.catalog.base import ModelNotFoundError, ModelRecord, ProgressFn
+from mdreg._files import CHUNK, ProgressFn, fsync_dir, temp_name, unlink_quietly
+from mdreg.catalog.base import ModelNotFoundError, ModelRecord
 from mdreg.errors import ArtifactError, MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.errors import translated
-from mdreg.storage._io import CHUNK, fsync_dir, temp_name, unlink_quietly
 
 if TYPE_CHECKING:
     from mdreg.catalog.oci import OciCatalog

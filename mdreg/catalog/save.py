@@ -21,10 +21,11 @@ import json
 import shutil
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import ProgressFactory, no_progress
 from mdreg.artifact import layout
 from mdreg.catalog.base import (
     LARGE_ARTIFACT_BYTES,
@@ -36,7 +37,6 @@ from mdreg.catalog.base import (
     escaped,
 )
 from mdreg.errors import ArtifactError, ChecksFailedError, InputError, UsageError
-from mdreg.storage._io import ProgressFactory, no_progress
 
 _MAX_SIDE_FILE_BYTES = 16 << 20  # metadata and schema files read from a zip
 
@@ -176,7 +176,7 @@ def _verify(artifact: Path, skip: bool) -> dict[str, Any]:
                 f"{artifact}` shows the traceback) or pass --no-verify")
         doc = {"ok": True, "stage": "predict" if result.predict_s is not None else "load_model",
                "parity": result.parity, "seconds": round(time.perf_counter() - start, 3)}
-    doc["at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    doc["at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return {"key": "VerifyResult", "value": json.dumps(doc, separators=(",", ":")),
             "category": "Other", "description": "mdreg verify at save: score.py run on the "
             "kept sample (or up to load_model without one)"}

@@ -18,19 +18,18 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from mdreg._files import Stopped
 from mdreg.oci.settings import OciSettings
 
 T = TypeVar("T")
+
+__all__ = ["Corrupted", "Stopped", "backoff", "call", "is_retryable", "no_retries", "sdk_strategy"]
 
 RETRY_409_CODES = ("IncorrectState", "LockConflict")
 
 
 class Corrupted(Exception):
     """What the service received differs from what was sent (checksums differ)."""
-
-
-class Stopped(Exception):
-    """The operation was cancelled (another part failed, or the user interrupted)."""
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -16,15 +16,14 @@ are translated at its edge into ``RemoteError`` (exit 5) or ``MdregError``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import ProgressFn
 from mdreg.errors import InputError
-
-ProgressFn = Callable[[int], None]
 
 
 class ObjectNotFoundError(InputError):

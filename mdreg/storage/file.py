@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mdreg._files import ProgressFn, write_atomically
 from mdreg.errors import InputError, MdregError
-from mdreg.storage._io import write_atomically
-from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, ProgressFn, check_key
+from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, check_key
 
 
 class FileBucket(Bucket):

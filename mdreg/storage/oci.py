@@ -26,14 +26,14 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import CHUNK, ProgressFn, SliceReader, fsync_dir, temp_name, unlink_quietly
 from mdreg.errors import InputError, MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import is_network_error, translated
 from mdreg.oci.settings import OciSettings, resolve
-from mdreg.storage._io import CHUNK, fsync_dir, temp_name, unlink_quietly
-from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, ProgressFn, check_key
-from mdreg.storage.oci_multipart import SliceReader, upload_multipart
+from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, check_key
+from mdreg.storage.oci_multipart import upload_multipart
 
 LIST_FIELDS = "name,size,etag,md5,timeModified"
 

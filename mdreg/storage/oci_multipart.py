@@ -1,11 +1,11 @@
-"""Streamed uploads to OCI: the file-slice reader every upload sends, and the parallel
-multipart upload.
+"""The parallel multipart upload to OCI Object Storage (each part read by
+``mdreg._files.SliceReader``).
 
 Multipart upload of a file of N bytes in parts of P bytes:
 
 1. ``create_multipart_upload`` gives an upload id;
 2. ``parallelism`` threads upload parts (``upload_part``), each read straight from the
-   file at its offset (constant memory: one 8 KiB block per connection in flight). Each
+   file at its offset (constant memory: one 1 MiB chunk per connection in flight). Each
    part is retried on its own (``mdreg.oci.retry.call``: 429, 5xx, resets, timeouts, and
    a service MD5 that differs from the one computed while sending);
 3. meanwhile one thread computes the whole file's sha256, in order;
@@ -23,74 +23,19 @@ import base64
 import hashlib
 import math
 import threading
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mdreg._files import CHUNK, ProgressFn, SliceReader
 from mdreg.errors import RemoteError
 from mdreg.oci import retry
 from mdreg.oci.errors import translated
 from mdreg.oci.settings import MAX_PARTS
-from mdreg.storage._io import CHUNK
 
 if TYPE_CHECKING:
     from mdreg.storage.oci import OciBucket
-
-ProgressFn = Callable[[int], None]
-
-
-class SliceReader:
-    """``length`` bytes of ``path`` from ``offset``, as a file-like body for the SDK.
-
-    MD5 and (optionally) sha256 are computed as the bytes go out; ``on_pos(n)`` is told
-    how many bytes of the slice were read so far; ``stop`` set -> the next read raises
-    ``retry.Stopped`` (which ends the request).
-    """
-
-    def __init__(self, path: Path, offset: int, length: int, *, on_pos: ProgressFn | None = None,
-                 stop: threading.Event | None = None, sha256: bool = False) -> None:
-        self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
-        self._f.seek(offset)
-        self._left = self.length = length  # bytes not yet read from the file
-        self._buf = memoryview(b"")
-        self._on_pos = on_pos
-        self._stop = stop
-        self.md5 = hashlib.md5()  # noqa: S324 - OCI's content checksum, not security
-        self.sha256 = hashlib.sha256() if sha256 else None
-
-    def __len__(self) -> int:  # requests takes Content-Length from it
-        return self.length
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes. The file is read (and hashed) 1 MiB at a time: the HTTP
-        library asks for 16 KiB blocks, and one syscall and hash update per block would
-        cost more than the copy."""
-        if self._stop is not None and self._stop.is_set():
-            raise retry.Stopped()
-        if not self._buf:
-            if self._left <= 0:
-                return b""
-            data = self._f.read(min(CHUNK, self._left))
-            if not data:
-                raise OSError(f"{self._f.name} shrank while it was being uploaded")
-            self._left -= len(data)
-            self.md5.update(data)
-            if self.sha256 is not None:
-                self.sha256.update(data)
-            if self._on_pos is not None:
-                self._on_pos(self.length - self._left)
-            self._buf = memoryview(data)
-        n = len(self._buf) if size is None or size < 0 else min(size, len(self._buf))
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out.tobytes()
-
-    def md5_b64(self) -> str:
-        return base64.b64encode(self.md5.digest()).decode()
-
-    def close(self) -> None:
-        self._f.close()
 
 
 class PartProgress:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mdreg._files import ProgressFactory, no_progress
 from mdreg.errors import InputError
-from mdreg.storage._io import ProgressFactory, no_progress
 from mdreg.storage.uri import open_location
 
 
