@@ -172,3 +172,17 @@ def test_save_refuses_a_model_whose_module_does_not_ship(cli, custom_pipeline, t
     assert run.code == 0, run.err
     run = cli("save", art)
     assert run.code == 1 and "ModuleNotFoundError" in run.err and "amount_features" in run.err
+
+
+def test_score_py_reads_iso_dates_of_mixed_precision(artifact: Path) -> None:
+    # A CSV or Parquet sample's date-time column mixes "10:00:00" and "11:30:15.5": pandas
+    # would parse the whole column with the first value's format and fail.
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import pandas as pd, score\n"
+        "s = pd.Series(['2024-01-02T10:00:00', '2024-03-04T11:30:15.500000', '2024-05-06'])\n"
+        "print(score._cast(s, 'datetime64[ns]').dt.strftime('%Y-%m-%d %H:%M:%S.%f').tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(artifact)], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert out.strip() == ("['2024-01-02 10:00:00.000000', '2024-03-04 11:30:15.500000', "
+                           "'2024-05-06 00:00:00.000000']")

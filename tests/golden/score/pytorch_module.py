@@ -193,6 +193,15 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _to_datetime(series):
+    """ISO 8601 text of mixed precision ("2024-01-02", "2024-01-02T10:00:00.5"), which
+    pandas would otherwise read with the first value's format; pandas < 2 lacks it."""
+    try:
+        return pd.to_datetime(series, format="ISO8601")
+    except (TypeError, ValueError):
+        return pd.to_datetime(series)
+
+
 def _check_model_file(path, rel):
     """Refuse a model file (or folder) whose content differs from the manifest's sha256:
     tampered with, corrupt, or changed after the artifact was prepared."""
@@ -201,6 +210,8 @@ def _check_model_file(path, rel):
         return
     with open(manifest_path, encoding="utf-8") as f:
         files = json.load(f).get("files", {})
+    # Entries a zip writer added at zip time (a file added after prepare) pin nothing.
+    files = {n: e for n, e in files.items() if e.get("listed_at") != "zip"}
     if os.path.isdir(path):  # a SavedModel or Spark folder: every file, none added or lost
         listed = {n: e for n, e in files.items() if n.startswith(rel.rstrip("/") + "/")}
         present = {os.path.relpath(os.path.join(root, n), ARTIFACT_DIR).replace(os.sep, "/")
@@ -641,7 +652,7 @@ def _cast(series, dtype):
     if dtype.startswith("datetime64"):
         if series.dtype.kind in "iu":  # epoch milliseconds, as df.to_json() writes dates
             return pd.to_datetime(series, unit="ms")
-        return pd.to_datetime(series)
+        return _to_datetime(series)
     try:
         return series.astype(dtype)
     except (TypeError, ValueError):
