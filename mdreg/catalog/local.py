@@ -41,11 +41,11 @@ from mdreg.catalog.base import (
     escaped,
 )
 from mdreg.catalog.blobs import BlobStore
-from mdreg.catalog.home import ENV_LOCAL_MAX_ARTIFACT_BYTES, env_bytes, mdreg_home
 from mdreg.catalog.ids import is_local_id, new_model_id, new_version_set_id
 from mdreg.catalog.local_schema import MIGRATIONS
 from mdreg.catalog.locks import FileLock
 from mdreg.errors import ArtifactError, InputError, MdregError
+from mdreg.home import ENV_LOCAL_MAX_ARTIFACT_BYTES, env_bytes, mdreg_home
 from mdreg.storage.base import Bucket
 
 BUSY_TIMEOUT_MS = 60_000

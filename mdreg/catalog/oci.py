@@ -23,7 +23,6 @@ treats them as gone.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +49,7 @@ from mdreg.oci import retry
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import translated
 from mdreg.oci.settings import OciSettings, resolve
+from mdreg.oci.work_requests import follow
 from mdreg.storage.base import Bucket, ObjectNotFoundError
 
 ACTIVE = "ACTIVE"
@@ -185,8 +185,9 @@ class OciCatalog(Catalog):
             source_region=bucket.region or self.clients.region)
         with translated(f"exporting {bucket.uri_for(key)} into {model_id}"):
             resp = self.ds.export_model_artifact(model_id, ExportModelArtifactDetails(artifact_export_details=source))
-        self._follow(resp.headers["opc-work-request-id"], f"exporting {bucket.uri_for(key)} into {model_id}",
-                     size, progress)
+        follow(self.ds, resp.headers["opc-work-request-id"],
+               f"exporting {bucket.uri_for(key)} into {model_id}", self.settings, size=size,
+               progress=progress)
         self._check_artifact(model_id, size, None)
 
     def _check_artifact(self, model_id: str, size: int, md5: str | None) -> None:
@@ -196,37 +197,6 @@ class OciCatalog(Catalog):
         if got != size or (md5 and headers.get("content-md5") and headers["content-md5"] != md5):
             raise RemoteError(f"the catalog holds {got} bytes (MD5 {headers.get('content-md5')}) as the "
                               f"artifact of {model_id}; {size} bytes (MD5 {md5}) were sent")
-
-    def _follow(self, work_request_id: str, what: str, size: int, progress: ProgressFn | None) -> None:
-        """Poll the work request until it ends; feed ``progress`` its percentage of ``size``;
-        RemoteError with the service's error messages when it does not succeed."""
-        reported = 0
-        deadline = time.monotonic() + self.settings.work_request_timeout_seconds
-        while True:
-            with translated(f"{what}: following work request {work_request_id}"):
-                wr = self.ds.get_work_request(work_request_id).data
-            done = int(size * min(100.0, float(wr.percent_complete or 0)) / 100)
-            if progress is not None and done > reported:
-                progress(done - reported)
-                reported = done
-            if wr.status == "SUCCEEDED":
-                if progress is not None and size > reported:
-                    progress(size - reported)
-                return
-            if wr.status in ("FAILED", "CANCELED"):
-                raise RemoteError(f"{what}: work request {work_request_id} {wr.status}"
-                                  f"{self._work_request_errors(work_request_id)}")
-            if time.monotonic() > deadline:
-                raise RemoteError(f"{what}: work request {work_request_id} still {wr.status} after "
-                                  f"{self.settings.work_request_timeout_seconds:.0f} s")
-            time.sleep(self.settings.poll_seconds)
-
-    def _work_request_errors(self, work_request_id: str) -> str:
-        try:
-            errors = self.ds.list_work_request_errors(work_request_id).data
-        except Exception:  # noqa: BLE001 - the failure itself is what matters
-            return ""
-        return "".join(f"; {e.code}: {e.message}" for e in errors or [])
 
     # -- read -------------------------------------------------------------------------------
     def get(self, model_id: str) -> ModelRecord:
@@ -339,9 +309,9 @@ class OciCatalog(Catalog):
                 raise UsageError(f"the artifact of {model_id} is {record.artifact_size} bytes, over "
                                  f"{self.max_direct_bytes}: OCI hands it out only through a bucket; "
                                  "give --bucket oci://bucket@namespace/prefix (or MDREG_OCI_BUCKET)")
-            download_through_bucket(self, record, dest, progress)
+            download_through_bucket(self.clients, self.settings, record, dest, progress)
         else:
-            download_direct(self, record, dest, progress)
+            download_direct(self.clients, self.settings, record, dest, progress)
         return dest
 
     # -- version sets ---------------------------------------------------------------------

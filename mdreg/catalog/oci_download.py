@@ -17,19 +17,19 @@ import base64
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mdreg._files import CHUNK, ProgressFn, fsync_dir, temp_name, unlink_quietly
 from mdreg.catalog.base import ModelNotFoundError, ModelRecord
 from mdreg.errors import ArtifactError, MdregError, RemoteError
 from mdreg.oci import retry
+from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import translated
+from mdreg.oci.settings import OciSettings
+from mdreg.oci.work_requests import follow
 
-if TYPE_CHECKING:
-    from mdreg.catalog.oci import OciCatalog
 
-
-def download_direct(catalog: OciCatalog, record: ModelRecord, dest: Path,
+def download_direct(clients: OciClients, settings: OciSettings, record: ModelRecord, dest: Path,
                     progress: ProgressFn | None) -> None:
     model_id = record.id
     seen = [0]
@@ -40,7 +40,7 @@ def download_direct(catalog: OciCatalog, record: ModelRecord, dest: Path,
             seen[0] = pos
 
     def attempt(_: int) -> tuple[Path, str, str, str | None]:
-        resp = catalog.ds.get_model_artifact_content(model_id, retry_strategy=retry.no_retries())
+        resp = clients.data_science.get_model_artifact_content(model_id, retry_strategy=retry.no_retries())
         tmp = temp_name(dest)
         try:
             sha, md5 = _stream(resp, tmp, advance)
@@ -52,7 +52,7 @@ def download_direct(catalog: OciCatalog, record: ModelRecord, dest: Path,
     with translated(f"downloading the artifact of {model_id}",
                     not_found=lambda e: ModelNotFoundError(f"model {model_id} has no artifact in the "
                                                            "OCI catalog")):
-        tmp, sha, md5, service_md5 = retry.call(attempt, catalog.settings)
+        tmp, sha, md5, service_md5 = retry.call(attempt, settings)
     try:
         if service_md5 and service_md5 != md5:
             raise RemoteError(f"the artifact of {model_id} arrived with MD5 {md5}; the service "
@@ -65,8 +65,8 @@ def download_direct(catalog: OciCatalog, record: ModelRecord, dest: Path,
     fsync_dir(dest.parent)
 
 
-def download_through_bucket(catalog: OciCatalog, record: ModelRecord, dest: Path,
-                            progress: ProgressFn | None) -> None:
+def download_through_bucket(clients: OciClients, settings: OciSettings, record: ModelRecord,
+                            dest: Path, progress: ProgressFn | None) -> None:
     from oci.data_science.models import (  # noqa: PLC0415
         ArtifactImportDetailsObjectStorage,
         ImportModelArtifactDetails,
@@ -76,20 +76,20 @@ def download_through_bucket(catalog: OciCatalog, record: ModelRecord, dest: Path
     from mdreg.storage.oci import OciBucket  # noqa: PLC0415
     from mdreg.storage.uri import parse_uri  # noqa: PLC0415
 
-    uri = parse_uri(catalog.settings.bucket or "")
+    uri = parse_uri(settings.bucket or "")
     if uri.scheme != "oci":
         raise MdregError(f"--bucket {uri}: the OCI catalog hands out large artifacts only into "
                          "oci:// buckets")
-    bucket = OciBucket(uri.bucket, uri.namespace, clients=catalog.clients)
+    bucket = OciBucket(uri.bucket, uri.namespace, clients=clients)
     key = uri.key(f"{record.id.rsplit('.', 1)[-1][:24]}-{ulid().lower()}.zip")
     target = ArtifactImportDetailsObjectStorage(
         namespace=bucket.namespace, destination_bucket=bucket.name, destination_object_name=key,
         destination_region=bucket.region)
     what = f"importing the artifact of {record.id} into {bucket.uri_for(key)}"
     with translated(what):
-        resp = catalog.ds.import_model_artifact(record.id, ImportModelArtifactDetails(artifact_import_details=target))
+        resp = clients.data_science.import_model_artifact(record.id, ImportModelArtifactDetails(artifact_import_details=target))
     try:
-        catalog._follow(resp.headers["opc-work-request-id"], what, 0, None)  # noqa: SLF001
+        follow(clients.data_science, resp.headers["opc-work-request-id"], what, settings)
         tmp = temp_name(dest)
         try:
             info = bucket.get(key, tmp, progress=progress)

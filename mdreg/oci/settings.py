@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import UsageError
+from mdreg.home import mdreg_home
 
 AUTH_TYPES = ("api_key", "security_token", "resource_principal", "instance_principal")
 ENDPOINT_SERVICES = ("data_science", "object_storage", "auth")
@@ -186,8 +187,6 @@ def config_path() -> Path:
     value = os.environ.get(ENV_CONFIG)
     if value:
         return Path(value).expanduser()
-    from mdreg.catalog.home import mdreg_home  # noqa: PLC0415
-
     return mdreg_home() / "config.toml"
 
 

@@ -33,7 +33,7 @@ from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import is_network_error, translated
 from mdreg.oci.settings import OciSettings, resolve
 from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, check_key
-from mdreg.storage.oci_multipart import upload_multipart
+from mdreg.storage.oci_multipart import UploadTarget, upload_multipart
 
 LIST_FIELDS = "name,size,etag,md5,timeModified"
 
@@ -77,7 +77,9 @@ class OciBucket(Bucket):
         except FileNotFoundError:
             raise InputError(f"no such file: {src}") from None
         if size > self.settings.part_size:
-            done = upload_multipart(self, key, Path(src), size, progress)
+            target = UploadTarget(self.client, self.namespace, self.name, key, self.uri_for(key),
+                                  self.settings)
+            done = upload_multipart(target, Path(src), size, progress)
             etag, modified, sha = done.etag, done.last_modified, done.sha256
         else:
             etag, modified, sha = self._put_single(key, Path(src), size, progress)

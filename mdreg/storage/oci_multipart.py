@@ -26,16 +26,13 @@ import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from mdreg._files import CHUNK, ProgressFn, SliceReader
-from mdreg.errors import RemoteError
+from mdreg.errors import MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.errors import translated
-from mdreg.oci.settings import MAX_PARTS
-
-if TYPE_CHECKING:
-    from mdreg.storage.oci import OciBucket
+from mdreg.oci.settings import MAX_PARTS, OciSettings
 
 
 class PartProgress:
@@ -82,29 +79,39 @@ def multipart_md5(md5s: list[bytes]) -> str:
     return f"{base64.b64encode(digest).decode()}-{len(md5s)}"
 
 
-def upload_multipart(bucket: OciBucket, key: str, src: Path, size: int,
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where a multipart upload goes: the object, and what is needed to send it there."""
+
+    client: Any  # the SDK's ObjectStorageClient
+    namespace: str
+    bucket: str
+    key: str
+    uri: str  # the object's URI, for messages
+    settings: OciSettings
+
+
+def upload_multipart(target: UploadTarget, src: Path, size: int,
                      progress: ProgressFn | None) -> Committed:
-    """Upload ``src`` as ``key`` in parallel parts; see the module docstring."""
+    """Upload ``src`` to ``target`` in parallel parts; see the module docstring."""
     import oci  # noqa: PLC0415
 
-    settings, client = bucket.settings, bucket.client
-    uri = bucket.uri_for(key)
-    parts = plan_parts(size, settings.part_size)
-    with translated(f"starting the multipart upload of {uri}"):
-        upload_id = client.create_multipart_upload(
-            bucket.namespace, bucket.name,
-            oci.object_storage.models.CreateMultipartUploadDetails(object=key)).data.upload_id
+    parts = plan_parts(size, target.settings.part_size)
+    with translated(f"starting the multipart upload of {target.uri}"):
+        upload_id = target.client.create_multipart_upload(
+            target.namespace, target.bucket,
+            oci.object_storage.models.CreateMultipartUploadDetails(object=target.key)).data.upload_id
     stop = threading.Event()
     tracker = PartProgress(progress)
     sha: dict[str, str] = {}
     hasher = threading.Thread(target=_sha256_of, args=(src, stop, sha), name="mdreg-sha256",
                               daemon=True)
     hasher.start()
-    pool = ThreadPoolExecutor(max_workers=min(settings.parallelism, len(parts)),
+    pool = ThreadPoolExecutor(max_workers=min(target.settings.parallelism, len(parts)),
                               thread_name_prefix="mdreg-part")
     try:
         futures: dict[Future[tuple[str, bytes]], int] = {
-            pool.submit(_upload_part, bucket, key, upload_id, src, part, tracker, stop): part[0]
+            pool.submit(_upload_part, target, upload_id, src, part, tracker, stop): part[0]
             for part in parts}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for fut in done:
@@ -113,25 +120,25 @@ def upload_multipart(bucket: OciBucket, key: str, src: Path, size: int,
         hasher.join()
         if "sha256" not in sha:
             raise RemoteError(f"cannot read {src} to hash it: {sha.get('error', 'unknown error')}")
-        etag, modified = _commit(bucket, key, upload_id, results)
+        etag, modified = _commit(target, upload_id, results)
     except BaseException as exc:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        _abort(bucket, key, upload_id, exc)
+        _abort(target, upload_id, exc)
         raise
     pool.shutdown(wait=True)
     return Committed(etag, modified, sha["sha256"])
 
 
-def _upload_part(bucket: OciBucket, key: str, upload_id: str, src: Path, part: tuple[int, int, int],
+def _upload_part(target: UploadTarget, upload_id: str, src: Path, part: tuple[int, int, int],
                  tracker: PartProgress, stop: threading.Event) -> tuple[str, bytes]:
     number, offset, length = part
 
     def attempt(_: int) -> tuple[str, bytes]:
         reader = SliceReader(src, offset, length, on_pos=tracker.for_part(number), stop=stop)
         try:
-            resp = bucket.client.upload_part(bucket.namespace, bucket.name, key, upload_id, number,
-                                             reader, content_length=length,
+            resp = target.client.upload_part(target.namespace, target.bucket, target.key, upload_id,
+                                             number, reader, content_length=length,
                                              retry_strategy=retry.no_retries())
         finally:
             reader.close()
@@ -139,15 +146,15 @@ def _upload_part(bucket: OciBucket, key: str, upload_id: str, src: Path, part: t
             raise retry.Corrupted(f"part {number}: the service's MD5 differs from what was sent")
         return resp.headers["etag"], reader.md5.digest()
 
-    with translated(f"uploading part {number} of {bucket.uri_for(key)}"):
+    with translated(f"uploading part {number} of {target.uri}"):
         try:
-            return retry.call(attempt, bucket.settings, stop=stop)
+            return retry.call(attempt, target.settings, stop=stop)
         except retry.Corrupted as exc:
-            raise RemoteError(f"uploading part {number} of {bucket.uri_for(key)}: {exc}, "
-                              f"{bucket.settings.max_attempts} times") from exc
+            raise RemoteError(f"uploading part {number} of {target.uri}: {exc}, "
+                              f"{target.settings.max_attempts} times") from exc
 
 
-def _commit(bucket: OciBucket, key: str, upload_id: str,
+def _commit(target: UploadTarget, upload_id: str,
             results: dict[int, tuple[str, bytes]]) -> tuple[str, str | None]:
     import oci  # noqa: PLC0415
 
@@ -156,23 +163,21 @@ def _commit(bucket: OciBucket, key: str, upload_id: str,
     details = models.CommitMultipartUploadDetails(parts_to_commit=[
         models.CommitMultipartUploadPartDetails(part_num=n, etag=results[n][0]) for n in numbers])
     expected = multipart_md5([results[n][1] for n in numbers])
-    with translated(f"committing the multipart upload of {bucket.uri_for(key)}"):
-        resp = bucket.client.commit_multipart_upload(bucket.namespace, bucket.name, key, upload_id,
-                                                     details)
+    with translated(f"committing the multipart upload of {target.uri}"):
+        resp = target.client.commit_multipart_upload(target.namespace, target.bucket, target.key,
+                                                     upload_id, details)
     got = resp.headers.get("opc-multipart-md5")
     if got is not None and got != expected:
-        raise RemoteError(f"{bucket.uri_for(key)}: the committed object's MD5 {got} differs from "
+        raise RemoteError(f"{target.uri}: the committed object's MD5 {got} differs from "
                           f"the parts sent ({expected})")
     return resp.headers["etag"], resp.headers.get("last-modified")
 
 
-def _abort(bucket: OciBucket, key: str, upload_id: str, cause: BaseException) -> None:
+def _abort(target: UploadTarget, upload_id: str, cause: BaseException) -> None:
     """Abort the upload; if that fails too, say so in ``cause``'s message."""
-    from mdreg.errors import MdregError  # noqa: PLC0415
-
     try:
-        bucket.client.abort_multipart_upload(bucket.namespace, bucket.name, key, upload_id,
-                                             retry_strategy=retry.sdk_strategy(bucket.settings))
+        target.client.abort_multipart_upload(target.namespace, target.bucket, target.key, upload_id,
+                                             retry_strategy=retry.sdk_strategy(target.settings))
     except Exception as exc:  # noqa: BLE001 - the original failure is what the user needs
         if isinstance(cause, MdregError) and cause.args:
             cause.args = (f"{cause.args[0]}; the multipart upload {upload_id} could not be aborted "

@@ -1,4 +1,5 @@
-"""Where mdreg keeps its local state: ``$MDREG_HOME``, by default ``~/.mdreg``."""
+"""Where mdreg keeps its local state: ``$MDREG_HOME``, by default ``~/.mdreg`` (the local
+catalog, ``config.toml``), and byte limits read from the environment."""
 
 from __future__ import annotations
 
