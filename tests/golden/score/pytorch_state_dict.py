@@ -139,15 +139,6 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _to_datetime(series):
-    """ISO 8601 text of mixed precision ("2024-01-02", "2024-01-02T10:00:00.5"), which
-    pandas would otherwise read with the first value's format; pandas < 2 lacks it."""
-    try:
-        return pd.to_datetime(series, format="ISO8601")
-    except (TypeError, ValueError):
-        return pd.to_datetime(series)
-
-
 def _check_model_file(path, rel):
     """Refuse a model file (or folder) whose content differs from the manifest's sha256:
     tampered with, corrupt, or changed after the artifact was prepared."""
@@ -616,6 +607,15 @@ def _cast(series, dtype):
         return pd.to_numeric(series)  # missing values (None) become NaN
     except (TypeError, ValueError) as exc:  # a word where the model takes a number
         raise ValueError(f"input column {series.name!r} takes numbers ({dtype}): {exc}") from None
+
+
+def _to_datetime(series):
+    """ISO 8601 text of mixed precision ("2024-01-02", "2024-01-02T10:00:00.5"), which
+    pandas would otherwise read with the first value's format; pandas < 2 lacks it."""
+    try:
+        return pd.to_datetime(series, format="ISO8601")
+    except (TypeError, ValueError):
+        return pd.to_datetime(series)
 
 
 def _float_rows(data):
