@@ -23,7 +23,7 @@ _EXPORTS = {
     "scan": "mdreg.scan:scan_path",
     "introspect": "mdreg.checks.introspect:introspect",
     "verify": "mdreg.checks.verify:verify",
-    "zip_artifact": "mdreg.artifact.archive:zip_artifact",
+    "zip_artifact": "mdreg.artifact.zipping:zip_artifact",
     "save_model": "mdreg.catalog.save:save_model",
     "load_artifact": "mdreg.catalog.load:load_artifact",
     "upload_artifact": "mdreg.storage.upload:upload_artifact",

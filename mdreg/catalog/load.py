@@ -69,7 +69,7 @@ def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
         with _fetch(source, work, catalog, progress) as (zip_path, kind, model_id, sha):
             staged = temp_name(dest, "loading")
             try:
-                from mdreg.artifact.archive import safe_extract  # noqa: PLC0415
+                from mdreg.artifact.unzipping import safe_extract  # noqa: PLC0415
 
                 root = safe_extract(zip_path, staged)
                 manifest, unlisted = _verify(root, source)
@@ -127,7 +127,7 @@ def _fetch(source: str, work: Path, catalog: Any, progress: ProgressFactory
                 cat.close()
         return
     if path.is_dir():
-        from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+        from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
 
         total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         with progress(total, "zip") as advance:

@@ -236,7 +236,7 @@ class _SideFiles:
         if self.artifact.is_dir():
             path = self.artifact / rel
             return path.read_bytes() if path.is_file() else None
-        from mdreg.artifact.archive import artifact_root_in_zip  # noqa: PLC0415
+        from mdreg.artifact.unzipping import artifact_root_in_zip  # noqa: PLC0415
 
         try:
             with zipfile.ZipFile(self.artifact) as zf:
@@ -260,7 +260,7 @@ def _zip(artifact: Path, staging: Path, progress: ProgressFactory
         from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
 
         return artifact, artifact.stat().st_size, None, False, zip_secret_warnings(artifact)
-    from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
 
     total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
     with progress(total, "zip") as advance:

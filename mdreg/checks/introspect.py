@@ -50,7 +50,7 @@ def introspect(artifact: str | Path, *, online: bool = False, record: bool = Tru
         results = run_checks(artifact, online=online)
         recorded = record and _record(artifact, results)
         return IntrospectionReport(artifact, results, recorded)
-    from mdreg.artifact.archive import extracted  # noqa: PLC0415
+    from mdreg.artifact.unzipping import extracted  # noqa: PLC0415
 
     # safe_extract flattens a zip whose score.py sits one folder deep, as the service accepts it
     with extracted(artifact, "introspect") as root:

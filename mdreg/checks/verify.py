@@ -148,7 +148,7 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     if python is not None:
         python = _interpreter(python)
     if artifact.is_file():
-        from mdreg.artifact.archive import extracted  # noqa: PLC0415
+        from mdreg.artifact.unzipping import extracted  # noqa: PLC0415
 
         with extracted(artifact, "verify") as root:
             return verify(root, payload, payload_format=payload_format, response=response,

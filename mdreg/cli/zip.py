@@ -20,7 +20,7 @@ def zip_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Zip the artifact (honouring .model-ignore): same folder, byte-identical zip."""
-    from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
 
     dest = output or artifact.with_name(artifact.resolve().name + ".zip")
     total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file()) if artifact.is_dir() else 0

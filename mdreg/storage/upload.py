@@ -42,7 +42,7 @@ def upload_artifact(artifact: str | Path, uri: str, *,
         from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
 
         return _put(bucket, key, artifact, progress, zip_secret_warnings(artifact))
-    from mdreg.artifact.archive import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
 
     tmp = Path(tempfile.mkdtemp(prefix="mdreg-upload-"))
     try:

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from mdreg.artifact.archive import zip_artifact
 from mdreg.artifact.manifest import verify_manifest
 from mdreg.artifact.metadata import read_metadata, write_metadata
+from mdreg.artifact.zipping import zip_artifact
 from mdreg.errors import ArtifactError
 
 MANIFEST = "model_artifact_manifest.json"

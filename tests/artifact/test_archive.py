@@ -18,16 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mdreg.artifact.archive import (
-    ALWAYS_KEEP,
-    ExtractLimits,
-    artifact_root_in_zip,
-    compression_for,
-    iter_artifact_files,
-    safe_extract,
-    zip_artifact,
-)
 from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE, IgnoreRules
+from mdreg.artifact.shipped import ALWAYS_KEEP, compression_for, iter_artifact_files
+from mdreg.artifact.unzipping import ExtractLimits, artifact_root_in_zip, safe_extract
+from mdreg.artifact.zipping import zip_artifact
 from mdreg.errors import ArtifactError, DestinationExistsError, InputError
 
 PK = b"PK\x03\x04"
@@ -361,7 +355,7 @@ def test_file_growing_mid_zip_fails_cleanly(art: Path, tmp_path: Path) -> None:
 MEASURE = """
 import resource, sys, time
 from pathlib import Path
-from mdreg.artifact.archive import zip_artifact
+from mdreg.artifact.zipping import zip_artifact
 start = time.perf_counter()
 result = zip_artifact(Path(sys.argv[1]), Path(sys.argv[2]))
 seconds = time.perf_counter() - start

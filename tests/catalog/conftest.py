@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mdreg.artifact.archive import zip_artifact
+from mdreg.artifact.zipping import zip_artifact
 
 SCORE_PY = "def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n    return data\n"
 RUNTIME_YAML = "MODEL_ARTIFACT_VERSION: '3.0'\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mdreg.artifact.archive import zip_artifact
 from mdreg.artifact.manifest import write_manifest
+from mdreg.artifact.zipping import zip_artifact
 from tests.conftest import Run, mdreg_proc
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mdreg.artifact.archive import zip_artifact
+from mdreg.artifact.zipping import zip_artifact
 from mdreg.catalog.oci import OciCatalog
 from mdreg.catalog.save import SaveOptions, save_model
 from mdreg.oci.settings import MIB, OciOptions, using

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mdreg.artifact.archive import zip_artifact
+from mdreg.artifact.zipping import zip_artifact
 from mdreg.catalog.load import load_artifact
 from mdreg.catalog.local import LocalCatalog
 from mdreg.catalog.save import SaveOptions, save_model

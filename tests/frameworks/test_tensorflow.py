@@ -135,7 +135,7 @@ def test_prepare_introspect_zip_verify(form, tf_models, cli, tmp_path):
     assert model_files and set(model_files) <= set(names)
 
     # What the service runs: the unzipped artifact, score.py in a fresh interpreter.
-    from mdreg.artifact.archive import safe_extract
+    from mdreg.artifact.unzipping import safe_extract
 
     deployed = safe_extract(tmp_path / "art.zip", tmp_path / "deployed")
     payload = rows.to_numpy().tolist() if form == "saved_model" else rows.to_dict("records")
