@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 # public name -> "module:attribute"
 _EXPORTS = {
-    "prepare": "mdreg.artifact.build:prepare",
-    "PrepareResult": "mdreg.artifact.build:PrepareResult",
+    "prepare": "mdreg.flows.prepare:prepare",
+    "PrepareResult": "mdreg.flows.prepare:PrepareResult",
     "Framework": "mdreg.frameworks.base:Framework",
     "Detection": "mdreg.frameworks.base:Detection",
     "ModelFacts": "mdreg.frameworks.base:ModelFacts",
@@ -24,9 +24,9 @@ _EXPORTS = {
     "introspect": "mdreg.checks.introspect:introspect",
     "verify": "mdreg.checks.verify:verify",
     "zip_artifact": "mdreg.artifact.zipping:zip_artifact",
-    "save_model": "mdreg.catalog.save:save_model",
-    "load_artifact": "mdreg.catalog.load:load_artifact",
-    "upload_artifact": "mdreg.storage.upload:upload_artifact",
+    "save_model": "mdreg.flows.save:save_model",
+    "load_artifact": "mdreg.flows.load:load_artifact",
+    "upload_artifact": "mdreg.flows.upload:upload_artifact",
     "open_catalog": "mdreg.catalog:open_catalog",
     "MdregError": "mdreg.errors:MdregError",
 }

@@ -129,8 +129,8 @@ def update_cmd(
 ) -> None:
     """Change a model's name, description, tags or custom metadata."""
     from mdreg.catalog import catalog_for_id  # noqa: PLC0415
-    from mdreg.catalog.update import ModelEdit, update_model  # noqa: PLC0415
     from mdreg.cli._catalog import oci_context, parse_pairs, render_record  # noqa: PLC0415
+    from mdreg.flows.update import ModelEdit, update_model  # noqa: PLC0415
 
     edit = ModelEdit(display_name=display_name, description=description,
                      set_tags=parse_pairs(tag, "--tag"), remove_tags=list(remove_tag or []),

@@ -40,8 +40,8 @@ def load_cmd(
 ) -> None:
     """Unpack an artifact safely, verify every file against its manifest and scan its
     pickles: anything but safe is refused (exit 4) without --trust."""
-    from mdreg.catalog.load import load_artifact  # noqa: PLC0415
     from mdreg.cli._catalog import oci_context, progress_factory  # noqa: PLC0415
+    from mdreg.flows.load import load_artifact  # noqa: PLC0415
 
     with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint,
                      os_endpoint=os_endpoint, bucket=bucket):

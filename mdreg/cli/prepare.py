@@ -40,7 +40,7 @@ def prepare_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Detect the model's framework from its bytes and write an OCI model artifact."""
-    from mdreg.artifact.build import prepare  # noqa: PLC0415
+    from mdreg.flows.prepare import prepare  # noqa: PLC0415
 
     result = prepare(model, output, framework=framework, x_sample=x_sample, y_sample=y_sample,
                      use_case_type=use_case_type, inference_conda_env=inference_conda_env,

@@ -58,8 +58,8 @@ def save_cmd(
 ) -> None:
     """Check the artifact, zip it and store it in the catalog; print the new model's id."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
-    from mdreg.catalog.save import SaveOptions, save_model  # noqa: PLC0415
     from mdreg.cli._catalog import human_size, oci_context, parse_pairs, progress_factory  # noqa: PLC0415
+    from mdreg.flows.save import SaveOptions, save_model  # noqa: PLC0415
 
     options = SaveOptions(
         display_name=display_name, description=description, freeform_tags=parse_pairs(tag, "--tag"),

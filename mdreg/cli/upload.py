@@ -35,7 +35,7 @@ def upload_cmd(
 ) -> None:
     """Put the artifact's zip into a bucket; print the object's URI."""
     from mdreg.cli._catalog import human_size, oci_context, progress_factory  # noqa: PLC0415
-    from mdreg.storage.upload import upload_artifact  # noqa: PLC0415
+    from mdreg.flows.upload import upload_artifact  # noqa: PLC0415
 
     with oci_context(auth=auth, profile=profile, config_file=config_file, os_endpoint=os_endpoint,
                      part_size=part_size, parallel=parallel):

@@ -297,7 +297,7 @@ def test_save_stores_an_ads_zip_directly_and_through_a_bucket(
     grown: Path, home: Path, tmp_path: Path
 ) -> None:
     from mdreg.catalog.local import LocalCatalog
-    from mdreg.catalog.save import SaveOptions, save_model
+    from mdreg.flows.save import SaveOptions, save_model
 
     with LocalCatalog() as cat:
         direct = save_model(grown, SaveOptions(no_verify=True), catalog=cat)
@@ -319,7 +319,7 @@ def test_save_stores_an_ads_zip_directly_and_through_a_bucket(
 
 
 def test_upload_puts_an_ads_zip(grown: Path, tmp_path: Path) -> None:
-    from mdreg.storage.upload import upload_artifact
+    from mdreg.flows.upload import upload_artifact
 
     result = upload_artifact(grown, (tmp_path / "bucket").as_uri() + "/")
     assert METADATA in opens_in_ads(tmp_path / "bucket" / result.key)
@@ -328,9 +328,9 @@ def test_upload_puts_an_ads_zip(grown: Path, tmp_path: Path) -> None:
 def test_a_loaded_model_zips_again_to_the_same_ads_zip(
     grown: Path, home: Path, tmp_path: Path
 ) -> None:
-    from mdreg.catalog.load import load_artifact
     from mdreg.catalog.local import LocalCatalog
-    from mdreg.catalog.save import SaveOptions, save_model
+    from mdreg.flows.load import load_artifact
+    from mdreg.flows.save import SaveOptions, save_model
 
     first = zip_artifact(grown, tmp_path / "first.zip")
     with LocalCatalog() as cat:
@@ -361,8 +361,8 @@ def test_load_introspect_and_verify_of_the_zip_check_the_manifest(
 
 
 def test_the_loaded_folder_keeps_the_metadata_mutable(grown: Path, tmp_path: Path) -> None:
-    from mdreg.catalog.load import load_artifact
     from mdreg.checks.introspect import introspect
+    from mdreg.flows.load import load_artifact
 
     zipped = zip_artifact(grown, tmp_path / "a.zip").path
     out = load_artifact(str(zipped), tmp_path / "out").artifact_dir
@@ -380,8 +380,8 @@ def test_the_loaded_folder_keeps_the_metadata_mutable(grown: Path, tmp_path: Pat
 def test_a_file_added_after_prepare_stays_unvouched_for(artifact: Path, tmp_path: Path) -> None:
     """A zip-time entry vouches for the zip's bytes only: a model file added after prepare
     is still reported by introspect once the zip is loaded."""
-    from mdreg.catalog.load import load_artifact
     from mdreg.checks.introspect import introspect
+    from mdreg.flows.load import load_artifact
 
     shutil.copy(artifact / "model.joblib", artifact / "other.joblib")
     zipped = zip_artifact(artifact, tmp_path / "a.zip").path
@@ -399,7 +399,7 @@ def test_a_file_changed_after_prepare_is_refused_by_ads_and_load(
     zipped = zip_artifact(artifact, tmp_path / "a.zip").path  # prepare's entry travels as is
     with pytest.raises(AdsRefused, match=r"`score\.py` hash mismatch"):
         opens_in_ads(zipped)
-    from mdreg.catalog.load import load_artifact
+    from mdreg.flows.load import load_artifact
 
     with pytest.raises(ArtifactError, match=r"does not match its manifest.*score\.py"):
         load_artifact(str(zipped), tmp_path / "out")

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from mdreg.catalog.load import load_artifact
 from mdreg.catalog.local import LocalCatalog
+from mdreg.flows.load import load_artifact
 
 WORKERS = 8
 SAVES = 25
@@ -22,7 +22,7 @@ import json, shutil, sys
 from pathlib import Path
 from mdreg.catalog.base import VersionLabelTakenError
 from mdreg.catalog.local import LocalCatalog
-from mdreg.catalog.save import SaveOptions, save_model
+from mdreg.flows.save import SaveOptions, save_model
 
 src, work, n, saves = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 art = Path(shutil.copytree(src, work / f"art-{n}"))

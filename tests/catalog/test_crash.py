@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from mdreg.catalog.load import load_artifact
 from mdreg.catalog.local import LocalCatalog
+from mdreg.flows.load import load_artifact
 from tests.conftest import mdreg_proc
 
 TRIALS = 24

@@ -14,7 +14,7 @@ import pytest
 from mdreg.catalog import backend_for_id, open_catalog
 from mdreg.catalog.ids import LOCAL_ID, new_model_id
 from mdreg.catalog.local import LocalCatalog
-from mdreg.catalog.local_schema import MIGRATIONS
+from mdreg.catalog.local.schema import MIGRATIONS
 from mdreg.errors import ArtifactError, InputError, MdregError, UsageError
 from tests.catalog.suite import CatalogSuite, MakeZip, details
 
@@ -135,7 +135,7 @@ def test_an_old_database_is_upgraded(mdreg_home: Path) -> None:
     mdreg_home.mkdir()
     db = sqlite3.connect(mdreg_home / "catalog.db", isolation_level=None)
     first = MIGRATIONS.steps[:1]
-    from mdreg.catalog.migrations import Migrations
+    from mdreg.catalog.local.migrations import Migrations
 
     old = Migrations("catalog")
     for _, step in first:

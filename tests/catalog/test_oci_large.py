@@ -18,7 +18,7 @@ import pytest
 
 from mdreg.artifact.zipping import zip_artifact
 from mdreg.catalog.oci import OciCatalog
-from mdreg.catalog.save import SaveOptions, save_model
+from mdreg.flows.save import SaveOptions, save_model
 from mdreg.oci.settings import MIB, OciOptions, using
 from tests.catalog.conftest import RUNTIME_YAML, SCORE_PY
 from tests.oci_server.fixtures import NAMESPACE, settings_for

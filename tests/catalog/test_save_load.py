@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from mdreg.artifact.zipping import zip_artifact
-from mdreg.catalog.load import load_artifact
 from mdreg.catalog.local import LocalCatalog
-from mdreg.catalog.save import SaveOptions, save_model
 from mdreg.errors import (
     ArtifactError,
     ChecksFailedError,
@@ -21,6 +19,8 @@ from mdreg.errors import (
     InputError,
     UsageError,
 )
+from mdreg.flows.load import load_artifact
+from mdreg.flows.save import SaveOptions, save_model
 from mdreg.storage.file import FileBucket
 
 

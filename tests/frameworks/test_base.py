@@ -48,9 +48,9 @@ def test_only_the_builtin_fallbacks_set_the_warning_flags():
 
 
 def test_the_docstring_plugin_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from mdreg.artifact.build import prepare
     from mdreg.checks.introspect import introspect
     from mdreg.checks.verify import verify
+    from mdreg.flows.prepare import prepare
 
     blocks = _docstring_blocks()
     assert set(blocks) == {

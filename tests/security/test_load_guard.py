@@ -105,7 +105,7 @@ def test_score_py_unpickles_only_the_globals_cleared_at_prepare(tmp_path, canary
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from mdreg.artifact.build import prepare
+    from mdreg.flows.prepare import prepare
 
     X, y = load_iris(return_X_y=True)
     model = tmp_path / "model.joblib"

@@ -1,6 +1,6 @@
 """Golden score.py files: each framework's template rendered from a fixed context.
 
-The contexts are what ``mdreg.artifact.build._write_score_py`` hands the template (the
+The contexts are what ``mdreg.flows.prepare._write_score_py`` hands the template (the
 plugin's ``template_context`` plus the build's own keys), written out once from real
 models and kept fixed here, mdreg's version string included, so a golden file changes
 only when a template does. ``tests/templates/test_golden.py`` compares each rendering

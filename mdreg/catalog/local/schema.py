@@ -1,13 +1,46 @@
-"""The local catalog's SQLite schema, as named migrations. Append; never edit a step
-that has shipped (a database records the steps it ran by name)."""
+"""The local catalog's SQLite database: ``open_database`` (WAL, busy timeout, foreign keys;
+one process migrates, under a lock), and its schema as named migrations. Append; never
+edit a step that has shipped (a database records the steps it ran by name)."""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
-from mdreg.catalog.migrations import Migrations
+from mdreg.catalog.local.locks import FileLock
+from mdreg.catalog.local.migrations import Migrations
+from mdreg.errors import MdregError
 
+DB_NAME = "catalog.db"
+BUSY_TIMEOUT_MS = 60_000
 MIGRATIONS = Migrations("catalog")
+
+
+def open_database(home: Path) -> sqlite3.Connection:
+    """The catalog database under ``home`` (created), in WAL mode with a busy timeout and
+    foreign keys, migrated to this mdreg's schema."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(home / DB_NAME, isolation_level=None,
+                             timeout=BUSY_TIMEOUT_MS / 1000)
+    except (OSError, sqlite3.Error) as exc:
+        raise MdregError(f"cannot open the catalog in {home}: {exc}") from exc
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        if MIGRATIONS.pending(db):
+            # one process sets WAL and migrates; the others wait, then find it done
+            with FileLock(home / ".init.lock").exclusive():
+                db.execute("PRAGMA journal_mode = WAL")
+                MIGRATIONS.apply(db)
+        db.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise MdregError(f"the catalog database {home / DB_NAME} is unusable: {exc}") from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 @MIGRATIONS

@@ -1,8 +1,4 @@
-"""The local catalog: records in SQLite, artifact zips content-addressed beside it.
-
-    $MDREG_HOME/catalog.db      WAL mode, busy timeout, named migrations
-    $MDREG_HOME/blobs/sha256/   one zip per distinct artifact (see blobs.py)
-    $MDREG_HOME/blobs/tmp/      blobs and staged zips being written
+"""``LocalCatalog``: the catalog under ``$MDREG_HOME`` (layout in the package docstring).
 
 Crash safety: a save writes its blob completely (temp, fsync, rename) before it inserts
 the row in one transaction, so a SIGKILL at any point leaves either a complete model or
@@ -14,14 +10,10 @@ is about to claim (see locks.py).
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,59 +26,35 @@ from mdreg.catalog.base import (
     ModelRecord,
     ModelSummary,
     ModelUpdate,
-    VersionLabelTakenError,
     VersionSet,
     check_fields,
     check_version_set_name,
-    escaped,
 )
-from mdreg.catalog.blobs import BlobStore
 from mdreg.catalog.ids import is_local_id, new_model_id, new_version_set_id
-from mdreg.catalog.local_schema import MIGRATIONS
-from mdreg.catalog.locks import FileLock
+from mdreg.catalog.local.blobs import BlobStore
+from mdreg.catalog.local.gc import FsckReport, GcReport, check, collect_garbage, remove_leftovers
+from mdreg.catalog.local.locks import FileLock
+from mdreg.catalog.local.rows import (
+    FROM,
+    FROM_RECORD,
+    RECORD_COLUMNS,
+    SUMMARY_COLUMNS,
+    Transaction,
+    dumps,
+    dumps_opt,
+    label_taken,
+    now,
+    record,
+    summary,
+    user,
+)
+from mdreg.catalog.local.schema import open_database
 from mdreg.errors import ArtifactError, InputError, MdregError
 from mdreg.home import ENV_LOCAL_MAX_ARTIFACT_BYTES, env_bytes, mdreg_home
 from mdreg.storage.base import Bucket
 
-BUSY_TIMEOUT_MS = 60_000
 _CLEANUP_LOCK_S = 10.0  # a failed save waits this long to remove its blob, else gc does
-DB_NAME = "catalog.db"
 ACTIVE = "ACTIVE"
-
-_SUMMARY_COLUMNS = """m.id, m.display_name, m.lifecycle_state, m.time_created, m.created_by,
-    m.compartment_id, m.project_id, m.freeform_tags, m.defined_tags, m.version_set_id, vs.name,
-    m.version_label, m.artifact_size, m.artifact_sha256"""
-_RECORD_COLUMNS = _SUMMARY_COLUMNS + """, m.description, d.custom_metadata, d.defined_metadata,
-    d.input_schema, d.output_schema, d.provenance"""
-_FROM = "FROM models m LEFT JOIN version_sets vs ON vs.id = m.version_set_id"
-_FROM_RECORD = _FROM + " LEFT JOIN model_documents d ON d.model_id = m.id"
-
-
-@dataclass
-class GcReport:
-    removed_blobs: list[str] = field(default_factory=list)
-    removed_bytes: int = 0
-    removed_temps: list[str] = field(default_factory=list)
-    kept_blobs: int = 0
-    dry_run: bool = False
-    removed_leftovers: list[str] = field(default_factory=list)  # paths, in the folders given
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"removed_blobs": self.removed_blobs, "removed_bytes": self.removed_bytes,
-                "removed_temps": self.removed_temps, "kept_blobs": self.kept_blobs,
-                "dry_run": self.dry_run, "removed_leftovers": self.removed_leftovers}
-
-
-@dataclass
-class FsckReport:
-    integrity: str
-    missing_artifacts: list[str]  # model ids whose blob is gone
-    orphan_blobs: list[str]  # sha256 of blobs no model refers to
-
-    @property
-    def ok(self) -> bool:
-        return self.integrity == "ok" and not self.missing_artifacts
-
 
 class LocalCatalog(Catalog):
     """The catalog under ``home`` (default ``$MDREG_HOME``, else ``~/.mdreg``)."""
@@ -112,40 +80,16 @@ class LocalCatalog(Catalog):
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = self._connect()
+            self._db = open_database(self.home)
         return self._db
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.home.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.home / DB_NAME, isolation_level=None,
-                                 timeout=BUSY_TIMEOUT_MS / 1000)
-        except (OSError, sqlite3.Error) as exc:
-            raise MdregError(f"cannot open the catalog in {self.home}: {exc}") from exc
-        try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA foreign_keys = ON")
-            if MIGRATIONS.pending(db):
-                # one process sets WAL and migrates; the others wait, then find it done
-                with FileLock(self.home / ".init.lock").exclusive():
-                    db.execute("PRAGMA journal_mode = WAL")
-                    MIGRATIONS.apply(db)
-            db.execute("PRAGMA synchronous = FULL")
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise MdregError(f"the catalog database {self.home / DB_NAME} is unusable: {exc}") from exc
-        except BaseException:
-            db.close()
-            raise
-        return db
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self.db)
+    def _write(self) -> Transaction:
+        return Transaction(self.db)
 
     def staging_dir(self) -> Path:
         path = self.blobs.new_temp("staging")
@@ -211,11 +155,11 @@ class LocalCatalog(Catalog):
                 self._remove_if_unused(stored)
 
     def get(self, model_id: str) -> ModelRecord:
-        row = self.db.execute(f"SELECT {_RECORD_COLUMNS} {_FROM_RECORD} WHERE m.id = ?",
+        row = self.db.execute(f"SELECT {RECORD_COLUMNS} {FROM_RECORD} WHERE m.id = ?",
                               (model_id,)).fetchone()
         if row is None:
             raise ModelNotFoundError(f"no model {model_id} in the local catalog ({self.home})")
-        return _record(row)
+        return record(row)
 
     def list(self, *, version_set: str | None = None, tags: dict[str, str] | None = None,
              name_contains: str | None = None, compartment_id: str | None = None,
@@ -238,7 +182,7 @@ class LocalCatalog(Catalog):
         if project_id is not None:
             where.append("m.project_id = ?")
             args.append(project_id)
-        sql = f"SELECT {_SUMMARY_COLUMNS} {_FROM}"
+        sql = f"SELECT {SUMMARY_COLUMNS} {FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY m.time_created DESC, m.id DESC"
@@ -247,7 +191,7 @@ class LocalCatalog(Catalog):
                 raise InputError("--limit must be 0 or more")
             sql += " LIMIT ?"
             args.append(limit)
-        return [_summary(r) for r in self.db.execute(sql, args)]
+        return [summary(r) for r in self.db.execute(sql, args)]
 
     def update(self, model_id: str, changes: ModelUpdate) -> ModelRecord:
         with self._write():
@@ -256,10 +200,10 @@ class LocalCatalog(Catalog):
                          new.defined_metadata_list)
             self.db.execute("UPDATE models SET display_name = ?, description = ?, freeform_tags = ? "
                             "WHERE id = ?", (new.display_name, new.description,
-                                             _dumps(new.freeform_tags), model_id))
+                                             dumps(new.freeform_tags), model_id))
             self.db.execute("UPDATE model_documents SET custom_metadata = ?, defined_metadata = ? "
-                            "WHERE model_id = ?", (_dumps(new.custom_metadata_list),
-                                                   _dumps(new.defined_metadata_list), model_id))
+                            "WHERE model_id = ?", (dumps(new.custom_metadata_list),
+                                                   dumps(new.defined_metadata_list), model_id))
         return new
 
     def delete(self, model_id: str) -> None:
@@ -330,43 +274,13 @@ class LocalCatalog(Catalog):
     def gc(self, *, dry_run: bool = False, folders: Iterable[Path] = ()) -> GcReport:
         """Remove blobs no model refers to and temp files whose writer is gone; also
         those that zips and loads left in ``folders`` (beside what they were writing)."""
-        from mdreg._files import remove_temp, stale_temp_siblings  # noqa: PLC0415
-
         report = GcReport(dry_run=dry_run)
-        for folder in folders:
-            if not Path(folder).is_dir():
-                raise InputError(f"not a folder: {folder}")
-            for path in stale_temp_siblings(Path(folder)):
-                report.removed_leftovers.append(str(path))
-                if not dry_run:
-                    remove_temp(path)
-        self.db  # noqa: B018
-        with self._blob_lock.exclusive():
-            referenced = {r[0] for r in self.db.execute("SELECT DISTINCT artifact_sha256 FROM models")}
-            for blob in self.blobs:
-                if blob.sha256 in referenced:
-                    report.kept_blobs += 1
-                    continue
-                report.removed_blobs.append(blob.sha256)
-                report.removed_bytes += blob.size
-                if not dry_run:
-                    self.blobs.remove(blob.sha256)
-            for path in self.blobs.stale_temps():
-                report.removed_temps.append(path.name)
-                if not dry_run:
-                    self.blobs.remove_temp(path)
-        if not dry_run:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return report
+        remove_leftovers(report, folders)
+        return collect_garbage(report, self.db, self.blobs, self._blob_lock)
 
     def fsck(self) -> FsckReport:
         """SQLite's integrity check, models whose blob is missing, and orphan blobs."""
-        integrity = self.db.execute("PRAGMA integrity_check").fetchone()[0]
-        rows = self.db.execute("SELECT id, artifact_sha256 FROM models").fetchall()
-        missing = [mid for mid, sha in rows if not self.blobs.exists(sha)]
-        referenced = {sha for _, sha in rows}
-        orphans = [b.sha256 for b in self.blobs if b.sha256 not in referenced]
-        return FsckReport(integrity, missing, orphans)
+        return check(self.db, self.blobs)
 
     # -- internals ------------------------------------------------------------------------
     def _check_size(self, size: int) -> None:
@@ -398,11 +312,11 @@ class LocalCatalog(Catalog):
             "WHERE (vs.name = ? OR vs.id = ?) AND m.version_label = ?",
             (details.version_set, details.version_set, details.version_label)).fetchone()
         if row:
-            raise _label_taken(details, row[0])
+            raise label_taken(details, row[0])
 
     def _insert(self, details: ModelDetails, sha256: str, size: int) -> ModelRecord:
         model_id = new_model_id()
-        now = _now()
+        created = now()
         with self._write():
             if not self.blobs.exists(sha256):  # cannot happen under the blob lock; be sure
                 raise MdregError(f"the artifact blob {sha256} vanished before it was recorded")
@@ -413,22 +327,22 @@ class LocalCatalog(Catalog):
                     taken = self.db.execute("SELECT id FROM models WHERE version_set_id = ? AND "
                                             "version_label = ?", (vs.id, details.version_label)).fetchone()
                     if taken:
-                        raise _label_taken(details, taken[0])
+                        raise label_taken(details, taken[0])
             self.db.execute(
                 "INSERT INTO models (id, display_name, description, lifecycle_state, time_created, "
                 "created_by, compartment_id, project_id, freeform_tags, defined_tags, "
                 "version_set_id, version_label, artifact_sha256, artifact_size) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (model_id, details.display_name, details.description, ACTIVE, now, _user(),
-                 details.compartment_id, details.project_id, _dumps(details.freeform_tags),
-                 _dumps(details.defined_tags), vs.id if vs else None, details.version_label,
+                (model_id, details.display_name, details.description, ACTIVE, created, user(),
+                 details.compartment_id, details.project_id, dumps(details.freeform_tags),
+                 dumps(details.defined_tags), vs.id if vs else None, details.version_label,
                  sha256, size))
             self.db.execute(
                 "INSERT INTO model_documents (model_id, custom_metadata, defined_metadata, "
                 "input_schema, output_schema, provenance) VALUES (?, ?, ?, ?, ?, ?)",
-                (model_id, _dumps(details.custom_metadata_list), _dumps(details.defined_metadata_list),
-                 _dumps_opt(details.input_schema), _dumps_opt(details.output_schema),
-                 _dumps(details.provenance)))
+                (model_id, dumps(details.custom_metadata_list), dumps(details.defined_metadata_list),
+                 dumps_opt(details.input_schema), dumps_opt(details.output_schema),
+                 dumps(details.provenance)))
         return self.get(model_id)
 
     def _version_set_for_save(self, details: ModelDetails) -> VersionSet:
@@ -442,7 +356,7 @@ class LocalCatalog(Catalog):
 
     def _create_version_set(self, name: str, description: str | None,
                             compartment_id: str | None, project_id: str | None) -> VersionSet:
-        vs = VersionSet(new_version_set_id(), name, description, _now(), _user(),
+        vs = VersionSet(new_version_set_id(), name, description, now(), user(),
                         compartment_id, project_id)
         try:
             self.db.execute("INSERT INTO version_sets (id, name, description, time_created, "
@@ -458,34 +372,6 @@ class LocalCatalog(Catalog):
                                (sha256,)).fetchone() is not None
 
 
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error). Immediate: the write
-    lock is taken up front, so two writers queue on the busy timeout instead of
-    deadlocking on a read-to-write upgrade."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise MdregError(f"the local catalog stayed locked for {BUSY_TIMEOUT_MS // 1000} s "
-                             f"({exc}): try again") from exc
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
-
-
-def _label_taken(details: ModelDetails, other: str) -> VersionLabelTakenError:
-    return VersionLabelTakenError(
-        f"version label {details.version_label!r} is already used in version set "
-        f"{details.version_set!r} (by {other}): choose another --version-label")
-
-
 def _file_size(path: Path) -> int:
     try:
         return os.stat(path).st_size
@@ -493,51 +379,3 @@ def _file_size(path: Path) -> int:
         raise InputError(f"no such file: {path}") from None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _user() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
-    return escaped(user)  # the catalog stores text: an environment's bytes may not be UTF-8
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
-def _dumps_opt(value: Any) -> str | None:
-    return None if value is None else _dumps(value)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _summary(row: tuple[Any, ...]) -> ModelSummary:
-    (mid, name, state, created, by, comp, proj, tags, dtags, vs_id, vs_name, label, size, sha) = row[:14]
-    return ModelSummary(
-        id=mid, display_name=name, lifecycle_state=state, time_created=created, created_by=by,
-        compartment_id=comp, project_id=proj, freeform_tags=json.loads(tags),
-        defined_tags=json.loads(dtags), model_version_set_id=vs_id, model_version_set_name=vs_name,
-        version_label=label, artifact_size=size, artifact_sha256=sha, catalog="local")
-
-
-def _record(row: tuple[Any, ...]) -> ModelRecord:
-    summary = _summary(row)
-    desc, custom, defined, ischema, oschema, prov = row[14:]
-    return ModelRecord(
-        id=summary.id, display_name=summary.display_name, description=desc,
-        lifecycle_state=summary.lifecycle_state, time_created=summary.time_created,
-        created_by=summary.created_by, compartment_id=summary.compartment_id,
-        project_id=summary.project_id, freeform_tags=summary.freeform_tags,
-        defined_tags=summary.defined_tags, custom_metadata_list=_loads(custom) or [],
-        defined_metadata_list=_loads(defined) or [], input_schema=_loads(ischema),
-        output_schema=_loads(oschema), provenance=_loads(prov) or {},
-        model_version_set_id=summary.model_version_set_id,
-        model_version_set_name=summary.model_version_set_name, version_label=summary.version_label,
-        artifact_size=summary.artifact_size or 0, artifact_sha256=summary.artifact_sha256 or "",
-        catalog="local")

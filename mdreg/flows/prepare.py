@@ -30,6 +30,13 @@ from mdreg.artifact.metadata import (
 )
 from mdreg.artifact.provenance import git_provenance
 from mdreg.artifact.runtime import build_runtime, dump_runtime
+from mdreg.artifact.schema_facts import (
+    SAMPLE_ROWS,
+    by_input,
+    check_sample_columns,
+    sample_prediction,
+    schemas,
+)
 from mdreg.artifact.secrets import secret_warnings
 from mdreg.errors import (
     DestinationExistsError,
@@ -43,7 +50,6 @@ from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.registry import Registry, default_registry
 from mdreg.scan.gate import NOT_PICKLE, admit, clear
 
-SAMPLE_ROWS = 5
 MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
 
 
@@ -114,14 +120,14 @@ def prepare(
     with code.importable() if code else contextlib.nullcontext():
         model = _load(plugin, model_path, options)
         facts = _describe(plugin, model, model_path)
-        X = _by_input(X, facts) if X is not None else None
+        X = by_input(X, facts) if X is not None else None
         predicted = None
         if X is not None:
-            _check_sample_columns(X, facts, plugin)
+            check_sample_columns(X, facts, plugin)
             predicted = _predict(plugin, model, X, "--x-sample")
     warnings: list[str] = []
-    input_schema, output_schema = _schemas(plugin, facts, X, y, predicted, warnings)
-    expected = _sample_prediction(predicted) if predicted is not None else None
+    input_schema, output_schema = schemas(plugin, facts, X, y, predicted, warnings)
+    expected = sample_prediction(predicted) if predicted is not None else None
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(dest, "tmp")
@@ -246,45 +252,6 @@ def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
                          f"can describe ({type(exc).__name__}: {exc})") from exc
 
 
-def _schemas(plugin: Framework, facts: ModelFacts, X: Any, y: Any, predicted: Any,
-             warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Input and output schemas: from the samples, the model's answer to --x-sample
-    (``predicted``, None when it cannot run here) and what the model says of itself."""
-    from mdreg.artifact import schema  # noqa: PLC0415
-
-    if X is not None:
-        input_schema = schema.describe(X)
-    elif facts.feature_names:
-        input_schema = schema.schema_from_feature_names(facts.feature_names)
-        warnings.append("no --x-sample: the input schema has the model's feature names but "
-                        "no dtypes or statistics")
-    elif facts.n_features:
-        input_schema = schema.schema_from_count(facts.n_features)
-        warnings.append("no --x-sample: the input schema has only the feature count")
-    elif facts.input_names:
-        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
-        warnings.append(f"no --x-sample: input_schema.json is empty; the model takes tensors "
-                        f"{', '.join(facts.input_names)}: an .npz of one array per input "
-                        "describes them")
-    else:
-        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
-        warnings.append("no --x-sample and the model does not know its inputs: "
-                        "input_schema.json is empty")
-    if y is not None:
-        if predicted is not None:
-            _check_y_sample(y, predicted)
-        output_schema = schema.describe(y, "output")
-    elif predicted is not None:
-        output_schema = schema.describe(predicted, "output")
-    elif X is not None:
-        output_schema = schema.schema_from_count(1)
-        warnings.append("the model cannot be run here: output_schema.json is a placeholder; "
-                        "pass --y-sample to describe the predictions")
-    else:
-        output_schema = schema.schema_from_count(facts.n_outputs or 1)
-    return input_schema, output_schema
-
-
 def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
     """The model's own answer on ``X``; None when the plugin cannot run it here."""
     try:
@@ -296,57 +263,6 @@ def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"the model could not predict on {what}: "
                          f"{type(exc).__name__}: {exc}") from exc
-
-
-def _check_y_sample(y: Any, predicted: Any) -> None:
-    """--y-sample must look like the model's answer to --x-sample: as many rows, as many
-    columns. Otherwise output_schema.json would describe something score.py never returns."""
-    def shape(data: Any) -> tuple[int, int]:
-        dims = getattr(data, "shape", None) or (len(data),)
-        return int(dims[0]), int(dims[1]) if len(dims) > 1 else 1
-
-    (y_rows, y_cols), (p_rows, p_cols) = shape(y), shape(predicted)
-    if y_rows != p_rows:
-        raise InputError(f"--y-sample has {y_rows} rows, but the model answers --x-sample with "
-                         f"{p_rows}: give the predictions for the same rows")
-    if y_cols != p_cols:
-        raise InputError(f"--y-sample has {y_cols} column(s), but the model answers with "
-                         f"{p_cols}: give the model's predictions, not other data")
-
-
-def _sample_prediction(predicted: Any) -> dict[str, Any] | None:
-    """The model's answer to the sample rows kept in the artifact (the first rows of its
-    answer to --x-sample), for verify's parity check (``mdreg.checks.parity``)."""
-    from mdreg.artifact.sample import head_rows  # noqa: PLC0415
-    from mdreg.checks.parity import expected_document  # noqa: PLC0415
-
-    return expected_document(head_rows(predicted, SAMPLE_ROWS))
-
-
-def _by_input(X: Any, facts: ModelFacts) -> Any:
-    """A model of several inputs takes one sample array per input, by name (returned in
-    the model's order); any other model one table or array (returned as it is)."""
-    names = facts.input_names
-    if isinstance(X, dict) and not names:
-        raise InputError(f"--x-sample holds {len(X)} arrays ({', '.join(list(X)[:5])}) and the "
-                         "model takes one input: save the one sample array alone")
-    if names and not isinstance(X, dict):
-        raise InputError(f"the model takes {len(names)} tensors ({', '.join(names)}): give "
-                         "--x-sample as an .npz of one array per input, by name "
-                         f"(numpy.savez(\"x_sample.npz\", {', '.join(f'{n}=...' for n in names)}))")
-    if names and set(X) != set(names):
-        raise InputError(f"--x-sample holds arrays {', '.join(X)}; the model's inputs are "
-                         f"{', '.join(names)}: name the arrays after them")
-    return {name: X[name] for name in names} if names else X
-
-
-def _check_sample_columns(X: Any, facts: ModelFacts, plugin: Framework) -> None:
-    columns = getattr(X, "columns", None)
-    if facts.feature_names and columns is not None:
-        have = {plugin.feature_key(str(c)) for c in columns}
-        missing = [n for n in facts.feature_names if n not in have]
-        if missing:
-            raise InputError(f"--x-sample lacks the model's features {missing[:5]}")
 
 
 def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, facts: ModelFacts,

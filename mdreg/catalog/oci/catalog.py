@@ -22,14 +22,12 @@ treats them as gone.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mdreg._files import ProgressFn, SliceReader
-from mdreg.catalog import oci_records as rec
+from mdreg._files import ProgressFn
 from mdreg.catalog.base import (
     MAX_OCI_ARTIFACT_BYTES,
     Catalog,
@@ -44,12 +42,12 @@ from mdreg.catalog.base import (
     check_version_set_name,
 )
 from mdreg.catalog.ids import is_ocid
-from mdreg.errors import InputError, MdregError, RemoteError, UsageError
-from mdreg.oci import retry
+from mdreg.catalog.oci import records as rec
+from mdreg.catalog.oci.upload import export_from_bucket, upload_direct
+from mdreg.errors import InputError, MdregError, UsageError
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import translated
 from mdreg.oci.settings import OciSettings, resolve
-from mdreg.oci.work_requests import follow
 from mdreg.storage.base import Bucket, ObjectNotFoundError
 
 ACTIVE = "ACTIVE"
@@ -96,7 +94,7 @@ class OciCatalog(Catalog):
             sha256 = hash_file(artifact_zip)[1]
         model_id = self._create(details, sha256)
         with _rolled_back(self, model_id):
-            self._upload_artifact(model_id, artifact_zip, size, progress)
+            upload_direct(self.clients, self.settings, model_id, artifact_zip, size, progress)
         return self.get(model_id)
 
     def save_from_bucket(self, details: ModelDetails, bucket: Bucket, key: str, *,
@@ -113,7 +111,7 @@ class OciCatalog(Catalog):
         self._check_size(info.size)
         model_id = self._create(details, info.sha256)
         with _rolled_back(self, model_id):
-            self._export(model_id, bucket, key, info.size, progress)
+            export_from_bucket(self.clients, self.settings, model_id, bucket, key, info.size, progress)
         return self.get(model_id)
 
     def _check_size(self, size: int) -> None:
@@ -148,55 +146,6 @@ class OciCatalog(Catalog):
         with _rolled_back(self, model_id), translated(f"recording the provenance of {model_id}"):
             self.ds.create_model_provenance(model_id, rec.provenance_out(details.provenance))
         return model_id
-
-    def _upload_artifact(self, model_id: str, path: Path, size: int, progress: ProgressFn | None) -> None:
-        token = secrets.token_hex(16)  # one retry token: a retried upload that had landed is not doubled
-        name = path.name if path.suffix == ".zip" else "artifact.zip"
-        seen = [0]
-
-        def on_pos(pos: int) -> None:
-            if progress is not None and pos > seen[0]:
-                progress(pos - seen[0])
-                seen[0] = pos
-
-        def attempt(_: int) -> str:
-            reader = SliceReader(path, 0, size, on_pos=on_pos)
-            try:
-                self.ds.create_model_artifact(
-                    model_id, reader if size else b"", content_length=size,
-                    content_disposition=f'attachment; filename="{name}"', opc_retry_token=token,
-                    retry_strategy=retry.no_retries())
-            finally:
-                reader.close()
-            return reader.md5_b64()
-
-        with translated(f"uploading the artifact of {model_id}"):
-            md5 = retry.call(attempt, self.settings)
-        self._check_artifact(model_id, size, md5)
-
-    def _export(self, model_id: str, bucket: Any, key: str, size: int, progress: ProgressFn | None) -> None:
-        from oci.data_science.models import (  # noqa: PLC0415
-            ArtifactExportDetailsObjectStorage,
-            ExportModelArtifactDetails,
-        )
-
-        source = ArtifactExportDetailsObjectStorage(
-            namespace=bucket.namespace, source_bucket=bucket.name, source_object_name=key,
-            source_region=bucket.region or self.clients.region)
-        with translated(f"exporting {bucket.uri_for(key)} into {model_id}"):
-            resp = self.ds.export_model_artifact(model_id, ExportModelArtifactDetails(artifact_export_details=source))
-        follow(self.ds, resp.headers["opc-work-request-id"],
-               f"exporting {bucket.uri_for(key)} into {model_id}", self.settings, size=size,
-               progress=progress)
-        self._check_artifact(model_id, size, None)
-
-    def _check_artifact(self, model_id: str, size: int, md5: str | None) -> None:
-        with translated(f"checking the artifact of {model_id}"):
-            headers = self.ds.head_model_artifact(model_id).headers
-        got = int(headers.get("content-length", -1))
-        if got != size or (md5 and headers.get("content-md5") and headers["content-md5"] != md5):
-            raise RemoteError(f"the catalog holds {got} bytes (MD5 {headers.get('content-md5')}) as the "
-                              f"artifact of {model_id}; {size} bytes (MD5 {md5}) were sent")
 
     # -- read -------------------------------------------------------------------------------
     def get(self, model_id: str) -> ModelRecord:
@@ -300,7 +249,7 @@ class OciCatalog(Catalog):
     # -- download -------------------------------------------------------------------------
     def download_artifact(self, model_id: str, dest: Path, *,
                           progress: ProgressFn | None = None) -> Path:
-        from mdreg.catalog.oci_download import download_direct, download_through_bucket  # noqa: PLC0415
+        from mdreg.catalog.oci.download import download_direct, download_through_bucket  # noqa: PLC0415
 
         record = self.get(model_id)
         dest = Path(dest)
