@@ -48,7 +48,9 @@ def no_progress(total: int, label: str) -> AbstractContextManager[ProgressFn | N
 # -- copies and hashes ------------------------------------------------------------------
 
 
-def copy_stream(src: BinaryIO, dst: BinaryIO, *, progress: ProgressFn | None = None) -> tuple[int, str]:
+def copy_stream(
+    src: BinaryIO, dst: BinaryIO, *, progress: ProgressFn | None = None
+) -> tuple[int, str]:
     """Copy ``src`` to ``dst`` in 1 MiB chunks; return (bytes copied, sha256 hex)."""
     sha = hashlib.sha256()
     buf = bytearray(CHUNK)
@@ -191,8 +193,13 @@ class DigestMismatch(Exception):
         self.expected, self.actual = expected, actual
 
 
-def write_atomically(src: BinaryIO, dest: Path, *, progress: ProgressFn | None = None,
-                     expected_sha256: str | None = None) -> tuple[int, str]:
+def write_atomically(
+    src: BinaryIO,
+    dest: Path,
+    *,
+    progress: ProgressFn | None = None,
+    expected_sha256: str | None = None,
+) -> tuple[int, str]:
     """Stream ``src`` into ``dest`` through a temp file beside it: fsync, then rename.
 
     A reader of ``dest`` sees the old file or the complete new one, never a part. With
@@ -247,8 +254,16 @@ class SliceReader:
     ``Stopped`` (which ends the request).
     """
 
-    def __init__(self, path: Path, offset: int, length: int, *, on_pos: ProgressFn | None = None,
-                 stop: threading.Event | None = None, sha256: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        offset: int,
+        length: int,
+        *,
+        on_pos: ProgressFn | None = None,
+        stop: threading.Event | None = None,
+        sha256: bool = False,
+    ) -> None:
         self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._f.seek(offset)
         self._left = self.length = length  # bytes not yet read from the file

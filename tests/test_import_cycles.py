@@ -63,8 +63,9 @@ def import_graph() -> dict[str, set[str]]:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             # ``from pkg import sub`` imports the module pkg.sub; ``from mod import name`` mod
-            targets += [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
-                        for a in node.names]
+            targets += [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names
+            ]
         deps = set()
         for target in targets:
             parts = target.split(".")
@@ -96,7 +97,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 on_path.discard(node)
                 done.add(node)
             elif dep in on_path:
-                return [*path[path.index(dep):], dep]
+                return [*path[path.index(dep) :], dep]
             elif dep not in done:
                 stack.append((dep, iter(sorted(graph[dep]))))
                 path.append(dep)
@@ -119,12 +120,15 @@ def test_no_import_cycles() -> None:
 
 def test_every_module_imports() -> None:
     names = sorted(set(_modules()) - NOT_IMPORTABLE)
-    code = ("import importlib, sys\n"
-            f"for name in {names!r}:\n"
-            "    try:\n"
-            "        importlib.import_module(name)\n"
-            "    except BaseException as exc:\n"
-            "        print(f'{name}: {type(exc).__name__}: {exc}')\n")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except BaseException as exc:\n"
+        "        print(f'{name}: {type(exc).__name__}: {exc}')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr

@@ -42,16 +42,29 @@ class LoadResult:
     findings: list[str] = field(default_factory=list)  # "file: global" that made it unsafe
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artifact_dir": str(self.artifact_dir), "source": self.source, "kind": self.kind,
-                "model_id": self.model_id, "zip_sha256": self.zip_sha256,
-                "manifest": self.manifest, "unlisted": self.unlisted,
-                "scan_verdict": self.scan_verdict, "trusted": self.trusted,
-                "findings": self.findings}
+        return {
+            "artifact_dir": str(self.artifact_dir),
+            "source": self.source,
+            "kind": self.kind,
+            "model_id": self.model_id,
+            "zip_sha256": self.zip_sha256,
+            "manifest": self.manifest,
+            "unlisted": self.unlisted,
+            "scan_verdict": self.scan_verdict,
+            "trusted": self.trusted,
+            "findings": self.findings,
+        }
 
 
-def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
-                  progress: ProgressFactory = no_progress, catalog: Any = None,
-                  trust: bool = False) -> LoadResult:
+def load_artifact(
+    source: str | Path,
+    dest: str | Path,
+    *,
+    force: bool = False,
+    progress: ProgressFactory = no_progress,
+    catalog: Any = None,
+    trust: bool = False,
+) -> LoadResult:
     """Unpack the artifact ``source`` names into the folder ``dest``.
 
     ``source``: a model id (``mdl-...`` local, ``ocid1....`` OCI), a bucket URI of a zip
@@ -81,8 +94,18 @@ def load_artifact(source: str | Path, dest: str | Path, *, force: bool = False,
         artifact_dir = dest / root.relative_to(staged)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return LoadResult(artifact_dir, source, kind, model_id, sha, manifest, unlisted,
-                      verdict, verdict != "safe", findings)
+    return LoadResult(
+        artifact_dir,
+        source,
+        kind,
+        model_id,
+        sha,
+        manifest,
+        unlisted,
+        verdict,
+        verdict != "safe",
+        findings,
+    )
 
 
 def _check_dest(dest: Path, source: str, force: bool) -> None:
@@ -94,13 +117,15 @@ def _check_dest(dest: Path, source: str, force: bool) -> None:
         real = Path(os.path.realpath(dest))
         for keep in (Path.cwd(), Path.home(), Path(os.path.realpath(source))):
             if keep == real or real in keep.parents:
-                raise DestinationExistsError(f"--force would remove {dest}, which holds {keep}: "
-                                             "choose another -o")
+                raise DestinationExistsError(
+                    f"--force would remove {dest}, which holds {keep}: choose another -o"
+                )
 
 
 @contextmanager
-def _fetch(source: str, work: Path, catalog: Any, progress: ProgressFactory
-           ) -> Iterator[tuple[Path, str, str | None, str | None]]:
+def _fetch(
+    source: str, work: Path, catalog: Any, progress: ProgressFactory
+) -> Iterator[tuple[Path, str, str | None, str | None]]:
     """(local zip, kind, model id, sha256 when known) for ``source``, valid in the block."""
     target = work / "artifact.zip"
     if "://" in source:
@@ -119,8 +144,10 @@ def _fetch(source: str, work: Path, catalog: Any, progress: ProgressFactory
         cat = catalog or catalog_for_id(source)
         try:
             record = cat.get(source)
-            with progress(record.artifact_size, "download") as advance, \
-                    cat.open_artifact(source, progress=advance) as zip_path:
+            with (
+                progress(record.artifact_size, "download") as advance,
+                cat.open_artifact(source, progress=advance) as zip_path,
+            ):
                 yield zip_path, "model", source, record.artifact_sha256
         finally:
             if catalog is None:
@@ -155,8 +182,10 @@ def _verify(root: Path, source: str) -> tuple[str, list[str]]:
             problems.append(f"missing {', '.join(check.missing)}")
         if check.mismatched:
             problems.append(f"sha256 differs for {', '.join(check.mismatched)}")
-        raise ArtifactError(f"{source}: the artifact does not match its manifest "
-                            f"({'; '.join(problems)}): it was changed after prepare; refused")
+        raise ArtifactError(
+            f"{source}: the artifact does not match its manifest "
+            f"({'; '.join(problems)}): it was changed after prepare; refused"
+        )
     return "verified", check.unlisted
 
 
@@ -176,12 +205,17 @@ def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
     findings = sorted({_finding(root, f) for f in report.findings})
     if not trust:
         shown = "; ".join(findings[:5]) + ("; ..." if len(findings) > 5 else "")
-        raise UnsafeModelError(f"{source}: refusing to load an artifact with "
-                               f"{with_article(report.verdict.value)} pickle ({shown}); pass --trust if you "
-                               "trust its author")
+        raise UnsafeModelError(
+            f"{source}: refusing to load an artifact with "
+            f"{with_article(report.verdict.value)} pickle ({shown}); pass --trust if you "
+            "trust its author"
+        )
     if meta is not None and facts is not None:  # an mdreg artifact: record it in its metadata
-        facts["load_trust"] = {"scan_verdict": report.verdict.value, "trusted": True,
-                               "findings": findings[:50]}
+        facts["load_trust"] = {
+            "scan_verdict": report.verdict.value,
+            "trusted": True,
+            "findings": findings[:50],
+        }
         from mdreg.artifact.metadata import write_metadata  # noqa: PLC0415
 
         write_metadata(root, meta)
@@ -215,4 +249,3 @@ def _finding(root: Path, finding: Any) -> str:
     what = finding.ref.dotted if finding.ref else finding.reason
     text = f"{where}: {what}"
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-

@@ -23,12 +23,10 @@ from mdreg.artifact.ignore import DEFAULT_MODEL_IGNORE
 from mdreg.artifact.manifest import write_manifest
 from mdreg.artifact.metadata import (
     check_use_case,
-    custom,
     limit_problems,
-    new_metadata,
     write_metadata,
 )
-from mdreg.artifact.provenance import git_provenance
+from mdreg.artifact.model_metadata import model_metadata
 from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.artifact.schema_facts import (
     SAMPLE_ROWS,
@@ -63,9 +61,14 @@ class PrepareResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artifact_dir": str(self.artifact_dir), "framework": self.framework,
-                "evidence": self.detection.evidence, "scan_verdict": self.verdict,
-                "files": self.files, "warnings": self.warnings}
+        return {
+            "artifact_dir": str(self.artifact_dir),
+            "framework": self.framework,
+            "evidence": self.detection.evidence,
+            "scan_verdict": self.verdict,
+            "files": self.files,
+            "warnings": self.warnings,
+        }
 
 
 def prepare(
@@ -108,10 +111,14 @@ def prepare(
     _check_code_options(plugin, model_code, model_class)
     code = ModelCode.load(Path(model_code)) if model_code else None
     admitted = code.admitted() if code else frozenset()
-    clearance = (clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path,
-                       admitted=admitted) if plugin.unpickles else NOT_PICKLE)
-    options = LoadOptions(Path(model_code) if model_code else None, model_class, trust,
-                          clearance.globals, code)
+    clearance = (
+        clear(probe.pickle, plugin.allow, trust=trust, subject=probe.path, admitted=admitted)
+        if plugin.unpickles
+        else NOT_PICKLE
+    )
+    options = LoadOptions(
+        Path(model_code) if model_code else None, model_class, trust, clearance.globals, code
+    )
     env = conda.resolve(inference_conda_env or plugin.default_conda_env, inference_python_version)
     X = read_sample(Path(x_sample)) if x_sample else None
     y = read_sample(Path(y_sample)) if y_sample else None
@@ -137,10 +144,12 @@ def prepare(
             model_file = plugin.save(model, model_path, tmp, options)
         if code and not (tmp / f"{code.name}.py").exists():
             shutil.copyfile(code.path, tmp / f"{code.name}.py")  # importable beside score.py
-        _write_score_py(tmp, plugin, model, model_path, facts, model_file, score_py, trust,
-                        admitted)
-        (tmp / layout.RUNTIME_YAML).write_text(dump_runtime(build_runtime(env, dest.resolve())),
-                                               encoding="utf-8")
+        _write_score_py(
+            tmp, plugin, model, model_path, facts, model_file, score_py, trust, admitted
+        )
+        (tmp / layout.RUNTIME_YAML).write_text(
+            dump_runtime(build_runtime(env, dest.resolve())), encoding="utf-8"
+        )
         _write_json(tmp / layout.INPUT_SCHEMA, input_schema)
         _write_json(tmp / layout.OUTPUT_SCHEMA, output_schema)
         (tmp / layout.MODEL_IGNORE).write_text(DEFAULT_MODEL_IGNORE, encoding="utf-8")
@@ -155,12 +164,25 @@ def prepare(
         shipped = _scan_artifact(tmp, plugin, trust, dest, admitted)
         verdict = clearance.verdict if plugin.unpickles else shipped
         write_manifest(tmp, f"mdreg {__version__}")
-        meta = _metadata(plugin, detection, facts, model_file, env, use_case_type,
-                         hyperparameters, trust, verdict, training_script)
+        meta = model_metadata(
+            plugin,
+            detection,
+            facts,
+            model_file,
+            env,
+            use_case_type,
+            hyperparameters,
+            trust,
+            verdict,
+            training_script,
+        )
         if code:  # the user vouched for this code by shipping it: say so, and what it admitted
             used = admitted & (clearance.globals or frozenset())
-            meta["mdreg"]["model_code"] = {"module": code.name, "file": f"{code.name}.py",
-                                           "admitted": sorted(n for _, n in used)}
+            meta["mdreg"]["model_code"] = {
+                "module": code.name,
+                "file": f"{code.name}.py",
+                "admitted": sorted(n for _, n in used),
+            }
         warnings += limit_problems(meta)
         write_metadata(tmp, meta)
         move_into_place(tmp, dest)
@@ -169,11 +191,15 @@ def prepare(
         raise
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     if plugin.guessed and not score_py:
-        warnings.append("the model's framework is not one mdreg knows: check that score.py's "
-                        "predict() calls it the way it expects")
+        warnings.append(
+            "the model's framework is not one mdreg knows: check that score.py's "
+            "predict() calls it the way it expects"
+        )
     if plugin.template_only and not score_py:
-        warnings.append("score.py is a template: fill in load_model() and predict() for your "
-                        "framework, then run `mdreg verify`")
+        warnings.append(
+            "score.py is a template: fill in load_model() and predict() for your "
+            "framework, then run `mdreg verify`"
+        )
     warnings += secret_warnings(dest)  # keys or tokens that came in with the user's files
     return PrepareResult(dest, plugin.name, detection, verdict, files, warnings)
 
@@ -185,35 +211,53 @@ def _check_destination(dest: Path, model_path: Path, force: bool) -> None:
         raise DestinationExistsError(f"{dest}: folder is not empty; use --force to replace it")
     src = model_path.resolve()
     if dest.resolve() == src or dest.resolve() in src.parents:
-        raise InputError(f"{dest}: the artifact folder would contain or replace the model file "
-                         "itself; choose another -o")
+        raise InputError(
+            f"{dest}: the artifact folder would contain or replace the model file "
+            "itself; choose another -o"
+        )
 
 
-def _check_code_options(plugin: Framework, model_code: str | Path | None,
-                        model_class: str | None) -> None:
+def _check_code_options(
+    plugin: Framework, model_code: str | Path | None, model_class: str | None
+) -> None:
     """--model-code and --model-class where they mean something; elsewhere a usage error."""
     if model_class and not plugin.takes_model_class:
-        raise UsageError(f"--model-class names the class to build before loading weights "
-                         f"into it; {with_article(plugin.display_name)} model does not take one")
+        raise UsageError(
+            f"--model-class names the class to build before loading weights "
+            f"into it; {with_article(plugin.display_name)} model does not take one"
+        )
     if model_code and not plugin.unpickles:
-        raise UsageError(f"--model-code ships the code a pickled model needs; mdreg does not "
-                         f"load {with_article(plugin.display_name)} model, so it has no use for it")
+        raise UsageError(
+            f"--model-code ships the code a pickled model needs; mdreg does not "
+            f"load {with_article(plugin.display_name)} model, so it has no use for it"
+        )
 
 
-def _unpickling(plugin: Framework, model_file: Path, loader: str, trust: bool,
-                admitted: frozenset[tuple[str, str]]) -> dict[str, Any]:
+def _unpickling(
+    plugin: Framework,
+    model_file: Path,
+    loader: str,
+    trust: bool,
+    admitted: frozenset[tuple[str, str]],
+) -> dict[str, Any]:
     """For a score.py that unpickles the model file (``loader``: "joblib" or "pickle"):
     the globals its unpickler may import. The file as saved into the artifact is the one
     score.py loads, so that is the one read."""
     from mdreg.scan import read_pickle_globals  # noqa: PLC0415
 
-    clearance = clear(read_pickle_globals(model_file), plugin.allow, trust=trust,
-                      subject=model_file.name, admitted=admitted)
+    clearance = clear(
+        read_pickle_globals(model_file),
+        plugin.allow,
+        trust=trust,
+        subject=model_file.name,
+        admitted=admitted,
+    )
     return {"loader": loader, "globals": None if clearance.globals is None else clearance.listed()}
 
 
-def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path,
-                   admitted: frozenset[tuple[str, str]]) -> str:
+def _scan_artifact(
+    tmp: Path, plugin: Framework, trust: bool, dest: Path, admitted: frozenset[tuple[str, str]]
+) -> str:
     """Every file that ships is scanned, whatever the framework: a pickle (or a container
     holding one) that the model's allow-lists do not clear is refused unless trusted.
     Returns the verdict."""
@@ -228,8 +272,10 @@ def _scan_artifact(tmp: Path, plugin: Framework, trust: bool, dest: Path,
     if first.ref and first.ref.where:
         where += f" > {first.ref.where}"
     what = f"{first.ref.dotted}: {first.reason}" if first.ref else first.reason
-    raise UnsafeModelError(f"{dest}/{where}: {verdict.value} ({what}); refusing to "
-                           "package it; pass --trust if you trust its author")
+    raise UnsafeModelError(
+        f"{dest}/{where}: {verdict.value} ({what}); refusing to "
+        "package it; pass --trust if you trust its author"
+    )
 
 
 def _load(plugin: Framework, path: Path, options: LoadOptions) -> Any:
@@ -238,8 +284,9 @@ def _load(plugin: Framework, path: Path, options: LoadOptions) -> Any:
     except MdregError:
         raise
     except Exception as exc:  # noqa: BLE001 - any loader failure is bad input to the user
-        raise InputError(f"{path}: {plugin.display_name} could not load it: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"{path}: {plugin.display_name} could not load it: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
@@ -248,8 +295,10 @@ def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
     except MdregError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a pickle of something that is not a model
-        raise InputError(f"{path}: loaded, but it is not {with_article(plugin.display_name)} model mdreg "
-                         f"can describe ({type(exc).__name__}: {exc})") from exc
+        raise InputError(
+            f"{path}: loaded, but it is not {with_article(plugin.display_name)} model mdreg "
+            f"can describe ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
@@ -261,13 +310,22 @@ def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
     except NotImplementedError:
         return None
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"the model could not predict on {what}: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"the model could not predict on {what}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, facts: ModelFacts,
-                    model_file: str, score_py: str | Path | None, trust: bool,
-                    admitted: frozenset[tuple[str, str]]) -> None:
+def _write_score_py(
+    tmp: Path,
+    plugin: Framework,
+    model: Any,
+    source: Path,
+    facts: ModelFacts,
+    model_file: str,
+    score_py: str | Path | None,
+    trust: bool,
+    admitted: frozenset[tuple[str, str]],
+) -> None:
     if score_py:
         shutil.copyfile(score_py, tmp / layout.SCORE_PY)
         return
@@ -275,12 +333,21 @@ def _write_score_py(tmp: Path, plugin: Framework, model: Any, source: Path, fact
 
     context = plugin.template_context(model, source)
     loader = context.get("loader")  # how score.py reads the model file
-    unpickle = (_unpickling(plugin, tmp / model_file, loader, trust, admitted)
-                if loader in ("joblib", "pickle") else None)
-    text = render(plugin.template, plugin.template_package, mdreg_version=__version__,
-                  display_name=plugin.display_name,
-                  algorithm=facts.algorithm, model_file_name=model_file, unpickle=unpickle,
-                  **context)
+    unpickle = (
+        _unpickling(plugin, tmp / model_file, loader, trust, admitted)
+        if loader in ("joblib", "pickle")
+        else None
+    )
+    text = render(
+        plugin.template,
+        plugin.template_package,
+        mdreg_version=__version__,
+        display_name=plugin.display_name,
+        algorithm=facts.algorithm,
+        model_file_name=model_file,
+        unpickle=unpickle,
+        **context,
+    )
     (tmp / layout.SCORE_PY).write_text(text, encoding="utf-8")
 
 
@@ -292,48 +359,5 @@ def _hyperparameters(tmp: Path, facts: ModelFacts) -> Any:
     return None
 
 
-def _metadata(plugin: Framework, detection: Detection, facts: ModelFacts, model_file: str,
-              env: conda.CondaEnv, use_case_type: str | None, hyperparameters: Any,
-              trust: bool, verdict: str, training_script: str | Path | None) -> dict[str, Any]:
-    items = [
-        custom("ModelSerializationFormat", _serialization_format(plugin, facts, model_file),
-               "Training Profile"),
-        custom("ModelFileName", model_file, "Other"),
-        custom("ClientLibrary", "mdreg", "Other"),
-        custom("CondaEnvironment", env.slug, "Training Environment"),
-        custom("CondaEnvironmentPath", env.path, "Training Environment"),
-        custom("EnvironmentType", env.env_type, "Training Environment"),
-        custom("SlugName", env.slug, "Training Environment"),
-    ]
-    where = Path(training_script).parent if training_script else Path.cwd()
-    return new_metadata(
-        taxonomy={
-            "UseCaseType": use_case_type or facts.use_case_type or "other",
-            "Framework": plugin.taxonomy_framework,
-            "FrameworkVersion": facts.framework_version or plugin.version(),
-            "Algorithm": facts.algorithm,
-            "Hyperparameters": hyperparameters,
-        },
-        custom_items=items,
-        provenance=git_provenance(where, Path(training_script) if training_script else None),
-        extra={"framework": plugin.name, "model_file": model_file,
-               "detection": detection.evidence, "scan_verdict": verdict, "trusted": trust,
-               "hyperparameters_file": layout.HYPERPARAMETERS if hyperparameters is None else None,
-               "features": facts.feature_names, "classes": facts.classes},
-    )
-
-
-def _serialization_format(plugin: Framework, facts: ModelFacts, model_file: str) -> str:
-    """What the model says, else the plugin's native format, unless it fell back to
-    another file (a Pipeline kept as a pickle by a framework whose format is JSON, say)."""
-    if facts.serialization_format:
-        return facts.serialization_format
-    if model_file == plugin.model_file_name:
-        return plugin.serialization_format
-    suffix = Path(model_file).suffix.lstrip(".")
-    return {"pkl": "pickle", "": plugin.serialization_format}.get(suffix, suffix)
-
-
 def _write_json(path: Path, doc: Any) -> None:
     path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-

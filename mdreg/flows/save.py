@@ -67,13 +67,23 @@ class SaveResult:
     warnings: list[str] = field(default_factory=list)  # files shipped that look like secrets
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.record.to_dict(), "route": self.route,
-                "introspection_ok": self.introspection_ok, "failed_checks": self.failed_checks,
-                "bucket_object": self.bucket_object, "warnings": self.warnings}
+        return {
+            **self.record.to_dict(),
+            "route": self.route,
+            "introspection_ok": self.introspection_ok,
+            "failed_checks": self.failed_checks,
+            "bucket_object": self.bucket_object,
+            "warnings": self.warnings,
+        }
 
 
-def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog | None = None,
-               progress: ProgressFactory = no_progress) -> SaveResult:
+def save_model(
+    artifact: str | Path,
+    options: SaveOptions,
+    *,
+    catalog: Catalog | None = None,
+    progress: ProgressFactory = no_progress,
+) -> SaveResult:
     """Check, zip and store ``artifact`` in ``catalog`` (default: the configured one)."""
     from mdreg.catalog import open_catalog  # noqa: PLC0415
 
@@ -85,8 +95,10 @@ def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog |
         failed = _introspect(artifact, options.ignore_introspection)
         verified = _verify(artifact, options.no_verify)
         details = build_details(artifact, options, failed_checks=failed.results)
-        details.custom_metadata_list = [*(c for c in details.custom_metadata_list
-                                          if c.get("key") != "VerifyResult"), verified]
+        details.custom_metadata_list = [
+            *(c for c in details.custom_metadata_list if c.get("key") != "VerifyResult"),
+            verified,
+        ]
         details.check()
         check_label_free(cat, details)
         staging = cat.staging_dir()
@@ -96,9 +108,12 @@ def save_model(artifact: str | Path, options: SaveOptions, *, catalog: Catalog |
             if bucket is None:
                 with progress(size, "store") as advance:
                     record = cat.save(details, zip_path, move=staged, sha256=sha, progress=advance)
-                return SaveResult(record, "direct", not failed.names, failed.names, warnings=warnings)
-            result = _save_through_bucket(cat, details, zip_path, size, artifact, options,
-                                          failed.names, progress)
+                return SaveResult(
+                    record, "direct", not failed.names, failed.names, warnings=warnings
+                )
+            result = _save_through_bucket(
+                cat, details, zip_path, size, artifact, options, failed.names, progress
+            )
             result.warnings = warnings
             return result
         finally:
@@ -117,7 +132,8 @@ def check_label_free(catalog: Catalog, details: ModelDetails) -> None:
         if record.version_label == details.version_label:
             raise VersionLabelTakenError(
                 f"version label {details.version_label!r} is already used in version set "
-                f"{details.version_set!r} (by {record.id}): choose another --version-label")
+                f"{details.version_set!r} (by {record.id}): choose another --version-label"
+            )
 
 
 # -- steps ----------------------------------------------------------------------------
@@ -131,10 +147,17 @@ def _check_options(options: SaveOptions) -> Any:
         raise UsageError("--keep-bucket-object needs --bucket URI")
     if options.version_label is not None and not options.version_set:
         raise UsageError("a version label needs a version set: add --version-set NAME")
-    check_text([("--display-name", options.display_name), ("--description", options.description),
-                ("--version-set", options.version_set), ("--version-label", options.version_label),
-                ("--compartment-id", options.compartment_id), ("--project-id", options.project_id),
-                *(("--tag", f"{k}={v}") for k, v in options.freeform_tags.items())])  # before the slow steps
+    check_text(
+        [
+            ("--display-name", options.display_name),
+            ("--description", options.description),
+            ("--version-set", options.version_set),
+            ("--version-label", options.version_label),
+            ("--compartment-id", options.compartment_id),
+            ("--project-id", options.project_id),
+            *(("--tag", f"{k}={v}") for k, v in options.freeform_tags.items()),
+        ]
+    )  # before the slow steps
     if options.bucket is None:
         return None
     from mdreg.storage.uri import open_bucket, parse_uri  # noqa: PLC0415
@@ -156,7 +179,8 @@ def _introspect(artifact: Path, ignore: bool) -> _Introspection:
     if names and not ignore:
         raise ChecksFailedError(
             f"introspection failed: {', '.join(names)}: fix them (`mdreg introspect {artifact}` "
-            "says how) or pass --ignore-introspection")
+            "says how) or pass --ignore-introspection"
+        )
     return _Introspection(names, report.to_ads())
 
 
@@ -173,13 +197,22 @@ def _verify(artifact: Path, skip: bool) -> dict[str, Any]:
         if not result.ok:
             raise ChecksFailedError(
                 f"verify failed at {result.stage}: {result.error}; fix score.py (`mdreg verify "
-                f"{artifact}` shows the traceback) or pass --no-verify")
-        doc = {"ok": True, "stage": "predict" if result.predict_s is not None else "load_model",
-               "parity": result.parity, "seconds": round(time.perf_counter() - start, 3)}
+                f"{artifact}` shows the traceback) or pass --no-verify"
+            )
+        doc = {
+            "ok": True,
+            "stage": "predict" if result.predict_s is not None else "load_model",
+            "parity": result.parity,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
     doc["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return {"key": "VerifyResult", "value": json.dumps(doc, separators=(",", ":")),
-            "category": "Other", "description": "mdreg verify at save: score.py run on the "
-            "kept sample (or up to load_model without one)"}
+    return {
+        "key": "VerifyResult",
+        "value": json.dumps(doc, separators=(",", ":")),
+        "category": "Other",
+        "description": "mdreg verify at save: score.py run on the "
+        "kept sample (or up to load_model without one)",
+    }
 
 
 def _keeps_sample(artifact: Path) -> bool:
@@ -188,33 +221,53 @@ def _keeps_sample(artifact: Path) -> bool:
     return _SideFiles(artifact).json(layout.SAMPLE) is not None
 
 
-def build_details(artifact: Path, options: SaveOptions, *,
-                  failed_checks: dict[str, Any] | None = None) -> ModelDetails:
+def build_details(
+    artifact: Path, options: SaveOptions, *, failed_checks: dict[str, Any] | None = None
+) -> ModelDetails:
     """The record to create, from the artifact's metadata, schemas and the options."""
     side = _SideFiles(artifact)
     meta = side.json(layout.METADATA) or {}
     if not isinstance(meta, dict):
         raise ArtifactError(f"{artifact}: {layout.METADATA} is not a JSON object")
-    defined = [{"key": i["key"], "value": i.get("value")} for i in meta.get("taxonomy") or []
-               if isinstance(i, dict) and i.get("key") and i.get("value") is not None
-               and i["key"] != "ArtifactTestResults"]
+    defined = [
+        {"key": i["key"], "value": i.get("value")}
+        for i in meta.get("taxonomy") or []
+        if isinstance(i, dict)
+        and i.get("key")
+        and i.get("value") is not None
+        and i["key"] != "ArtifactTestResults"
+    ]
     if failed_checks is not None:
         defined.append({"key": "ArtifactTestResults", "value": failed_checks})
-    custom = [{"key": i.get("key"), "value": i.get("value"), "category": i.get("category", "Other"),
-               "description": i.get("description", "")}
-              for i in meta.get("custom") or [] if isinstance(i, dict)]
+    custom = [
+        {
+            "key": i.get("key"),
+            "value": i.get("value"),
+            "category": i.get("category", "Other"),
+            "description": i.get("description", ""),
+        }
+        for i in meta.get("custom") or []
+        if isinstance(i, dict)
+    ]
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     name = options.display_name
     if name is None:  # the folder's name, its bytes that are not UTF-8 as escapes (art\xff)
         name = escaped(artifact.resolve().name)
         name = name[:-4] if name.lower().endswith(".zip") else name
     return ModelDetails(
-        display_name=name, description=options.description,
-        compartment_id=options.compartment_id, project_id=options.project_id,
-        freeform_tags=dict(options.freeform_tags), custom_metadata_list=custom,
-        defined_metadata_list=defined, input_schema=side.json(layout.INPUT_SCHEMA),
-        output_schema=side.json(layout.OUTPUT_SCHEMA), provenance=provenance or {},
-        version_set=options.version_set, version_label=options.version_label)
+        display_name=name,
+        description=options.description,
+        compartment_id=options.compartment_id,
+        project_id=options.project_id,
+        freeform_tags=dict(options.freeform_tags),
+        custom_metadata_list=custom,
+        defined_metadata_list=defined,
+        input_schema=side.json(layout.INPUT_SCHEMA),
+        output_schema=side.json(layout.OUTPUT_SCHEMA),
+        provenance=provenance or {},
+        version_set=options.version_set,
+        version_label=options.version_label,
+    )
 
 
 class _SideFiles:
@@ -246,14 +299,17 @@ class _SideFiles:
                 except KeyError:
                     return None
                 if info.file_size > _MAX_SIDE_FILE_BYTES:
-                    raise ArtifactError(f"{self.artifact}: {rel} is over {_MAX_SIDE_FILE_BYTES} bytes")
+                    raise ArtifactError(
+                        f"{self.artifact}: {rel} is over {_MAX_SIDE_FILE_BYTES} bytes"
+                    )
                 return zf.read(info)
         except (zipfile.BadZipFile, OSError) as exc:
             raise ArtifactError(f"{self.artifact} is not a readable zip file ({exc})") from exc
 
 
-def _zip(artifact: Path, staging: Path, progress: ProgressFactory
-         ) -> tuple[Path, int, str | None, bool, list[str]]:
+def _zip(
+    artifact: Path, staging: Path, progress: ProgressFactory
+) -> tuple[Path, int, str | None, bool, list[str]]:
     """(zip path, size, sha256 when known, whether it is a staged copy the catalog may take,
     warnings about files in it that look like keys or tokens)."""
     if artifact.is_file():
@@ -271,18 +327,29 @@ def _zip(artifact: Path, staging: Path, progress: ProgressFactory
 def _check_route(catalog: Catalog, size: int, have_bucket: bool) -> None:
     limit = catalog.max_artifact_bytes
     if limit is not None and size > limit:
-        raise InputError(f"the artifact zip is {size} bytes; the {catalog.name} catalog takes at "
-                         f"most {limit}: move data out of the artifact"
-                         + (" or raise MDREG_LOCAL_MAX_ARTIFACT_BYTES" if catalog.name == "local" else ""))
+        raise InputError(
+            f"the artifact zip is {size} bytes; the {catalog.name} catalog takes at "
+            f"most {limit}: move data out of the artifact"
+            + (" or raise MDREG_LOCAL_MAX_ARTIFACT_BYTES" if catalog.name == "local" else "")
+        )
     direct = catalog.max_direct_bytes
     if direct is not None and size > direct and not have_bucket:
-        raise UsageError(f"the artifact zip is {size} bytes, over {direct}: the {catalog.name} "
-                         "catalog takes it only through a bucket; add --bucket oci://bucket@namespace/prefix")
+        raise UsageError(
+            f"the artifact zip is {size} bytes, over {direct}: the {catalog.name} "
+            "catalog takes it only through a bucket; add --bucket oci://bucket@namespace/prefix"
+        )
 
 
-def _save_through_bucket(catalog: Catalog, details: ModelDetails, zip_path: Path, size: int,
-                         artifact: Path, options: SaveOptions, failed: list[str],
-                         progress: ProgressFactory) -> SaveResult:
+def _save_through_bucket(
+    catalog: Catalog,
+    details: ModelDetails,
+    zip_path: Path,
+    size: int,
+    artifact: Path,
+    options: SaveOptions,
+    failed: list[str],
+    progress: ProgressFactory,
+) -> SaveResult:
     from mdreg.catalog.ids import ulid  # noqa: PLC0415
     from mdreg.storage.uri import open_location  # noqa: PLC0415
 
@@ -310,5 +377,11 @@ def _delete_quietly(bucket: Any, key: str) -> None:
         pass
 
 
-__all__ = ["LARGE_ARTIFACT_BYTES", "SaveOptions", "SaveResult", "build_details",
-           "check_label_free", "save_model"]
+__all__ = [
+    "LARGE_ARTIFACT_BYTES",
+    "SaveOptions",
+    "SaveResult",
+    "build_details",
+    "check_label_free",
+    "save_model",
+]

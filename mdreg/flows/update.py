@@ -19,15 +19,23 @@ class ModelEdit:
 
     @property
     def empty(self) -> bool:
-        return (self.display_name is None and self.description is None and not self.set_tags
-                and not self.remove_tags and not self.set_metadata and not self.remove_metadata)
+        return (
+            self.display_name is None
+            and self.description is None
+            and not self.set_tags
+            and not self.remove_tags
+            and not self.set_metadata
+            and not self.remove_metadata
+        )
 
 
 def update_model(catalog: Catalog, model_id: str, edit: ModelEdit) -> ModelRecord:
     """Apply ``edit`` to the model; the limits are checked before anything changes."""
     if edit.empty:
-        raise UsageError("nothing to update: give --display-name, --description, --tag, "
-                         "--remove-tag, --metadata or --remove-metadata")
+        raise UsageError(
+            "nothing to update: give --display-name, --description, --tag, "
+            "--remove-tag, --metadata or --remove-metadata"
+        )
     record = catalog.get(model_id)
     changes = ModelUpdate(display_name=edit.display_name, description=edit.description)
     if edit.set_tags or edit.remove_tags:

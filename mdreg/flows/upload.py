@@ -23,12 +23,18 @@ class UploadResult:
     warnings: list[str] = field(default_factory=list)  # files shipped that look like secrets
 
     def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "key": self.key, "size": self.size, "sha256": self.sha256,
-                "warnings": self.warnings}
+        return {
+            "uri": self.uri,
+            "key": self.key,
+            "size": self.size,
+            "sha256": self.sha256,
+            "warnings": self.warnings,
+        }
 
 
-def upload_artifact(artifact: str | Path, uri: str, *,
-                    progress: ProgressFactory = no_progress) -> UploadResult:
+def upload_artifact(
+    artifact: str | Path, uri: str, *, progress: ProgressFactory = no_progress
+) -> UploadResult:
     """Put ``artifact`` (folder: zipped first; or a .zip) at ``uri``: a ``.zip`` object URI,
     or a prefix under which it goes as ``ARTIFACT-NAME.zip``."""
     artifact = Path(artifact)
@@ -54,8 +60,9 @@ def upload_artifact(artifact: str | Path, uri: str, *,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _put(bucket: Any, key: str, path: Path, progress: ProgressFactory,
-         warnings: list[str]) -> UploadResult:
+def _put(
+    bucket: Any, key: str, path: Path, progress: ProgressFactory, warnings: list[str]
+) -> UploadResult:
     size = path.stat().st_size
     with progress(size, "upload") as advance:
         info = bucket.put(key, path, progress=advance)

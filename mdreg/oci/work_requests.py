@@ -12,8 +12,15 @@ from mdreg.oci.errors import translated
 from mdreg.oci.settings import OciSettings
 
 
-def follow(ds: Any, work_request_id: str, what: str, settings: OciSettings, *, size: int = 0,
-           progress: ProgressFn | None = None) -> None:
+def follow(
+    ds: Any,
+    work_request_id: str,
+    what: str,
+    settings: OciSettings,
+    *,
+    size: int = 0,
+    progress: ProgressFn | None = None,
+) -> None:
     """Poll the work request (``ds``: the Data Science client) until it ends; feed
     ``progress`` its percentage of ``size``; RemoteError with the service's error messages
     when it does not succeed, or when it runs past ``work_request_timeout_seconds``."""
@@ -31,11 +38,14 @@ def follow(ds: Any, work_request_id: str, what: str, settings: OciSettings, *, s
                 progress(size - reported)
             return
         if wr.status in ("FAILED", "CANCELED"):
-            raise RemoteError(f"{what}: work request {work_request_id} {wr.status}"
-                              f"{_errors(ds, work_request_id)}")
+            raise RemoteError(
+                f"{what}: work request {work_request_id} {wr.status}{_errors(ds, work_request_id)}"
+            )
         if time.monotonic() > deadline:
-            raise RemoteError(f"{what}: work request {work_request_id} still {wr.status} after "
-                              f"{settings.work_request_timeout_seconds:.0f} s")
+            raise RemoteError(
+                f"{what}: work request {work_request_id} still {wr.status} after "
+                f"{settings.work_request_timeout_seconds:.0f} s"
+            )
         time.sleep(settings.poll_seconds)
 
 

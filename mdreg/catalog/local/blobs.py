@@ -58,8 +58,14 @@ class BlobStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
         return self.tmp / owned_name(kind, token_bytes=8)
 
-    def put_file(self, src: Path, *, move: bool = False, sha256: str | None = None,
-                 progress: ProgressFn | None = None) -> Blob:
+    def put_file(
+        self,
+        src: Path,
+        *,
+        move: bool = False,
+        sha256: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Blob:
         """Store the file ``src``: copied (hashing on the way), or renamed when ``move``
         and on the same file system (hashed first, unless ``sha256`` is given). Returns
         the blob, deduplicated by sha256."""

@@ -30,7 +30,7 @@ from mdreg.catalog.base import (
     check_fields,
     check_version_set_name,
 )
-from mdreg.catalog.ids import is_local_id, new_model_id, new_version_set_id
+from mdreg.catalog.ids import is_local_id
 from mdreg.catalog.local.blobs import BlobStore
 from mdreg.catalog.local.gc import FsckReport, GcReport, check, collect_garbage, remove_leftovers
 from mdreg.catalog.local.locks import FileLock
@@ -41,12 +41,12 @@ from mdreg.catalog.local.rows import (
     SUMMARY_COLUMNS,
     Transaction,
     dumps,
-    dumps_opt,
+    get_version_set,
+    insert_model,
+    insert_version_set,
     label_taken,
-    now,
     record,
     summary,
-    user,
 )
 from mdreg.catalog.local.schema import open_database
 from mdreg.errors import ArtifactError, InputError, MdregError
@@ -54,7 +54,7 @@ from mdreg.home import ENV_LOCAL_MAX_ARTIFACT_BYTES, env_bytes, mdreg_home
 from mdreg.storage.base import Bucket
 
 _CLEANUP_LOCK_S = 10.0  # a failed save waits this long to remove its blob, else gc does
-ACTIVE = "ACTIVE"
+
 
 class LocalCatalog(Catalog):
     """The catalog under ``home`` (default ``$MDREG_HOME``, else ``~/.mdreg``)."""
@@ -62,13 +62,20 @@ class LocalCatalog(Catalog):
     name = "local"
     max_direct_bytes = None
 
-    def __init__(self, home: str | Path | None = None, *,
-                 max_artifact_bytes: int | Literal["env"] | None = "env") -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        max_artifact_bytes: int | Literal["env"] | None = "env",
+    ) -> None:
         """``max_artifact_bytes``: "env" reads $MDREG_LOCAL_MAX_ARTIFACT_BYTES (default
         6 GiB, as the OCI catalog; ``none`` for no limit)."""
         self.home = Path(home) if home is not None else mdreg_home()
-        self.max_artifact_bytes = (env_bytes(ENV_LOCAL_MAX_ARTIFACT_BYTES, MAX_OCI_ARTIFACT_BYTES)
-                                   if max_artifact_bytes == "env" else max_artifact_bytes)
+        self.max_artifact_bytes = (
+            env_bytes(ENV_LOCAL_MAX_ARTIFACT_BYTES, MAX_OCI_ARTIFACT_BYTES)
+            if max_artifact_bytes == "env"
+            else max_artifact_bytes
+        )
         self.blobs = BlobStore(self.home / "blobs")
         self._blob_lock = FileLock(self.home / ".blobs.lock")
         self._db: sqlite3.Connection | None = None
@@ -97,8 +104,15 @@ class LocalCatalog(Catalog):
         return path
 
     # -- models -------------------------------------------------------------------------
-    def save(self, details: ModelDetails, artifact_zip: Path, *, move: bool = False,
-             sha256: str | None = None, progress: ProgressFn | None = None) -> ModelRecord:
+    def save(
+        self,
+        details: ModelDetails,
+        artifact_zip: Path,
+        *,
+        move: bool = False,
+        sha256: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> ModelRecord:
         details.check()
         self._check_size(_file_size(artifact_zip))
         self.db  # noqa: B018 - opens (and creates) the catalog before its lock file
@@ -107,11 +121,16 @@ class LocalCatalog(Catalog):
         try:
             with self._blob_lock.shared():
                 try:
-                    blob = self.blobs.put_file(Path(artifact_zip), move=move,
-                                               sha256=sha256 if move else None, progress=progress)
+                    blob = self.blobs.put_file(
+                        Path(artifact_zip),
+                        move=move,
+                        sha256=sha256 if move else None,
+                        progress=progress,
+                    )
                 except OSError as exc:
-                    raise MdregError(f"cannot store the artifact in {self.blobs.root}: "
-                                     f"{exc.strerror or exc}") from exc
+                    raise MdregError(
+                        f"cannot store the artifact in {self.blobs.root}: {exc.strerror or exc}"
+                    ) from exc
                 stored = blob.sha256
                 record = self._insert(details, blob.sha256, blob.size)
                 stored = None
@@ -120,8 +139,9 @@ class LocalCatalog(Catalog):
             if stored is not None:
                 self._remove_if_unused(stored)
 
-    def save_from_bucket(self, details: ModelDetails, bucket: Bucket, key: str, *,
-                         progress: ProgressFn | None = None) -> ModelRecord:
+    def save_from_bucket(
+        self, details: ModelDetails, bucket: Bucket, key: str, *, progress: ProgressFn | None = None
+    ) -> ModelRecord:
         from mdreg.storage.base import ObjectNotFoundError  # noqa: PLC0415
 
         details.check()
@@ -155,23 +175,33 @@ class LocalCatalog(Catalog):
                 self._remove_if_unused(stored)
 
     def get(self, model_id: str) -> ModelRecord:
-        row = self.db.execute(f"SELECT {RECORD_COLUMNS} {FROM_RECORD} WHERE m.id = ?",
-                              (model_id,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {RECORD_COLUMNS} {FROM_RECORD} WHERE m.id = ?", (model_id,)
+        ).fetchone()
         if row is None:
             raise ModelNotFoundError(f"no model {model_id} in the local catalog ({self.home})")
         return record(row)
 
-    def list(self, *, version_set: str | None = None, tags: dict[str, str] | None = None,
-             name_contains: str | None = None, compartment_id: str | None = None,
-             project_id: str | None = None, limit: int | None = None) -> list[ModelSummary]:
+    def list(
+        self,
+        *,
+        version_set: str | None = None,
+        tags: dict[str, str] | None = None,
+        name_contains: str | None = None,
+        compartment_id: str | None = None,
+        project_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelSummary]:
         where: list[str] = []
         args: list[Any] = []
         if version_set is not None:
             where.append("(vs.name = ? OR vs.id = ?)")
             args += [version_set, version_set]
         for k, v in (tags or {}).items():
-            where.append("EXISTS (SELECT 1 FROM json_each(m.freeform_tags) t "
-                         "WHERE t.key = ? AND t.value = ?)")
+            where.append(
+                "EXISTS (SELECT 1 FROM json_each(m.freeform_tags) t "
+                "WHERE t.key = ? AND t.value = ?)"
+            )
             args += [k, v]
         if name_contains:
             where.append("instr(lower(m.display_name), lower(?)) > 0")
@@ -196,14 +226,22 @@ class LocalCatalog(Catalog):
     def update(self, model_id: str, changes: ModelUpdate) -> ModelRecord:
         with self._write():
             new = changes.applied_to(self.get(model_id))
-            check_fields(new.display_name, new.description, new.custom_metadata_list,
-                         new.defined_metadata_list)
-            self.db.execute("UPDATE models SET display_name = ?, description = ?, freeform_tags = ? "
-                            "WHERE id = ?", (new.display_name, new.description,
-                                             dumps(new.freeform_tags), model_id))
-            self.db.execute("UPDATE model_documents SET custom_metadata = ?, defined_metadata = ? "
-                            "WHERE model_id = ?", (dumps(new.custom_metadata_list),
-                                                   dumps(new.defined_metadata_list), model_id))
+            check_fields(
+                new.display_name,
+                new.description,
+                new.custom_metadata_list,
+                new.defined_metadata_list,
+            )
+            self.db.execute(
+                "UPDATE models SET display_name = ?, description = ?, freeform_tags = ? "
+                "WHERE id = ?",
+                (new.display_name, new.description, dumps(new.freeform_tags), model_id),
+            )
+            self.db.execute(
+                "UPDATE model_documents SET custom_metadata = ?, defined_metadata = ? "
+                "WHERE model_id = ?",
+                (dumps(new.custom_metadata_list), dumps(new.defined_metadata_list), model_id),
+            )
         return new
 
     def delete(self, model_id: str) -> None:
@@ -215,35 +253,41 @@ class LocalCatalog(Catalog):
             if alone and not self._referenced(sha):
                 self.blobs.remove(sha)
 
-    def download_artifact(self, model_id: str, dest: Path, *,
-                          progress: ProgressFn | None = None) -> Path:
+    def download_artifact(
+        self, model_id: str, dest: Path, *, progress: ProgressFn | None = None
+    ) -> Path:
         record = self.get(model_id)
         dest = Path(dest)
         try:
             f = open(self.blobs.path_for(record.artifact_sha256), "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError as exc:
-            raise ArtifactError(f"the artifact of {model_id} is missing from {self.blobs.root}: "
-                                "the catalog was damaged; delete the model and save it again") from exc
+            raise ArtifactError(
+                f"the artifact of {model_id} is missing from {self.blobs.root}: "
+                "the catalog was damaged; delete the model and save it again"
+            ) from exc
         with f:
             try:
                 write_atomically(f, dest, progress=progress, expected_sha256=record.artifact_sha256)
             except DigestMismatch as exc:
-                raise ArtifactError(f"the stored artifact of {model_id} is corrupt ({exc}): "
-                                    "delete the model and save it again") from exc
+                raise ArtifactError(
+                    f"the stored artifact of {model_id} is corrupt ({exc}): "
+                    "delete the model and save it again"
+                ) from exc
             except OSError as exc:
                 raise MdregError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         return dest
 
     @contextmanager
-    def open_artifact(self, model_id: str, *,
-                      progress: ProgressFn | None = None) -> Iterator[Path]:
+    def open_artifact(self, model_id: str, *, progress: ProgressFn | None = None) -> Iterator[Path]:
         """The stored blob itself: no copy. Its bytes are not re-hashed here; a caller
         that unzips it has every entry's CRC checked, and ``load`` the manifest's hashes."""
         record = self.get(model_id)
         path = self.blobs.path_for(record.artifact_sha256)
         if not path.is_file():
-            raise ArtifactError(f"the artifact of {model_id} is missing from {self.blobs.root}: "
-                                "the catalog was damaged; delete the model and save it again")
+            raise ArtifactError(
+                f"the artifact of {model_id} is missing from {self.blobs.root}: "
+                "the catalog was damaged; delete the model and save it again"
+            )
         if progress is not None:
             progress(record.artifact_size)  # nothing to fetch: it is here already
         with self._blob_lock.shared():  # gc must not take it away while it is read
@@ -255,19 +299,16 @@ class LocalCatalog(Catalog):
         if is_local_id(name):
             raise InputError(f"{name!r} looks like an id: choose another version set name")
         with self._write():
-            return self._create_version_set(name, description, None, None)
+            return insert_version_set(self.db, name, description, None, None)
 
     def get_version_set(self, name_or_id: str) -> VersionSet:
-        row = self.db.execute("SELECT id, name, description, time_created, created_by, "
-                              "compartment_id, project_id FROM version_sets "
-                              "WHERE name = ? OR id = ?", (name_or_id, name_or_id)).fetchone()
-        if row is None:
-            raise ModelNotFoundError(f"no version set {name_or_id!r} in the local catalog")
-        return VersionSet(*row)
+        return get_version_set(self.db, name_or_id)
 
     def list_version_sets(self) -> list[VersionSet]:
-        rows = self.db.execute("SELECT id, name, description, time_created, created_by, "
-                               "compartment_id, project_id FROM version_sets ORDER BY name")
+        rows = self.db.execute(
+            "SELECT id, name, description, time_created, created_by, "
+            "compartment_id, project_id FROM version_sets ORDER BY name"
+        )
         return [VersionSet(*r) for r in rows]
 
     # -- local only -----------------------------------------------------------------------
@@ -286,9 +327,11 @@ class LocalCatalog(Catalog):
     def _check_size(self, size: int) -> None:
         limit = self.max_artifact_bytes
         if limit is not None and size > limit:
-            raise InputError(f"the artifact zip is {size} bytes, over the local catalog's limit "
-                             f"of {limit} (the OCI catalog takes at most {MAX_OCI_ARTIFACT_BYTES}); "
-                             f"set {ENV_LOCAL_MAX_ARTIFACT_BYTES} to raise it")
+            raise InputError(
+                f"the artifact zip is {size} bytes, over the local catalog's limit "
+                f"of {limit} (the OCI catalog takes at most {MAX_OCI_ARTIFACT_BYTES}); "
+                f"set {ENV_LOCAL_MAX_ARTIFACT_BYTES} to raise it"
+            )
 
     def _remove_if_unused(self, sha256: str) -> None:
         """After a save that stored its blob but not its row: remove the blob unless a
@@ -297,8 +340,9 @@ class LocalCatalog(Catalog):
         the lock stays busy or the database cannot answer, the blob is left to ``gc``."""
         try:
             with FileLock(self._blob_lock.path, timeout=_CLEANUP_LOCK_S).exclusive():
-                used = self.db.execute("SELECT 1 FROM models WHERE artifact_sha256 = ? LIMIT 1",
-                                       (sha256,)).fetchone()
+                used = self.db.execute(
+                    "SELECT 1 FROM models WHERE artifact_sha256 = ? LIMIT 1", (sha256,)
+                ).fetchone()
                 if used is None:
                     self.blobs.remove(sha256)
         except (MdregError, OSError, sqlite3.Error):
@@ -310,66 +354,25 @@ class LocalCatalog(Catalog):
         row = self.db.execute(
             "SELECT m.id FROM models m JOIN version_sets vs ON vs.id = m.version_set_id "
             "WHERE (vs.name = ? OR vs.id = ?) AND m.version_label = ?",
-            (details.version_set, details.version_set, details.version_label)).fetchone()
+            (details.version_set, details.version_set, details.version_label),
+        ).fetchone()
         if row:
             raise label_taken(details, row[0])
 
     def _insert(self, details: ModelDetails, sha256: str, size: int) -> ModelRecord:
-        model_id = new_model_id()
-        created = now()
         with self._write():
             if not self.blobs.exists(sha256):  # cannot happen under the blob lock; be sure
                 raise MdregError(f"the artifact blob {sha256} vanished before it was recorded")
-            vs = None
-            if details.version_set is not None:
-                vs = self._version_set_for_save(details)
-                if details.version_label is not None:
-                    taken = self.db.execute("SELECT id FROM models WHERE version_set_id = ? AND "
-                                            "version_label = ?", (vs.id, details.version_label)).fetchone()
-                    if taken:
-                        raise label_taken(details, taken[0])
-            self.db.execute(
-                "INSERT INTO models (id, display_name, description, lifecycle_state, time_created, "
-                "created_by, compartment_id, project_id, freeform_tags, defined_tags, "
-                "version_set_id, version_label, artifact_sha256, artifact_size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (model_id, details.display_name, details.description, ACTIVE, created, user(),
-                 details.compartment_id, details.project_id, dumps(details.freeform_tags),
-                 dumps(details.defined_tags), vs.id if vs else None, details.version_label,
-                 sha256, size))
-            self.db.execute(
-                "INSERT INTO model_documents (model_id, custom_metadata, defined_metadata, "
-                "input_schema, output_schema, provenance) VALUES (?, ?, ?, ?, ?, ?)",
-                (model_id, dumps(details.custom_metadata_list), dumps(details.defined_metadata_list),
-                 dumps_opt(details.input_schema), dumps_opt(details.output_schema),
-                 dumps(details.provenance)))
+            model_id = insert_model(self.db, details, sha256, size)
         return self.get(model_id)
 
-    def _version_set_for_save(self, details: ModelDetails) -> VersionSet:
-        name = details.version_set or ""
-        try:
-            return self.get_version_set(name)
-        except ModelNotFoundError:
-            if is_local_id(name):
-                raise
-            return self._create_version_set(name, None, details.compartment_id, details.project_id)
-
-    def _create_version_set(self, name: str, description: str | None,
-                            compartment_id: str | None, project_id: str | None) -> VersionSet:
-        vs = VersionSet(new_version_set_id(), name, description, now(), user(),
-                        compartment_id, project_id)
-        try:
-            self.db.execute("INSERT INTO version_sets (id, name, description, time_created, "
-                            "created_by, compartment_id, project_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (vs.id, vs.name, vs.description, vs.time_created, vs.created_by,
-                             vs.compartment_id, vs.project_id))
-        except sqlite3.IntegrityError as exc:
-            raise InputError(f"a version set named {name!r} already exists") from exc
-        return vs
-
     def _referenced(self, sha256: str) -> bool:
-        return self.db.execute("SELECT 1 FROM models WHERE artifact_sha256 = ? LIMIT 1",
-                               (sha256,)).fetchone() is not None
+        return (
+            self.db.execute(
+                "SELECT 1 FROM models WHERE artifact_sha256 = ? LIMIT 1", (sha256,)
+            ).fetchone()
+            is not None
+        )
 
 
 def _file_size(path: Path) -> int:
@@ -377,5 +380,3 @@ def _file_size(path: Path) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
-
-

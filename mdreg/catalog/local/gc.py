@@ -30,9 +30,14 @@ class GcReport:
     removed_leftovers: list[str] = field(default_factory=list)  # paths, in the folders given
 
     def to_dict(self) -> dict[str, Any]:
-        return {"removed_blobs": self.removed_blobs, "removed_bytes": self.removed_bytes,
-                "removed_temps": self.removed_temps, "kept_blobs": self.kept_blobs,
-                "dry_run": self.dry_run, "removed_leftovers": self.removed_leftovers}
+        return {
+            "removed_blobs": self.removed_blobs,
+            "removed_bytes": self.removed_bytes,
+            "removed_temps": self.removed_temps,
+            "kept_blobs": self.kept_blobs,
+            "dry_run": self.dry_run,
+            "removed_leftovers": self.removed_leftovers,
+        }
 
 
 @dataclass
@@ -58,8 +63,9 @@ def remove_leftovers(report: GcReport, folders: Iterable[Path]) -> None:
                 remove_temp(path)
 
 
-def collect_garbage(report: GcReport, db: sqlite3.Connection, blobs: BlobStore,
-                    blob_lock: FileLock) -> GcReport:
+def collect_garbage(
+    report: GcReport, db: sqlite3.Connection, blobs: BlobStore, blob_lock: FileLock
+) -> GcReport:
     """Remove blobs no model refers to and the blob store's stale temp files."""
     dry_run = report.dry_run
     with blob_lock.exclusive():

@@ -66,9 +66,11 @@ class FileLock:
                     if not wait:
                         raise _Busy() from None
                     if time.monotonic() > deadline:
-                        raise MdregError(f"the catalog in {self.path.parent} stayed busy for "
-                                         f"{self.timeout:.0f} s (another mdreg is saving "
-                                         "or collecting garbage): try again") from None
+                        raise MdregError(
+                            f"the catalog in {self.path.parent} stayed busy for "
+                            f"{self.timeout:.0f} s (another mdreg is saving "
+                            "or collecting garbage): try again"
+                        ) from None
                     time.sleep(_POLL_S)
             yield
         finally:

@@ -37,8 +37,10 @@ class Migrations:
 
     def applied(self, db: sqlite3.Connection) -> list[str]:
         try:
-            rows = db.execute(f"SELECT name FROM {_TABLE} WHERE migration_set = ? "
-                              "ORDER BY applied_at, rowid", (self.name,)).fetchall()
+            rows = db.execute(
+                f"SELECT name FROM {_TABLE} WHERE migration_set = ? ORDER BY applied_at, rowid",
+                (self.name,),
+            ).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
@@ -49,25 +51,33 @@ class Migrations:
         done = self.applied(db)
         unknown = [n for n in done if n not in {name for name, _ in self.steps}]
         if unknown:
-            raise MdregError(f"the {self.name} database was upgraded by a newer mdreg "
-                             f"(migration {unknown[0]}): upgrade mdreg to use it")
+            raise MdregError(
+                f"the {self.name} database was upgraded by a newer mdreg "
+                f"(migration {unknown[0]}): upgrade mdreg to use it"
+            )
         return [name for name, _ in self.steps if name not in done]
 
     def apply(self, db: sqlite3.Connection) -> list[str]:
         """Run the pending migrations (``db`` must be in autocommit mode); their names."""
         ran = []
-        db.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (migration_set TEXT NOT NULL, "
-                   "name TEXT NOT NULL, applied_at TEXT NOT NULL, "
-                   "PRIMARY KEY (migration_set, name))")
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {_TABLE} (migration_set TEXT NOT NULL, "
+            "name TEXT NOT NULL, applied_at TEXT NOT NULL, "
+            "PRIMARY KEY (migration_set, name))"
+        )
         for name, step in self.steps:
             db.execute("BEGIN IMMEDIATE")
             try:
-                done = db.execute(f"SELECT 1 FROM {_TABLE} WHERE migration_set = ? AND name = ?",
-                                  (self.name, name)).fetchone()
+                done = db.execute(
+                    f"SELECT 1 FROM {_TABLE} WHERE migration_set = ? AND name = ?",
+                    (self.name, name),
+                ).fetchone()
                 if not done:
                     step(db)
-                    db.execute(f"INSERT INTO {_TABLE} VALUES (?, ?, ?)",
-                               (self.name, name, datetime.now(UTC).isoformat()))
+                    db.execute(
+                        f"INSERT INTO {_TABLE} VALUES (?, ?, ?)",
+                        (self.name, name, datetime.now(UTC).isoformat()),
+                    )
                     ran.append(name)
                 db.execute("COMMIT")
             except BaseException:

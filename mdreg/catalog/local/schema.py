@@ -21,8 +21,7 @@ def open_database(home: Path) -> sqlite3.Connection:
     foreign keys, migrated to this mdreg's schema."""
     try:
         home.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(home / DB_NAME, isolation_level=None,
-                             timeout=BUSY_TIMEOUT_MS / 1000)
+        db = sqlite3.connect(home / DB_NAME, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except (OSError, sqlite3.Error) as exc:
         raise MdregError(f"cannot open the catalog in {home}: {exc}") from exc
     try:
@@ -84,8 +83,10 @@ def m001_models_and_version_sets(db: sqlite3.Connection) -> None:
             output_schema TEXT,
             provenance TEXT NOT NULL DEFAULT '{}'
         )""")
-    db.execute("CREATE UNIQUE INDEX models_version_label ON models (version_set_id, version_label) "
-               "WHERE version_label IS NOT NULL")
+    db.execute(
+        "CREATE UNIQUE INDEX models_version_label ON models (version_set_id, version_label) "
+        "WHERE version_label IS NOT NULL"
+    )
 
 
 @MIGRATIONS

@@ -29,8 +29,13 @@ from mdreg.oci.settings import OciSettings
 from mdreg.oci.work_requests import follow
 
 
-def download_direct(clients: OciClients, settings: OciSettings, record: ModelRecord, dest: Path,
-                    progress: ProgressFn | None) -> None:
+def download_direct(
+    clients: OciClients,
+    settings: OciSettings,
+    record: ModelRecord,
+    dest: Path,
+    progress: ProgressFn | None,
+) -> None:
     model_id = record.id
     seen = [0]
 
@@ -40,7 +45,9 @@ def download_direct(clients: OciClients, settings: OciSettings, record: ModelRec
             seen[0] = pos
 
     def attempt(_: int) -> tuple[Path, str, str, str | None]:
-        resp = clients.data_science.get_model_artifact_content(model_id, retry_strategy=retry.no_retries())
+        resp = clients.data_science.get_model_artifact_content(
+            model_id, retry_strategy=retry.no_retries()
+        )
         tmp = temp_name(dest)
         try:
             sha, md5 = _stream(resp, tmp, advance)
@@ -49,14 +56,19 @@ def download_direct(clients: OciClients, settings: OciSettings, record: ModelRec
             raise
         return tmp, sha, md5, resp.headers.get("content-md5")
 
-    with translated(f"downloading the artifact of {model_id}",
-                    not_found=lambda e: ModelNotFoundError(f"model {model_id} has no artifact in the "
-                                                           "OCI catalog")):
+    with translated(
+        f"downloading the artifact of {model_id}",
+        not_found=lambda e: ModelNotFoundError(
+            f"model {model_id} has no artifact in the OCI catalog"
+        ),
+    ):
         tmp, sha, md5, service_md5 = retry.call(attempt, settings)
     try:
         if service_md5 and service_md5 != md5:
-            raise RemoteError(f"the artifact of {model_id} arrived with MD5 {md5}; the service "
-                              f"says {service_md5}: try again")
+            raise RemoteError(
+                f"the artifact of {model_id} arrived with MD5 {md5}; the service "
+                f"says {service_md5}: try again"
+            )
         _check_sha(record, sha)
         os.replace(tmp, dest)
     except BaseException:
@@ -65,8 +77,13 @@ def download_direct(clients: OciClients, settings: OciSettings, record: ModelRec
     fsync_dir(dest.parent)
 
 
-def download_through_bucket(clients: OciClients, settings: OciSettings, record: ModelRecord,
-                            dest: Path, progress: ProgressFn | None) -> None:
+def download_through_bucket(
+    clients: OciClients,
+    settings: OciSettings,
+    record: ModelRecord,
+    dest: Path,
+    progress: ProgressFn | None,
+) -> None:
     from oci.data_science.models import (  # noqa: PLC0415
         ArtifactImportDetailsObjectStorage,
         ImportModelArtifactDetails,
@@ -78,16 +95,22 @@ def download_through_bucket(clients: OciClients, settings: OciSettings, record: 
 
     uri = parse_uri(settings.bucket or "")
     if uri.scheme != "oci":
-        raise MdregError(f"--bucket {uri}: the OCI catalog hands out large artifacts only into "
-                         "oci:// buckets")
+        raise MdregError(
+            f"--bucket {uri}: the OCI catalog hands out large artifacts only into oci:// buckets"
+        )
     bucket = OciBucket(uri.bucket, uri.namespace, clients=clients)
     key = uri.key(f"{record.id.rsplit('.', 1)[-1][:24]}-{ulid().lower()}.zip")
     target = ArtifactImportDetailsObjectStorage(
-        namespace=bucket.namespace, destination_bucket=bucket.name, destination_object_name=key,
-        destination_region=bucket.region)
+        namespace=bucket.namespace,
+        destination_bucket=bucket.name,
+        destination_object_name=key,
+        destination_region=bucket.region,
+    )
     what = f"importing the artifact of {record.id} into {bucket.uri_for(key)}"
     with translated(what):
-        resp = clients.data_science.import_model_artifact(record.id, ImportModelArtifactDetails(artifact_import_details=target))
+        resp = clients.data_science.import_model_artifact(
+            record.id, ImportModelArtifactDetails(artifact_import_details=target)
+        )
     try:
         follow(clients.data_science, resp.headers["opc-work-request-id"], what, settings)
         tmp = temp_name(dest)
@@ -135,5 +158,7 @@ def _stream(resp: Any, tmp: Path, advance: Any) -> tuple[str, str]:
 
 def _check_sha(record: ModelRecord, sha: str) -> None:
     if record.artifact_sha256 and sha != record.artifact_sha256:
-        raise ArtifactError(f"the artifact of {record.id} hashes to sha256 {sha}, not the "
-                            f"{record.artifact_sha256} recorded at save: refused")
+        raise ArtifactError(
+            f"the artifact of {record.id} hashes to sha256 {sha}, not the "
+            f"{record.artifact_sha256} recorded at save: refused"
+        )

@@ -24,8 +24,14 @@ from mdreg.catalog.base import ModelRecord, ModelSummary, VersionSet
 
 SHA_KEY = "ArtifactSha256"
 SHA_DESCRIPTION = "sha256 of the artifact zip, recorded by mdreg"
-PROVENANCE_FIELDS = ("repository_url", "git_branch", "git_commit", "script_dir", "training_script",
-                     "training_id")
+PROVENANCE_FIELDS = (
+    "repository_url",
+    "git_branch",
+    "git_commit",
+    "script_dir",
+    "training_script",
+    "training_id",
+)
 CATALOG = "oci"
 
 
@@ -35,7 +41,9 @@ def to_text(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def metadata_out(items: list[dict[str, Any]], *, custom: bool, sha256: str | None = None) -> list[Any]:
+def metadata_out(
+    items: list[dict[str, Any]], *, custom: bool, sha256: str | None = None
+) -> list[Any]:
     """SDK ``Metadata`` objects for ``items`` (plus the hidden sha256 item)."""
     from oci.data_science.models import Metadata  # noqa: PLC0415
 
@@ -48,11 +56,15 @@ def metadata_out(items: list[dict[str, Any]], *, custom: bool, sha256: str | Non
             kw["description"] = item.get("description", "")
         out.append(Metadata(**kw))
     if custom and sha256:
-        out.append(Metadata(key=SHA_KEY, value=sha256, category="Other", description=SHA_DESCRIPTION))
+        out.append(
+            Metadata(key=SHA_KEY, value=sha256, category="Other", description=SHA_DESCRIPTION)
+        )
     return out
 
 
-def metadata_in(items: list[Any] | None, *, custom: bool) -> tuple[list[dict[str, Any]], str | None]:
+def metadata_in(
+    items: list[Any] | None, *, custom: bool
+) -> tuple[list[dict[str, Any]], str | None]:
     """(mdreg metadata dicts, the recorded sha256) from SDK ``Metadata`` objects."""
     result, sha = [], None
     for m in items or []:
@@ -74,8 +86,9 @@ def metadata_in(items: list[Any] | None, *, custom: bool) -> tuple[list[dict[str
 def provenance_out(provenance: dict[str, Any]) -> Any:
     from oci.data_science.models import CreateModelProvenanceDetails  # noqa: PLC0415
 
-    return CreateModelProvenanceDetails(**{k: to_text(provenance[k]) for k in PROVENANCE_FIELDS
-                                           if provenance.get(k) is not None})
+    return CreateModelProvenanceDetails(
+        **{k: to_text(provenance[k]) for k in PROVENANCE_FIELDS if provenance.get(k) is not None}
+    )
 
 
 def provenance_in(prov: Any) -> dict[str, Any]:
@@ -107,29 +120,57 @@ def record(model: Any, provenance: Any, artifact_size: int) -> ModelRecord:
     custom, sha = metadata_in(model.custom_metadata_list, custom=True)
     defined, _ = metadata_in(model.defined_metadata_list, custom=False)
     return ModelRecord(
-        id=model.id, display_name=model.display_name, description=model.description,
-        lifecycle_state=model.lifecycle_state, time_created=iso(model.time_created),
-        created_by=model.created_by or "", compartment_id=model.compartment_id,
-        project_id=model.project_id, freeform_tags=dict(model.freeform_tags or {}),
-        defined_tags=dict(model.defined_tags or {}), custom_metadata_list=custom,
-        defined_metadata_list=defined, input_schema=schema_in(model.input_schema),
-        output_schema=schema_in(model.output_schema), provenance=provenance_in(provenance),
+        id=model.id,
+        display_name=model.display_name,
+        description=model.description,
+        lifecycle_state=model.lifecycle_state,
+        time_created=iso(model.time_created),
+        created_by=model.created_by or "",
+        compartment_id=model.compartment_id,
+        project_id=model.project_id,
+        freeform_tags=dict(model.freeform_tags or {}),
+        defined_tags=dict(model.defined_tags or {}),
+        custom_metadata_list=custom,
+        defined_metadata_list=defined,
+        input_schema=schema_in(model.input_schema),
+        output_schema=schema_in(model.output_schema),
+        provenance=provenance_in(provenance),
         model_version_set_id=model.model_version_set_id,
-        model_version_set_name=model.model_version_set_name, version_label=model.version_label,
-        artifact_size=artifact_size, artifact_sha256=sha or "", catalog=CATALOG)
+        model_version_set_name=model.model_version_set_name,
+        version_label=model.version_label,
+        artifact_size=artifact_size,
+        artifact_sha256=sha or "",
+        catalog=CATALOG,
+    )
 
 
 def summary(m: Any) -> ModelSummary:
     return ModelSummary(
-        id=m.id, display_name=m.display_name, lifecycle_state=m.lifecycle_state,
-        time_created=iso(m.time_created), created_by=m.created_by or "",
-        compartment_id=m.compartment_id, project_id=m.project_id,
-        freeform_tags=dict(m.freeform_tags or {}), defined_tags=dict(m.defined_tags or {}),
-        model_version_set_id=m.model_version_set_id, model_version_set_name=m.model_version_set_name,
-        version_label=m.version_label, artifact_size=None, artifact_sha256=None, catalog=CATALOG)
+        id=m.id,
+        display_name=m.display_name,
+        lifecycle_state=m.lifecycle_state,
+        time_created=iso(m.time_created),
+        created_by=m.created_by or "",
+        compartment_id=m.compartment_id,
+        project_id=m.project_id,
+        freeform_tags=dict(m.freeform_tags or {}),
+        defined_tags=dict(m.defined_tags or {}),
+        model_version_set_id=m.model_version_set_id,
+        model_version_set_name=m.model_version_set_name,
+        version_label=m.version_label,
+        artifact_size=None,
+        artifact_sha256=None,
+        catalog=CATALOG,
+    )
 
 
 def version_set(vs: Any) -> VersionSet:
-    return VersionSet(id=vs.id, name=vs.name, description=getattr(vs, "description", None),
-                      time_created=iso(vs.time_created), created_by=vs.created_by or "",
-                      compartment_id=vs.compartment_id, project_id=vs.project_id)
+    return VersionSet(
+        id=vs.id,
+        name=vs.name,
+        description=getattr(vs, "description", None),
+        time_created=iso(vs.time_created),
+        created_by=vs.created_by or "",
+        compartment_id=vs.compartment_id,
+        project_id=vs.project_id,
+    )

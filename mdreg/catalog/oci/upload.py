@@ -27,12 +27,20 @@ if TYPE_CHECKING:
     from mdreg.storage.oci import OciBucket
 
 
-def upload_direct(clients: OciClients, settings: OciSettings, model_id: str, path: Path, size: int,
-                  progress: ProgressFn | None) -> None:
+def upload_direct(
+    clients: OciClients,
+    settings: OciSettings,
+    model_id: str,
+    path: Path,
+    size: int,
+    progress: ProgressFn | None,
+) -> None:
     """The zip at ``path`` as the artifact of ``model_id`` (``create_model_artifact``),
     streamed and retried from the start as a whole; the stored size and MD5 checked."""
     ds = clients.data_science
-    token = secrets.token_hex(16)  # one retry token: a retried upload that had landed is not doubled
+    token = secrets.token_hex(
+        16
+    )  # one retry token: a retried upload that had landed is not doubled
     name = path.name if path.suffix == ".zip" else "artifact.zip"
     seen = [0]
 
@@ -45,9 +53,13 @@ def upload_direct(clients: OciClients, settings: OciSettings, model_id: str, pat
         reader = SliceReader(path, 0, size, on_pos=on_pos)
         try:
             ds.create_model_artifact(
-                model_id, reader if size else b"", content_length=size,
-                content_disposition=f'attachment; filename="{name}"', opc_retry_token=token,
-                retry_strategy=retry.no_retries())
+                model_id,
+                reader if size else b"",
+                content_length=size,
+                content_disposition=f'attachment; filename="{name}"',
+                opc_retry_token=token,
+                retry_strategy=retry.no_retries(),
+            )
         finally:
             reader.close()
         return reader.md5_b64()
@@ -56,8 +68,16 @@ def upload_direct(clients: OciClients, settings: OciSettings, model_id: str, pat
         md5 = retry.call(attempt, settings)
     check_artifact(ds, model_id, size, md5)
 
-def export_from_bucket(clients: OciClients, settings: OciSettings, model_id: str, bucket: OciBucket,
-                       key: str, size: int, progress: ProgressFn | None) -> None:
+
+def export_from_bucket(
+    clients: OciClients,
+    settings: OciSettings,
+    model_id: str,
+    bucket: OciBucket,
+    key: str,
+    size: int,
+    progress: ProgressFn | None,
+) -> None:
     """The object ``key`` of ``bucket`` as the artifact of ``model_id``
     (``export_model_artifact``), its work request followed; the stored size checked."""
     ds = clients.data_science
@@ -67,19 +87,32 @@ def export_from_bucket(clients: OciClients, settings: OciSettings, model_id: str
     )
 
     source = ArtifactExportDetailsObjectStorage(
-        namespace=bucket.namespace, source_bucket=bucket.name, source_object_name=key,
-        source_region=bucket.region or clients.region)
+        namespace=bucket.namespace,
+        source_bucket=bucket.name,
+        source_object_name=key,
+        source_region=bucket.region or clients.region,
+    )
     with translated(f"exporting {bucket.uri_for(key)} into {model_id}"):
-        resp = ds.export_model_artifact(model_id, ExportModelArtifactDetails(artifact_export_details=source))
-    follow(ds, resp.headers["opc-work-request-id"],
-           f"exporting {bucket.uri_for(key)} into {model_id}", settings, size=size,
-           progress=progress)
+        resp = ds.export_model_artifact(
+            model_id, ExportModelArtifactDetails(artifact_export_details=source)
+        )
+    follow(
+        ds,
+        resp.headers["opc-work-request-id"],
+        f"exporting {bucket.uri_for(key)} into {model_id}",
+        settings,
+        size=size,
+        progress=progress,
+    )
     check_artifact(ds, model_id, size, None)
+
 
 def check_artifact(ds: Any, model_id: str, size: int, md5: str | None) -> None:
     with translated(f"checking the artifact of {model_id}"):
         headers = ds.head_model_artifact(model_id).headers
     got = int(headers.get("content-length", -1))
     if got != size or (md5 and headers.get("content-md5") and headers["content-md5"] != md5):
-        raise RemoteError(f"the catalog holds {got} bytes (MD5 {headers.get('content-md5')}) as the "
-                          f"artifact of {model_id}; {size} bytes (MD5 {md5}) were sent")
+        raise RemoteError(
+            f"the catalog holds {got} bytes (MD5 {headers.get('content-md5')}) as the "
+            f"artifact of {model_id}; {size} bytes (MD5 {md5}) were sent"
+        )
