@@ -31,7 +31,7 @@ import tempfile
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -969,7 +969,7 @@ def pandas_samples() -> Iterator[Sample]:
         "sparse frame": pd.DataFrame({"a": pd.arrays.SparseArray([0, 1, 0])}),
         "frame with flags": pd.DataFrame({"a": [1]}).set_flags(allows_duplicate_labels=False),
         "std datetimes": [
-            datetime(2020, 1, 1, tzinfo=timezone.utc),
+            datetime(2020, 1, 1, tzinfo=UTC),
             date(2020, 1, 1),
             timedelta(1),
         ],
