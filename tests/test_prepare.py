@@ -11,6 +11,7 @@ import yaml
 
 from mdreg.errors import EXIT_INPUT, EXIT_UNSAFE
 from tests.conftest import mdreg_proc
+from tests.frameworks.suite import metadata, taxonomy
 
 GOLDEN = Path(__file__).parent / "golden"
 ARTIFACT_FILES = {".model-ignore", ".mdreg/metadata.json", ".mdreg/sample.json",
@@ -24,14 +25,6 @@ def _golden(name: str, text: str) -> None:
     if not path.exists():  # first run writes it; review it, then it pins the output
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8"), f"{name} changed: review and update the golden file"
-
-
-def _metadata(artifact: Path) -> dict:
-    return json.loads((artifact / ".mdreg/metadata.json").read_text())
-
-
-def _taxonomy(artifact: Path) -> dict:
-    return {i["key"]: i["value"] for i in _metadata(artifact)["taxonomy"]}
 
 
 def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch):
@@ -49,12 +42,12 @@ def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch)
     _golden("runtime.yaml", runtime)
     _golden("iris_input_schema.json", (out / "input_schema.json").read_text())
     _golden("iris_output_schema.json", (out / "output_schema.json").read_text())
-    tax = _taxonomy(out)
+    tax = taxonomy(out)
     assert tax["Framework"] == "scikit-learn"
     assert tax["Algorithm"] == "RandomForestClassifier"
     assert tax["UseCaseType"] == "multinomial_classification"
     assert tax["Hyperparameters"] is None  # too long for the catalog: kept in a file instead
-    meta = _metadata(out)
+    meta = metadata(out)
     assert meta["mdreg"]["hyperparameters_file"] == ".mdreg/hyperparameters.json"
     assert json.loads((out / ".mdreg/hyperparameters.json").read_text())["n_estimators"] == 10
     assert meta["mdreg"]["scan_verdict"] == "safe" and meta["mdreg"]["trusted"] is False
@@ -87,7 +80,7 @@ def test_logistic_regression_without_sample(cli, iris, tmp_path):
     assert "no --x-sample" in run.err
     schema = json.loads((tmp_path / "art/input_schema.json").read_text())
     assert [c["name"] for c in schema["schema"]] == list(X.columns)
-    assert _taxonomy(tmp_path / "art")["UseCaseType"] == "binary_classification"
+    assert taxonomy(tmp_path / "art")["UseCaseType"] == "binary_classification"
     assert not (tmp_path / "art/.mdreg/sample.json").exists()
 
 
@@ -101,7 +94,7 @@ def test_array_model_without_sample_uses_feature_count(cli, iris, tmp_path):
     assert run.code == 0, run.err
     schema = json.loads((tmp_path / "art/input_schema.json").read_text())
     assert [c["name"] for c in schema["schema"]] == [0, 1, 2, 3]
-    assert _taxonomy(tmp_path / "art")["UseCaseType"] == "regression"
+    assert taxonomy(tmp_path / "art")["UseCaseType"] == "regression"
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +145,7 @@ def test_mixed_pipeline(cli, mixed_pipeline, tmp_path):
                      "member": "Boolean", "city": "String", "signup": "DateTime"}
     income = next(c for c in schema["schema"] if c["name"] == "income")
     assert income["required"] is False and "missing" in income["domain"]["stats"]
-    assert _taxonomy(tmp_path / "art")["Algorithm"] == "Pipeline(GradientBoostingClassifier)"
+    assert taxonomy(tmp_path / "art")["Algorithm"] == "Pipeline(GradientBoostingClassifier)"
 
 
 def test_csv_sample_dates_are_datetimes_as_in_parquet(cli, mixed_pipeline, tmp_path):
@@ -224,7 +217,7 @@ def test_cloudpickled_user_object_needs_trust(cli, tmp_path):
     run = cli("prepare", tmp_path / "user.pkl", "-o", tmp_path / "art", "--trust", "--x-sample", sample)
     assert run.code == 0, run.err
     assert (tmp_path / "art/model.pkl").read_bytes() == (tmp_path / "user.pkl").read_bytes()
-    meta = _metadata(tmp_path / "art")
+    meta = metadata(tmp_path / "art")
     assert meta["mdreg"]["framework"] == "generic" and meta["mdreg"]["trusted"] is True
     assert "check that score.py's predict()" in run.err
 
@@ -291,10 +284,10 @@ def test_git_provenance_strips_credentials(cli, iris_rf, tmp_path):
     script.write_text("print('train')\n")
     run = cli("prepare", iris_rf, "-o", tmp_path / "art", "--training-script", script)
     assert run.code == 0, run.err
-    prov = _metadata(tmp_path / "art")["provenance"]
+    prov = metadata(tmp_path / "art")["provenance"]
     assert prov["repository_url"] == "https://git.example.com/team/m.git"
     assert prov["git_branch"] == "main" and prov["training_script"] == str(script.resolve())
-    assert "s3cret" not in json.dumps(_metadata(tmp_path / "art"))
+    assert "s3cret" not in json.dumps(metadata(tmp_path / "art"))
 
 
 def test_prepare_as_a_subprocess(iris_rf, iris_x_csv, tmp_path):
@@ -312,7 +305,7 @@ def test_pickle_protocol_0_is_recognised(cli, iris, tmp_path):
     (tmp_path / "m.pkl").write_bytes(pickle.dumps(LinearRegression().fit(X, y), protocol=0))
     run = cli("prepare", tmp_path / "m.pkl", "-o", tmp_path / "art")
     assert run.code == 0, run.err
-    assert _taxonomy(tmp_path / "art")["Algorithm"] == "LinearRegression"
+    assert taxonomy(tmp_path / "art")["Algorithm"] == "LinearRegression"
 
 
 def test_unknown_framework_gets_a_template_to_fill_in(cli, tmp_path):

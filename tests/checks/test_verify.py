@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import pytest
 
@@ -89,34 +88,8 @@ def test_prediction_not_json(artifact):
     assert not result.ok and result.stage == "serialize" and "JSON" in result.error
 
 
-def test_timeout_kills_score_and_children(artifact, tmp_path):
-    marker = tmp_path / "child.pid"
-    _score(artifact, f"""
-import subprocess, sys
-def load_model():
-    return 1
-def predict(data, model=load_model()):
-    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    open({str(marker)!r}, "w").write(str(p.pid))
-    while True:
-        pass
-""")
-    start = time.monotonic()
-    result = verify(artifact, timeout=5)
-    assert not result.ok and result.stage == "timeout"
-    assert time.monotonic() - start < 30
-    pid = int(marker.read_text())
-    time.sleep(0.2)
-    assert _gone(pid), "the child process of score.py survived the timeout"
-
-
-def _gone(pid: int) -> bool:
-    """Dead, or a zombie waiting for a reaper (this sandbox's init may not reap)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
+# verify's --timeout, which kills score.py's whole process group, is tested once:
+# tests/security/test_artifacts.py::test_score_py_whose_child_sleeps_forever.
 
 
 def test_other_interpreter(artifact):

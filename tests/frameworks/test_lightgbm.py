@@ -4,29 +4,31 @@ scikit-learn classifier, as its predict() gives them)."""
 
 from __future__ import annotations
 
-import ast
 import json
 import pickle
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mdreg.checks.introspect import introspect
-from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT
 from mdreg.frameworks.lightgbm import LightGBMFramework
 from mdreg.frameworks.probe import Probe
+from tests.frameworks.suite import (
+    FrameworkSuite,
+    assert_same,
+    detect_in_fresh_interpreter,
+    hyperparameters,
+    metadata,
+    verified,
+)
 
 lgb = pytest.importorskip("lightgbm")
 
+SUITE = FrameworkSuite("lightgbm", version=lgb.__version__,
+                       score_modules={"numpy", "pandas", "lightgbm"})
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm", "torch",
-         "tensorflow", "pyspark")
 SMALL = {"n_estimators": 4, "num_leaves": 4, "min_child_samples": 5, "n_jobs": 1, "verbose": -1}
 
 
@@ -100,61 +102,17 @@ def _expected(form: str, path: Path, X: pd.DataFrame):
     return joblib.load(path).predict(rows)
 
 
-def _assert_checks_pass(artifact: Path) -> None:
-    status = {r.key: r.status.value for r in introspect(artifact).results}
-    assert status.pop("runtime_path_exist") == "skipped"  # the only network check
-    assert set(status.values()) == {"passed"}, status
-
-
-def _taxonomy(artifact: Path) -> dict:
-    meta = json.loads((artifact / ".mdreg/metadata.json").read_text())
-    return {i["key"]: i["value"] for i in meta["taxonomy"]}
-
-
-def _score_imports(artifact: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse((artifact / "score.py").read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_input_form_end_to_end(form, lgb_dir, data, cli, tmp_path):
-    X = data[0]
     model_file, algorithm, use_case, kind = FORMS[form]
-    path = lgb_dir / form
-    art = tmp_path / "art"
+    rows = data[0].iloc[ROWS]
     sample = [] if form == "array.txt" else ["--x-sample", lgb_dir / "x_sample.csv"]
-    run = cli("prepare", path, "-o", art, *sample)
-    assert run.code == 0, run.err
-    assert "framework: lightgbm" in run.err
-    assert (art / model_file).is_file()
-    assert not ({"model.txt", "model.pkl"} - {model_file}) & {p.name for p in art.iterdir()}
-    tax = _taxonomy(art)
-    assert tax["Framework"] == "lightgbm" and tax["FrameworkVersion"] == lgb.__version__
-    assert tax["Algorithm"] == algorithm and tax["UseCaseType"] == use_case
-    _assert_checks_pass(art)
-
-    rows = X.iloc[ROWS]
     payload = rows.to_numpy().tolist() if form == "array.txt" else rows.to_dict(orient="records")
-    result = verify(art, json.dumps(payload))  # score.py in a fresh interpreter
-    assert result.ok, result.traceback or result.error
-    got, expected = result.prediction["prediction"], np.asarray(_expected(form, path, X))
-    assert np.asarray(got).shape == expected.shape
-    if kind == "label":
-        assert got == expected.tolist()  # the labels themselves: strings, bools
-    else:
-        assert np.allclose(got, expected, rtol=1e-9, atol=1e-12)
-
-    assert _score_imports(art) <= set(sys.stdlib_module_names) | {"numpy", "pandas", "lightgbm"}
-    zipped = tmp_path / "art.zip"
-    z = cli("zip", art, "-o", zipped, "--json")
-    assert z.code == 0, z.err
-    assert {"score.py", "runtime.yaml", model_file} <= set(zipfile.ZipFile(zipped).namelist())
-    assert introspect(zipped).ok
+    done = SUITE.end_to_end(cli, lgb_dir / form, tmp_path, *sample, payload=payload,
+                            expected=_expected(form, lgb_dir / form, data[0]),
+                            model_file=model_file, labels=kind == "label", rtol=1e-9, atol=1e-12,
+                            taxonomy={"Algorithm": algorithm, "UseCaseType": use_case})
+    assert not ({"model.txt", "model.pkl"} - {model_file}) & {p.name for p in done.art.iterdir()}
 
 
 def test_text_model_is_kept_byte_for_byte(lgb_dir, cli, tmp_path):
@@ -168,13 +126,12 @@ def test_classifier_labels_and_metadata(lgb_dir, cli, tmp_path):
     assert cli("prepare", lgb_dir / "clf.joblib", "-o", art, "--x-sample",
                lgb_dir / "x_sample.csv").code == 0
     assert 'CLASSES = ["setosa", "versicolor", "virginica"]' in (art / "score.py").read_text()
-    meta = json.loads((art / ".mdreg/metadata.json").read_text())
+    meta = metadata(art)
     assert meta["mdreg"]["classes"] == ["setosa", "versicolor", "virginica"]
     assert meta["mdreg"]["features"] == FEATURES
     out_schema = json.loads((art / "output_schema.json").read_text())["schema"]
     assert out_schema[0]["feature_type"] in ("String", "Category")
-    params = json.loads((art / ".mdreg/hyperparameters.json").read_text()) \
-        if meta["mdreg"]["hyperparameters_file"] else _taxonomy(art)["Hyperparameters"]
+    params = hyperparameters(art)
     assert params["n_estimators"] == 4 and params["num_leaves"] == 4
 
 
@@ -187,17 +144,14 @@ def test_sample_columns_in_another_order(form, lgb_dir, data, cli, tmp_path):
     X = data[0]
     X[FEATURES[::-1]].head(6).to_csv(tmp_path / "x.csv", index=False)
     art = tmp_path / "art"
-    run = cli("prepare", lgb_dir / form, "-o", art, "--x-sample", tmp_path / "x.csv")
-    assert run.code == 0, run.err
-    result = verify(art)  # the sample kept at prepare time, in its own column order
-    assert result.ok, result.traceback
+    SUITE.prepare(cli, lgb_dir / form, art, "--x-sample", tmp_path / "x.csv")
+    result = verified(art)  # the sample kept at prepare time, in its own column order
     rows = X.head(5)  # the trained order
     if form.endswith(".txt"):
-        expected = lgb.Booster(model_file=str(lgb_dir / form)).predict(rows)
-        assert np.allclose(result.prediction["prediction"], expected, rtol=1e-9, atol=1e-12)
+        expected, labels = lgb.Booster(model_file=str(lgb_dir / form)).predict(rows), False
     else:
-        expected = joblib.load(lgb_dir / form).predict(rows)
-        assert result.prediction["prediction"] == expected.tolist()
+        expected, labels = joblib.load(lgb_dir / form).predict(rows), True
+    assert_same(result.prediction["prediction"], expected, labels=labels, rtol=1e-9, atol=1e-12)
 
 
 def test_schema_from_feature_name_without_sample(lgb_dir, cli, tmp_path):
@@ -223,31 +177,17 @@ def test_sample_with_spaces_in_column_names(data, tmp_path, cli):
     run = cli("prepare", tmp_path / "clf.joblib", "-o", tmp_path / "art",
               "--x-sample", tmp_path / "x.csv")
     assert run.code == 0, run.err
-    result = verify(tmp_path / "art")
-    assert result.ok and result.prediction["prediction"] == clf.predict(spaced.head(5)).tolist()
+    result = verified(tmp_path / "art")
+    assert result.prediction["prediction"] == clf.predict(spaced.head(5)).tolist()
 
 
 def test_sniffing_imports_no_framework(lgb_dir):
-    forms = sorted(FORMS)
-    code = f"""
-import json, sys
-from pathlib import Path
-from mdreg.frameworks.registry import default_registry
-reg = default_registry()
-found = {{}}
-for name in {forms!r}:
-    plugin, det, probe = reg.detect(Path({str(lgb_dir)!r}) / name)
-    found[name] = [det.framework, det.confidence, det.evidence]
-print(json.dumps({{"found": found, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["heavy"] == []
-    assert {name: f[0] for name, f in doc["found"].items()} == dict.fromkeys(forms, "lightgbm")
-    assert "version=v4" in doc["found"]["booster.txt"][2]
-    assert "objective=binary" in doc["found"]["booster.txt"][2]
-    assert "lightgbm.sklearn.LGBMClassifier" in doc["found"]["clf.joblib"][2]
-    assert doc["found"]["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
+    found = detect_in_fresh_interpreter({name: lgb_dir / name for name in FORMS})
+    assert {name: f[0] for name, f in found.items()} == dict.fromkeys(FORMS, "lightgbm")
+    assert "version=v4" in found["booster.txt"][2]
+    assert "objective=binary" in found["booster.txt"][2]
+    assert "lightgbm.sklearn.LGBMClassifier" in found["clf.joblib"][2]
+    assert found["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
 
 
 @pytest.mark.parametrize("head", [b"tree\n", b"trees\nversion=v4\n", b"version=v4\ntree\n",
@@ -268,11 +208,4 @@ def test_damaged_text_model_is_bad_input(lgb_dir, tmp_path, cli):
 
 
 def test_pickle_without_lightgbm_inside_is_refused(tmp_path, cli):
-    import joblib
-    from sklearn.linear_model import LinearRegression
-
-    path = tmp_path / "lr.joblib"
-    joblib.dump(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), path)
-    run = cli("prepare", path, "-o", tmp_path / "art", "--framework", "lightgbm")
-    assert run.code == EXIT_INPUT
-    assert "not a LightGBM Booster or estimator" in run.err
+    SUITE.assert_refuses_a_sklearn_pickle(cli, tmp_path, "not a LightGBM Booster or estimator")

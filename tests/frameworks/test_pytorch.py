@@ -24,6 +24,7 @@ import pytest
 from mdreg.checks.introspect import introspect
 from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT, EXIT_UNSAFE
+from tests.frameworks.suite import FrameworkSuite, detect_in_fresh_interpreter, metadata, verified
 
 torch = pytest.importorskip("torch")
 
@@ -33,9 +34,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
 
+SUITE = FrameworkSuite("pytorch", version=torch.__version__,
+                       score_modules={"numpy", "pandas", "torch"}, score_module="torch")
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm", "torch",
-         "tensorflow", "pyspark")
 CODE_NAME = "torchnets"
 #: The model code users pass with --model-code: written to a file by the fixture.
 MODEL_CODE = '''
@@ -107,24 +108,12 @@ def _train(model, X, y, steps):
     return model.eval(), opt
 
 
-def _save_from(module_name: str, module, obj, path: Path) -> None:
+def _save_from(module_name: str, module, obj, path: Path, **save_kw) -> None:
     """torch.save ``obj`` while ``module`` is importable as ``module_name`` (as in training)."""
     had = sys.modules.get(module_name)
     sys.modules[module_name] = module
     try:
-        torch.save(obj, path)
-    finally:
-        if had is None:
-            sys.modules.pop(module_name)
-        else:
-            sys.modules[module_name] = had
-
-
-def _save_legacy(module_name: str, module, obj, path: Path) -> None:
-    had = sys.modules.get(module_name)
-    sys.modules[module_name] = module
-    try:
-        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        torch.save(obj, path, **save_kw)
     finally:
         if had is None:
             sys.modules.pop(module_name)
@@ -186,7 +175,7 @@ def torch_dir(tmp_path_factory) -> dict:
     torch.save({"epoch": 60, "model_state_dict": mlp.state_dict(),
                 "optimizer_state_dict": opt.state_dict()}, files["mlp_checkpoint"])
     files["mlp_legacy"] = out / "mlp_legacy.pt"  # torch.save's pre-1.6 format
-    _save_legacy(CODE_NAME, nets, mlp, files["mlp_legacy"])
+    _save_from(CODE_NAME, nets, mlp, files["mlp_legacy"], _use_new_zipfile_serialization=False)
     files["fn_module"] = out / "fn_module.pt"
     _save_from(CODE_NAME, nets, fn_net, files["fn_module"])
 
@@ -236,63 +225,24 @@ def _trust_needed(path: Path) -> bool:
     return verdict.value != "safe"
 
 
-def _check_artifact(cli, art: Path, tmp_path: Path) -> None:
-    report = introspect(art)
-    status = {r.key: r.status.value for r in report.results}
-    assert status.pop("runtime_path_exist") == "skipped"
-    assert set(status.values()) == {"passed"}, [(r.key, r.message) for r in report.results
-                                                if r.status.value == "failed"]
-    _assert_score_imports(art)
-    run = cli("zip", art, "-o", tmp_path / "art.zip")
-    assert run.code == 0, run.err
-    names = zipfile.ZipFile(tmp_path / "art.zip").namelist()
-    assert "score.py" in names and any(n.startswith("model.pt") for n in names)
-
-
-def _assert_score_imports(art: Path) -> None:
-    tree = ast.parse((art / "score.py").read_text())
-    local = {p.stem for p in art.glob("*.py")}
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"numpy", "pandas", "torch"} | local
-    assert imported <= allowed, imported - allowed
-    assert "torch" in imported
-
-
 # -- every input form, end to end -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("form", sorted(MLP_FORMS))
 def test_mlp_forms_prepare_verify_zip(cli, torch_dir, tmp_path, form):
     key, which, flags = MLP_FORMS[form]
-    path = torch_dir["files"][key]
-    art = tmp_path / "art"
-    run = cli("prepare", path, "-o", art, "--x-sample", torch_dir["dir"] / "x.csv",
-              *_flags(torch_dir, flags))
-    assert run.code == 0, run.err
-    assert "framework: pytorch" in run.err
-    meta = json.loads((art / ".mdreg/metadata.json").read_text())
-    tax = {i["key"]: i["value"] for i in meta["taxonomy"]}
-    assert tax["Framework"] == "pytorch" and tax["FrameworkVersion"].startswith("2.")
-    assert tax["Algorithm"] == ("FnNet" if which == "fn" else "MLP")
-    assert tax["Hyperparameters"]["parameters"] > 0
     model_file = "model.pt2" if form.startswith("export") else "model.pt"
-    assert (art / model_file).is_file() and meta["mdreg"]["model_file"] == model_file
+    done = SUITE.end_to_end(cli, torch_dir["files"][key], tmp_path,
+                            "--x-sample", torch_dir["dir"] / "x.csv", *_flags(torch_dir, flags),
+                            expected=_expected(torch_dir, which, torch_dir["x"].head(5)),
+                            model_file=model_file, atol=1e-5,  # the 5 sample rows kept at prepare
+                            taxonomy={"Algorithm": "FnNet" if which == "fn" else "MLP"})
+    assert done.taxonomy["Hyperparameters"]["parameters"] > 0
     if "--model-code" in flags:
-        assert (art / f"{CODE_NAME}.py").read_text() == MODEL_CODE
-    schema = json.loads((art / "input_schema.json").read_text())
+        assert (done.art / f"{CODE_NAME}.py").read_text() == MODEL_CODE
+    schema = json.loads((done.art / "input_schema.json").read_text())
     assert [c["name"] for c in schema["schema"]] == FEATURES
-    _check_artifact(cli, art, tmp_path)
-
-    result = verify(art)  # the 5 sample rows kept at prepare time, as records
-    assert result.ok, result.traceback or result.stderr
-    expected = _expected(torch_dir, which, torch_dir["x"].head(5))
-    assert np.allclose(result.prediction["prediction"], expected, atol=1e-5)
-    assert "on cpu" in result.stderr
+    assert "on cpu" in done.result.stderr
 
 
 def test_input_dtype_follows_the_model():
@@ -340,15 +290,11 @@ def test_checkpoint_keeps_only_the_weights(cli, torch_dir, tmp_path):
 @pytest.mark.parametrize("form", sorted(CNN_FORMS))
 def test_cnn_forms_prepare_verify(cli, torch_dir, tmp_path, form):
     key, flags = CNN_FORMS[form]
-    art = tmp_path / "art"
-    run = cli("prepare", torch_dir["files"][key], "-o", art, *_flags(torch_dir, flags))
-    assert run.code == 0, run.err
-    _check_artifact(cli, art, tmp_path)
     images = torch_dir["images"][:3]
-    result = verify(art, json.dumps({"inputs": images.tolist()}))
-    assert result.ok, result.traceback or result.stderr
-    assert np.allclose(result.prediction["prediction"], _expected(torch_dir, "cnn", images),
-                       atol=1e-5)
+    SUITE.end_to_end(cli, torch_dir["files"][key], tmp_path, *_flags(torch_dir, flags),
+                     payload={"inputs": images.tolist()}, atol=1e-5,
+                     expected=_expected(torch_dir, "cnn", images),
+                     model_file="model.pt2" if form == "export_pt2" else "model.pt")
 
 
 def _predict_in_subprocess(art: Path, payloads: dict[str, bytes | str], tmp_path: Path,
@@ -451,20 +397,14 @@ def test_table_request_forms(cli, torch_dir, tmp_path):
 
 def test_image_sample_gets_a_tensor_schema(cli, torch_dir, tmp_path):
     """--x-sample of shape (N, 1, 8, 8): one tensor column, not 64 feature columns."""
-    art = tmp_path / "art"
-    run = cli("prepare", torch_dir["files"]["cnn_script"], "-o", art, "--trust",
-              "--x-sample", torch_dir["dir"] / "images.npy")
-    assert run.code == 0, run.err
-    schema = json.loads((art / "input_schema.json").read_text())
+    done = SUITE.end_to_end(cli, torch_dir["files"]["cnn_script"], tmp_path, "--trust",
+                            "--x-sample", torch_dir["dir"] / "images.npy", model_file="model.pt",
+                            expected=_expected(torch_dir, "cnn", torch_dir["images"][:5]),
+                            atol=1e-5)  # the 5 images kept at prepare time
+    schema = json.loads((done.art / "input_schema.json").read_text())
     assert len(schema["schema"]) == 1
     (constraint,) = schema["schema"][0]["domain"]["constraints"]
     assert constraint["expression"] == "$x.shape[1:] == (1, 8, 8)"
-    _check_artifact(cli, art, tmp_path)
-    result = verify(art)
-    assert result.ok, result.traceback
-    images = torch_dir["images"][:5]
-    expected = _expected(torch_dir, "cnn", images)
-    assert np.allclose(result.prediction["prediction"], expected, atol=1e-5)
 
 
 def test_tensor_schema_describes_images_honestly(torch_dir):
@@ -496,28 +436,13 @@ def test_without_sample_the_schema_has_the_feature_count(cli, torch_dir, tmp_pat
 
 
 def test_sniffing_imports_no_framework(torch_dir):
-    paths = {k: str(v) for k, v in torch_dir["files"].items()}
-    code = textwrap.dedent(f"""
-        import json, sys
-        from pathlib import Path
-        from mdreg.frameworks.registry import default_registry
-        reg = default_registry()
-        found = {{}}
-        for key, p in {paths!r}.items():
-            plugin, det, probe = reg.detect(Path(p))
-            found[key] = [det.framework, det.evidence]
-        heavy = [m for m in {HEAVY!r} if m in sys.modules]
-        print(json.dumps({{"found": found, "heavy": heavy}}))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["heavy"] == []
-    assert {f for f, _ in doc["found"].values()} == {"pytorch"}
-    assert "TorchScript" in doc["found"]["mlp_script"][1]
-    assert "torch.export" in doc["found"]["cnn_pt2"][1]
-    assert "state_dict" in doc["found"]["mlp_state"][1]
-    assert "__main__.MLP" in doc["found"]["mlp_main"][1]
-    assert f"{CODE_NAME}.MLP" in doc["found"]["mlp_module"][1]
+    found = detect_in_fresh_interpreter(torch_dir["files"])
+    assert {f[0] for f in found.values()} == {"pytorch"}
+    assert "TorchScript" in found["mlp_script"][2]
+    assert "torch.export" in found["cnn_pt2"][2]
+    assert "state_dict" in found["mlp_state"][2]
+    assert "__main__.MLP" in found["mlp_main"][2]
+    assert f"{CODE_NAME}.MLP" in found["mlp_module"][2]
 
 
 def test_plain_zip_and_other_pickles_are_not_claimed(tmp_path):
@@ -539,7 +464,7 @@ def test_pickles_follow_the_safety_gate(cli, torch_dir, tmp_path):
     run = cli("prepare", torch_dir["files"]["mlp_module"], "-o", tmp_path / "a",
               "--model-code", torch_dir["code"])
     assert run.code == 0, run.err
-    meta = json.loads((tmp_path / "a" / ".mdreg" / "metadata.json").read_text())
+    meta = metadata(tmp_path / "a")
     assert meta["mdreg"]["model_code"]["admitted"] == ["MLP"]
     script = torch_dir["files"]["mlp_script"]
     run = cli("prepare", script, "-o", tmp_path / "b")
@@ -762,16 +687,12 @@ TWO_TOWER_FLAGS = {"export_pt2": [], "torchscript": ["--trust"],
                    "state_dict": ["--model-code", "CODE", "--model-class", f"{CODE_NAME}:TwoTower"]}
 
 
-def _two_tower_flags(torch_dir, form):
-    return [str(torch_dir["code"]) if f == "CODE" else f for f in TWO_TOWER_FLAGS[form]]
-
-
 @pytest.mark.parametrize("form", sorted(TWO_TOWER_FLAGS))
 def test_several_inputs_from_an_npz_sample(cli, torch_dir, two_tower, tmp_path, form):
     """forward(x, ids): the sample is one array per argument; score.py reads one per name
     (JSON or safetensors), keeps the ids integer, and predicts what the model does."""
     art = tmp_path / "art"
-    run = cli("prepare", two_tower["files"][form], "-o", art, *_two_tower_flags(torch_dir, form),
+    run = cli("prepare", two_tower["files"][form], "-o", art, *_flags(torch_dir, TWO_TOWER_FLAGS[form]),
               "--x-sample", two_tower["dir"] / "sample.npz")
     assert run.code == 0, run.err
     columns = json.loads((art / "input_schema.json").read_text())["schema"]
@@ -780,8 +701,7 @@ def test_several_inputs_from_an_npz_sample(cli, torch_dir, two_tower, tmp_path, 
         ["$x.shape[1:] == (3,)", "$x.shape[1:] == ()"]
     assert introspect(art).ok
     for payload in ("json", "safetensors"):
-        result = verify(art, payload_format=payload)  # the kept sample: 5 items
-        assert result.ok, result.error
+        result = verified(art, payload_format=payload)  # the kept sample: 5 items
         np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:5], rtol=1e-5)
 
 
@@ -793,8 +713,7 @@ def test_several_inputs_request_forms(cli, torch_dir, two_tower, tmp_path):
     tensor_json = {"data": {"data": x, "dtype": "torch.float32", "shape": [2, 3]},
                    "data_type": "<class 'torch.Tensor'>"}
     for body in ({"x": x, "ids": ids}, {"inputs": {"ids": ids, "x": x}}, {"x": tensor_json, "ids": ids}):
-        result = verify(art, json.dumps(body))
-        assert result.ok, (body, result.error)
+        result = verified(art, body)
         np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)
     refused = {json.dumps({"x": x}): "the request lacks ids",
                json.dumps([[1.0, 2.0, 3.0]]): "send a JSON object with one array per name",
@@ -832,6 +751,5 @@ def test_several_inputs_with_the_users_score_py(cli, two_tower, tmp_path):
     assert run.code == 0, run.err
     assert introspect(art).ok
     body = {"x": two_tower["x"][:2].tolist(), "ids": two_tower["ids"][:2].tolist()}
-    result = verify(art, json.dumps(body))
-    assert result.ok, result.error
+    result = verified(art, body)
     np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)

@@ -9,30 +9,36 @@ where it reuses the running session.
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mdreg.checks.introspect import introspect
 from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT
 from mdreg.frameworks.spark.metadata import read_metadata, stage_metadata
 from mdreg.frameworks.spark.plugin import SparkFramework
+from tests.frameworks.suite import (
+    FrameworkSuite,
+    assert_checks_pass,
+    assert_same,
+    detect_in_fresh_interpreter,
+    hyperparameters,
+    metadata,
+    taxonomy,
+    verified,
+)
 
-pytest.importorskip("pyspark")
+pyspark = pytest.importorskip("pyspark")
 
+# pyarrow ships with pyspark's sql extra; score.py imports it optionally (try/except)
+SUITE = FrameworkSuite("spark", taxonomy_name="pyspark", version=pyspark.__version__,
+                       score_modules={"numpy", "pandas", "pyspark", "pyarrow"}, score_module="pyspark")
 FEATURES = ["x1", "x2", "color"]
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm", "torch",
-         "tensorflow", "pyspark", "py4j")
 
 
 @pytest.fixture(scope="session")
@@ -97,10 +103,9 @@ def expected(spark, spark_dir, data) -> list[float]:
 @pytest.fixture(scope="module")
 def spark_art(spark, spark_dir, tmp_path_factory, cli_module) -> Path:
     art = tmp_path_factory.mktemp("spark-art") / "art"
-    run = cli_module("prepare", spark_dir / "pipeline", "-o", art,
-                     "--x-sample", spark_dir / "x_sample.csv")
-    assert run.code == 0, run.err
-    assert "framework: spark" in run.err and "PipelineModel" in run.err
+    run = SUITE.prepare(cli_module, spark_dir / "pipeline", art,
+                        "--x-sample", spark_dir / "x_sample.csv")
+    assert "PipelineModel" in run.err
     return art
 
 
@@ -134,57 +139,21 @@ def import_score(art: Path, name: str):
     return module
 
 
-def _taxonomy(art: Path) -> dict:
-    meta = json.loads((art / ".mdreg/metadata.json").read_text())
-    return {i["key"]: i["value"] for i in meta["taxonomy"]}
-
-
-def _assert_checks_pass(art: Path) -> None:
-    results = {r.key: r for r in introspect(art).results}
-    assert results.pop("runtime_path_exist").status.value == "skipped"  # the only network check
-    failed = {k: r.message for k, r in results.items() if r.status.value != "passed"}
-    assert not failed, failed
-
-
 # -- detection ------------------------------------------------------------------------------
 
 
 def test_sniff_reads_metadata_only(spark_dir, tmp_path):
     (tmp_path / "other" / "metadata").mkdir(parents=True)
     (tmp_path / "other" / "metadata" / "part-00000").write_text('{"class": "com.example.Thing"}')
-    paths = [spark_dir / "pipeline", spark_dir / "single_lr", spark_dir / "unfitted",
-             tmp_path / "other"]
-    code = f"""
-import json, sys
-from pathlib import Path
-from mdreg.frameworks.registry import default_registry
-reg = default_registry()
-found = {{}}
-for p in {[str(p) for p in paths]!r}:
-    try:
-        plugin, det, probe = reg.detect(Path(p))
-        found[p] = [det.framework, det.confidence, det.evidence]
-    except Exception as exc:
-        found[p] = [type(exc).__name__, 0, str(exc)]
-print(json.dumps({{"found": found, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["heavy"] == []
-    found = {Path(p).name: v for p, v in doc["found"].items()}
-    evidence = (f"Spark {_spark_version()} PipelineModel metadata, stages: "
+    found = detect_in_fresh_interpreter([spark_dir / "pipeline", spark_dir / "single_lr",
+                                         spark_dir / "unfitted", tmp_path / "other"])
+    evidence = (f"Spark {pyspark.__version__} PipelineModel metadata, stages: "
                 "StringIndexerModel, VectorAssembler, LogisticRegressionModel")
     assert found["pipeline"] == ["spark", 1.0, evidence]
     assert found["single_lr"][:2] == ["spark", 0.9]
     assert "LogisticRegressionModel" in found["single_lr"][2]
     assert found["unfitted"][:2] == ["spark", 0.9] and "unfitted" in found["unfitted"][2]
     assert found["other"][0] == "DetectionError"
-
-
-def _spark_version() -> str:
-    import pyspark
-
-    return pyspark.__version__
 
 
 def test_stage_folders_follow_stage_uids(spark_dir):
@@ -207,15 +176,12 @@ def test_pipeline_artifact_files_and_metadata(spark_art, spark_dir):
         assert (spark_art / rel).read_bytes() == (spark_dir / "pipeline" / rel[6:]).read_bytes()
     manifest = json.loads((spark_art / "model_artifact_manifest.json").read_text())
     assert source <= set(manifest["files"])  # every file of the folder is hashed
-    tax = _taxonomy(spark_art)
-    assert tax["Framework"] == "pyspark" and tax["FrameworkVersion"] == _spark_version()
-    assert tax["Algorithm"] == "LogisticRegressionModel"
-    assert tax["UseCaseType"] == "binary_classification"
-    meta = json.loads((spark_art / ".mdreg/metadata.json").read_text())
+    SUITE.assert_taxonomy(spark_art, Algorithm="LogisticRegressionModel",
+                          UseCaseType="binary_classification")
+    meta = metadata(spark_art)
     assert meta["mdreg"]["model_file"] == "model"
     assert meta["mdreg"]["features"] == ["color", "x1", "x2"]  # in the order stages read them
-    params = json.loads((spark_art / ".mdreg/hyperparameters.json").read_text()) \
-        if meta["mdreg"]["hyperparameters_file"] else tax["Hyperparameters"]
+    params = hyperparameters(spark_art)
     assert params["maxIter"] == 20 and params["regParam"] == 0.01
     custom = {i["key"]: i["value"] for i in meta["custom"]}
     assert custom["ModelSerializationFormat"] == "spark"
@@ -228,38 +194,25 @@ def test_pipeline_artifact_files_and_metadata(spark_art, spark_dir):
 
 
 def test_pipeline_artifact_passes_introspection(spark_art):
-    _assert_checks_pass(spark_art)
+    assert_checks_pass(spark_art)
 
 
 def test_score_py_imports_only_pyspark_numpy_pandas_stdlib(spark_art):
-    names = set()
-    for node in ast.walk(ast.parse((spark_art / "score.py").read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    assert "pyspark" in names
-    # pyarrow ships with pyspark's sql extra; score.py imports it optionally (try/except)
-    assert names <= set(sys.stdlib_module_names) | {"numpy", "pandas", "pyspark", "pyarrow"}
+    SUITE.assert_score_imports(spark_art)
 
 
 def test_verify_in_a_fresh_interpreter(spark_art, expected):
     """The deployment's path: score.py imported by a new Python, which starts its own JVM."""
-    result = verify(spark_art)  # the sample kept at prepare time: the first 5 rows
-    assert result.ok, result.traceback or result.error
-    assert np.allclose(result.prediction["prediction"], expected[:5])
+    result = verified(spark_art)  # the sample kept at prepare time: the first 5 rows
+    assert_same(result.prediction["prediction"], expected[:5])
     left = {p.name for p in spark_art.iterdir()}
     assert not {"spark-warehouse", "metastore_db", "derby.log"} & left
 
 
 def test_zip(spark_art, cli, tmp_path):
-    run = cli("zip", spark_art, "-o", tmp_path / "art.zip", "--json")
-    assert run.code == 0, run.err
-    names = set(zipfile.ZipFile(tmp_path / "art.zip").namelist())
-    assert {"score.py", "runtime.yaml"} <= names
+    names = SUITE.assert_zip(cli, spark_art, tmp_path / "art.zip", "model")
     assert any(n.startswith("model/metadata/part-") for n in names)
     assert any(n.startswith("model/stages/2_LogisticRegression") for n in names)
-    assert introspect(tmp_path / "art.zip").ok
 
 
 @pytest.fixture(scope="module")
@@ -362,10 +315,10 @@ def test_single_model_folder_becomes_a_one_stage_pipeline(spark, spark_dir, cli,
     assert doc["class"] == "org.apache.spark.ml.PipelineModel"
     assert [m["class"] for _, m in stage_metadata(art / "model", doc)] == \
         ["org.apache.spark.ml.classification.LogisticRegressionModel"]
-    assert _taxonomy(art)["Algorithm"] == "LogisticRegressionModel"
+    assert taxonomy(art)["Algorithm"] == "LogisticRegressionModel"
     schema = json.loads((art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == ["features"]  # a vector column
-    _assert_checks_pass(art)
+    assert_checks_pass(art)
 
 
 def test_unfitted_pipeline_and_estimator_are_refused(spark_dir, cli, tmp_path):

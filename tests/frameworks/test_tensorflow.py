@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import types
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,21 @@ import pytest
 from mdreg.checks.introspect import introspect
 from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT
+from tests.frameworks.suite import (
+    FrameworkSuite,
+    assert_same,
+    detect_in_fresh_interpreter,
+    hyperparameters,
+    taxonomy,
+    verified,
+)
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
+SUITE = FrameworkSuite("tensorflow", version=tf.__version__,
+                       score_modules={"numpy", "pandas", "tensorflow", "keras"})
 COLUMNS = ["a", "b", "c", "d"]
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm", "torch",
-         "tensorflow", "keras", "h5py", "pyspark")
 FORMS = {"keras": "m.keras", "h5": "m.h5", "saved_model": "exported"}
 MODEL_IN_ARTIFACT = {"keras": "model.keras", "h5": "model.h5", "saved_model": "saved_model"}
 
@@ -91,57 +98,28 @@ def tf_artifacts(tf_models, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             for form, name in FORMS.items()}
 
 
-def _taxonomy(artifact: Path) -> dict:
-    meta = json.loads((artifact / ".mdreg/metadata.json").read_text())
-    return {i["key"]: i["value"] for i in meta["taxonomy"]}
-
-
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_prepare_introspect_zip_verify(form, tf_models, cli, tmp_path):
     root, rows = tf_models["root"], tf_models["rows"]
-    art = tmp_path / "art"
     # The SavedModel goes without a sample: its schema then comes from the signature.
     extra = [] if form == "saved_model" else ["--x-sample", root / "x.csv"]
-    run = cli("prepare", root / FORMS[form], "-o", art, *extra)
-    assert run.code == 0, run.err
-    assert "framework: tensorflow" in run.err
-    assert (art / MODEL_IN_ARTIFACT[form]).exists()
-
-    report = introspect(art)
-    status = {r.key: r.status.value for r in report.results}
-    assert status.pop("runtime_path_exist") == "skipped"
-    assert set(status.values()) == {"passed"}, [(r.key, r.message) for r in report.results]
-
-    schema = json.loads((art / "input_schema.json").read_text())["schema"]
+    payload = rows.to_numpy().tolist() if form == "saved_model" else rows.to_dict("records")
+    # What the service runs: the unzipped artifact, score.py in a fresh interpreter.
+    done = SUITE.end_to_end(cli, root / FORMS[form], tmp_path, *extra, payload=payload,
+                            expected=tf_models["expected"], model_file=MODEL_IN_ARTIFACT[form],
+                            atol=1e-5, unzipped=True)
+    schema = json.loads((done.art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == (list(range(4)) if form == "saved_model" else COLUMNS)
-    tax = _taxonomy(art)
-    assert tax["Framework"] == "tensorflow" and tax["FrameworkVersion"] == tf.__version__
+    tax = done.taxonomy
     if form == "saved_model":
         assert tax["Algorithm"] == "SavedModel"
         assert tax["Hyperparameters"]["inputs"] == {"features": [[None, 4], "float32"]}
     else:
         assert tax["Algorithm"] == "Functional"
         assert tax["UseCaseType"] == "multinomial_classification"  # from the compiled loss
-        hyper = json.loads((art / ".mdreg/hyperparameters.json").read_text()) \
-            if tax["Hyperparameters"] is None else tax["Hyperparameters"]
+        hyper = hyperparameters(done.art)
         assert hyper["loss"] == "sparse_categorical_crossentropy"
         assert hyper["layers"] == ["Dense(8, relu)", "Dense(3, softmax)"]
-
-    zipped = cli("zip", art, "-o", tmp_path / "art.zip")
-    assert zipped.code == 0, zipped.err
-    names = zipfile.ZipFile(tmp_path / "art.zip").namelist()
-    manifest = json.loads((art / "model_artifact_manifest.json").read_text())["files"]
-    model_files = [n for n in manifest if n.startswith(MODEL_IN_ARTIFACT[form])]
-    assert model_files and set(model_files) <= set(names)
-
-    # What the service runs: the unzipped artifact, score.py in a fresh interpreter.
-    from mdreg.artifact.unzipping import safe_extract
-
-    deployed = safe_extract(tmp_path / "art.zip", tmp_path / "deployed")
-    payload = rows.to_numpy().tolist() if form == "saved_model" else rows.to_dict("records")
-    result = verify(deployed, json.dumps(payload))
-    assert result.ok, (result.error, result.traceback, result.stderr[-2000:])
-    assert np.allclose(result.prediction["prediction"], tf_models["expected"], atol=1e-5)
 
 
 def test_inputs_fed_by_name_without_a_sample(tf_models, cli, tmp_path):
@@ -151,30 +129,17 @@ def test_inputs_fed_by_name_without_a_sample(tf_models, cli, tmp_path):
     assert run.code == 0, run.err
     schema = json.loads((art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == ["age", "income"]
-    assert _taxonomy(art)["UseCaseType"] == "regression"
+    assert taxonomy(art)["UseCaseType"] == "regression"
     expected = tf_models["two"].predict({"age": rows[["age"]].to_numpy(),
                                          "income": rows[["income"]].to_numpy()}, verbose=0)
     # columns in another order than the model's inputs: matched by name
-    result = verify(art, json.dumps(rows[["income", "age"]].to_dict("records")))
-    assert result.ok, (result.error, result.traceback)
-    assert np.allclose(result.prediction["prediction"], expected, atol=1e-5)
+    result = verified(art, rows[["income", "age"]].to_dict("records"))
+    assert_same(result.prediction["prediction"], expected, atol=1e-5)
 
 
 def test_sniffing_imports_no_framework(tf_models):
     root = tf_models["root"]
-    paths = [str(root / p) for p in (*FORMS.values(), "only.weights.h5")]
-    code = f"""
-import json, sys
-from pathlib import Path
-from mdreg.frameworks.registry import default_registry
-reg = default_registry()
-found = {{p: list(reg.detect(Path(p))[1].__dict__.values())[:3] for p in {paths!r}}}
-print(json.dumps({{"found": found, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["heavy"] == []
-    found = {Path(p).name: v for p, v in doc["found"].items()}
+    found = detect_in_fresh_interpreter([root / p for p in (*FORMS.values(), "only.weights.h5")])
     assert {v[0] for v in found.values()} == {"tensorflow"}
     assert found["m.keras"][1] == 0.95 and "config.json (Functional)" in found["m.keras"][2]
     assert found["m.h5"][1] == 0.9 and "model_config" in found["m.h5"][2]
@@ -183,15 +148,9 @@ print(json.dumps({{"found": found, "heavy": [m for m in {HEAVY!r} if m in sys.mo
 
 
 def test_score_py_imports_only_the_inference_environment(tf_artifacts):
-    allowed = set(sys.stdlib_module_names) | {"numpy", "pandas", "tensorflow", "keras"}
     for form, art in tf_artifacts.items():
-        tree = ast.parse((art / "score.py").read_text())
-        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                    for a in n.names}
-        imported |= {n.module.split(".")[0] for n in ast.walk(tree)
-                     if isinstance(n, ast.ImportFrom) and n.module}
-        assert imported <= allowed, (form, imported - allowed)
-        assert ("keras" in imported) == (form != "saved_model")
+        imported = SUITE.assert_score_imports(art)
+        assert ("keras" in imported) == (form != "saved_model"), form
 
 
 @pytest.mark.parametrize("name, message", [
@@ -353,9 +312,8 @@ def test_custom_layers_come_with_model_code(cli, tmp_path):
     assert (art / "custom_layers.py").read_text() == CUSTOM_LAYERS
     assert "import custom_layers" in (art / "score.py").read_text()
     assert introspect(art).ok
-    result = verify(art, json.dumps(rows.tolist()))
-    assert result.ok, (result.error, result.traceback)
-    assert np.allclose(result.prediction["prediction"], model.predict(rows, verbose=0), atol=1e-5)
+    result = verified(art, rows.tolist())
+    assert_same(result.prediction["prediction"], model.predict(rows, verbose=0), atol=1e-5)
 
 
 def test_several_inputs_of_other_shapes_from_an_npz_sample(cli, tmp_path):
@@ -380,11 +338,9 @@ def test_several_inputs_of_other_shapes_from_an_npz_sample(cli, tmp_path):
         order = ["x", "seq"] if source == "two.keras" else ["seq", "x"]
         assert [(c["name"], c["order"]) for c in columns] == list(zip(order, range(2)))
         assert introspect(art).ok
-        result = verify(art, payload_format="safetensors")  # the kept sample: 5 items
-        assert result.ok, result.error
+        result = verified(art, payload_format="safetensors")  # the kept sample: 5 items
         np.testing.assert_allclose(result.prediction["prediction"], expected[:5], rtol=1e-4, atol=1e-5)
-    result = verify(art, json.dumps({"inputs": {"x": x[:2].tolist(), "seq": seq[:2].tolist()}}))
-    assert result.ok, result.error
+    result = verified(art, {"inputs": {"x": x[:2].tolist(), "seq": seq[:2].tolist()}})
     np.testing.assert_allclose(result.prediction["prediction"], expected[:2], rtol=1e-4, atol=1e-5)
     result = verify(art, json.dumps({"x": x[:2].tolist(), "seq": seq[:1].tolist()}))
     assert not result.ok and "different numbers of items" in result.error

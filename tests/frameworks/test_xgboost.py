@@ -3,30 +3,33 @@ score.py predicts what XGBoost itself predicts on the same rows."""
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import pickle
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mdreg.checks.introspect import introspect
-from mdreg.checks.verify import verify
 from mdreg.errors import EXIT_INPUT
 from mdreg.frameworks.probe import Probe
 from mdreg.frameworks.xgboost import XGBoostFramework, legacy_binary
+from tests.frameworks.suite import (
+    FrameworkSuite,
+    assert_checks_pass,
+    assert_same,
+    detect_in_fresh_interpreter,
+    hyperparameters,
+    taxonomy,
+    verified,
+)
 
 xgb = pytest.importorskip("xgboost")
 
+SUITE = FrameworkSuite("xgboost", version=xgb.__version__,
+                       score_modules={"numpy", "pandas", "xgboost"})
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
-HEAVY = ("numpy", "pandas", "sklearn", "scipy", "joblib", "xgboost", "lightgbm", "torch",
-         "tensorflow", "pyspark")
 
 # A Booster (binary:logistic, 4 features, 3 rounds) written by xgboost 2.1.4 with
 # save_model("m.deprecated"): the legacy binary format, which xgboost >= 3.1 can neither
@@ -136,69 +139,21 @@ FORMS = {
 }
 
 
-def _assert_checks_pass(artifact: Path) -> None:
-    status = {r.key: r.status.value for r in introspect(artifact).results}
-    assert status.pop("runtime_path_exist") == "skipped"  # the only network check
-    assert set(status.values()) == {"passed"}, status
-
-
-def _assert_same(got, expected, kind: str) -> None:
-    expected = np.asarray(expected)
-    assert np.asarray(got).shape == expected.shape
-    if kind == "label":
-        assert got == expected.tolist()
-    else:
-        assert np.allclose(got, expected, rtol=1e-6, atol=1e-6)
-
-
-def _taxonomy(artifact: Path) -> dict:
-    meta = json.loads((artifact / ".mdreg/metadata.json").read_text())
-    return {i["key"]: i["value"] for i in meta["taxonomy"]}
-
-
-def _score_imports(artifact: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse((artifact / "score.py").read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 # -- every input form, end to end ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_input_form_end_to_end(form, xgb_dir, data, cli, tmp_path):
-    X = data[0]
     model_file, algorithm, use_case, kind = FORMS[form]
-    path = xgb_dir / form
-    art = tmp_path / "art"
+    rows = data[0].iloc[ROWS]
     sample = [] if form == "array.json" else ["--x-sample", xgb_dir / "x_sample.csv"]
-    run = cli("prepare", path, "-o", art, *sample)
-    assert run.code == 0, run.err
-    assert "framework: xgboost" in run.err
-    assert (art / model_file).is_file()
-    assert not ({"model.json", "model.pkl"} - {model_file}) & {p.name for p in art.iterdir()}
-    tax = _taxonomy(art)
-    assert tax["Framework"] == "xgboost" and tax["FrameworkVersion"] == xgb.__version__
-    assert tax["Algorithm"] == algorithm and tax["UseCaseType"] == use_case
-    _assert_checks_pass(art)
-
-    rows = X.iloc[ROWS]
     # a model fitted on an array takes rows; the others take records with their names
     payload = rows.to_numpy().tolist() if form == "array.json" else rows.to_dict(orient="records")
-    result = verify(art, json.dumps(payload))  # score.py in a fresh interpreter
-    assert result.ok, result.traceback or result.error
-    _assert_same(result.prediction["prediction"], _expected(form, path, X), kind)
-
-    assert _score_imports(art) <= set(sys.stdlib_module_names) | {"numpy", "pandas", "xgboost"}
-    zipped = tmp_path / "art.zip"
-    z = cli("zip", art, "-o", zipped, "--json")
-    assert z.code == 0, z.err
-    assert {"score.py", "runtime.yaml", model_file} <= set(zipfile.ZipFile(zipped).namelist())
-    assert introspect(zipped).ok
+    done = SUITE.end_to_end(cli, xgb_dir / form, tmp_path, *sample, payload=payload,
+                            expected=_expected(form, xgb_dir / form, data[0]),
+                            model_file=model_file, labels=kind == "label", rtol=1e-6, atol=1e-6,
+                            taxonomy={"Algorithm": algorithm, "UseCaseType": use_case})
+    assert not ({"model.json", "model.pkl"} - {model_file}) & {p.name for p in done.art.iterdir()}
 
 
 def test_default_sample_payload_and_output_schema(xgb_dir, data, cli, tmp_path):
@@ -214,9 +169,7 @@ def test_default_sample_payload_and_output_schema(xgb_dir, data, cli, tmp_path):
     assert json.loads(run.out)["prediction"] == {"prediction": expected.tolist()}
     out_schema = json.loads((art / "output_schema.json").read_text())["schema"]
     assert len(out_schema) == 1 and out_schema[0]["dtype"].startswith("int")
-    hyper = json.loads((art / ".mdreg/metadata.json").read_text())
-    params = json.loads((art / ".mdreg/hyperparameters.json").read_text()) \
-        if hyper["mdreg"]["hyperparameters_file"] else _taxonomy(art)["Hyperparameters"]
+    params = hyperparameters(art)
     assert params["n_estimators"] == 4 and params["max_depth"] == 2
 
 
@@ -227,19 +180,17 @@ def test_sample_columns_in_another_order(form, xgb_dir, data, cli, tmp_path):
     shuffled = X[FEATURES[::-1]].head(6)
     shuffled.to_csv(tmp_path / "x.csv", index=False)
     art = tmp_path / "art"
-    run = cli("prepare", xgb_dir / form, "-o", art, "--x-sample", tmp_path / "x.csv")
-    assert run.code == 0, run.err
-    result = verify(art)  # the sample kept at prepare time, in its own column order
-    assert result.ok, result.traceback
+    SUITE.prepare(cli, xgb_dir / form, art, "--x-sample", tmp_path / "x.csv")
+    result = verified(art)  # the sample kept at prepare time, in its own column order
     import joblib
 
     rows = X.head(5)  # the trained order
     if form.endswith(".json"):
         booster = xgb.Booster(model_file=str(xgb_dir / form))
-        expected, kind = booster.predict(xgb.DMatrix(rows)), "float"
+        expected, labels = booster.predict(xgb.DMatrix(rows)), False
     else:
-        expected, kind = joblib.load(xgb_dir / form).predict(rows), "label"
-    _assert_same(result.prediction["prediction"], expected, kind)
+        expected, labels = joblib.load(xgb_dir / form).predict(rows), True
+    assert_same(result.prediction["prediction"], expected, labels=labels, rtol=1e-6, atol=1e-6)
 
 
 def test_schema_from_booster_feature_names_without_sample(xgb_dir, cli, tmp_path):
@@ -248,7 +199,7 @@ def test_schema_from_booster_feature_names_without_sample(xgb_dir, cli, tmp_path
     assert run.code == 0, run.err
     schema = json.loads((art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == FEATURES
-    hyper = _taxonomy(art)["Hyperparameters"]  # only what the model file records
+    hyper = taxonomy(art)["Hyperparameters"]  # only what the model file records
     assert hyper["objective"] == "binary:logistic" and hyper["num_boosted_rounds"] == 4
     assert hyper["base_score"] == pytest.approx(float(hyper["base_score"]))
     assert "max_depth" not in hyper  # not recorded in a model file: not invented
@@ -295,10 +246,9 @@ def test_legacy_binary_refused_with_the_way_out(xgb_dir, cli, tmp_path):
 def test_legacy_binary_converted_to_json(xgb_dir, cli, tmp_path):  # pragma: no cover - old xgboost
     art = tmp_path / "art"
     assert cli("prepare", xgb_dir / "legacy.bin", "-o", art).code == 0
-    _assert_checks_pass(art)
+    assert_checks_pass(art)
     rows = np.random.default_rng(0).random((50, 4))[:5]
-    result = verify(art, json.dumps(rows.tolist()))
-    assert result.ok, result.traceback
+    result = verified(art, rows.tolist())
     assert np.allclose(result.prediction["prediction"], LEGACY_PREDICTIONS)
 
 
@@ -307,25 +257,12 @@ def test_legacy_binary_converted_to_json(xgb_dir, cli, tmp_path):  # pragma: no 
 
 def test_sniffing_imports_no_framework(xgb_dir):
     forms = [*sorted(FORMS), "legacy.bin"]
-    code = f"""
-import json, sys
-from pathlib import Path
-from mdreg.frameworks.registry import default_registry
-reg = default_registry()
-found = {{}}
-for name in {forms!r}:
-    plugin, det, probe = reg.detect(Path({str(xgb_dir)!r}) / name)
-    found[name] = [det.framework, det.confidence, det.evidence]
-print(json.dumps({{"found": found, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["heavy"] == []
-    assert {name: f[0] for name, f in doc["found"].items()} == dict.fromkeys(forms, "xgboost")
-    assert "saved by XGBoost" in doc["found"]["booster.json"][2]
-    assert "UBJSON" in doc["found"]["booster.ubj"][2]
-    assert "xgboost.sklearn.XGBClassifier" in doc["found"]["clf.pkl"][2]
-    assert doc["found"]["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
+    found = detect_in_fresh_interpreter({name: xgb_dir / name for name in forms})
+    assert {name: f[0] for name, f in found.items()} == dict.fromkeys(forms, "xgboost")
+    assert "saved by XGBoost" in found["booster.json"][2]
+    assert "UBJSON" in found["booster.ubj"][2]
+    assert "xgboost.sklearn.XGBClassifier" in found["clf.pkl"][2]
+    assert found["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
 
 
 @pytest.mark.parametrize("head", [
@@ -370,11 +307,4 @@ def _has(dist: str) -> bool:
 
 def test_pickle_without_xgboost_inside_is_refused(tmp_path, cli):
     """--framework xgboost on a plain scikit-learn pickle: a clear error, not a crash."""
-    import joblib
-    from sklearn.linear_model import LinearRegression
-
-    path = tmp_path / "lr.joblib"
-    joblib.dump(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), path)
-    run = cli("prepare", path, "-o", tmp_path / "art", "--framework", "xgboost")
-    assert run.code == EXIT_INPUT
-    assert "not an XGBoost Booster or estimator" in run.err
+    SUITE.assert_refuses_a_sklearn_pickle(cli, tmp_path, "not an XGBoost Booster or estimator")

@@ -122,11 +122,15 @@ def predict(data, model=load_model()):
 
 def test_score_py_whose_child_sleeps_forever(sandbox: Sandbox, artifact_copy: Path) -> None:
     """verify --timeout kills score.py and the child it started (the whole process group),
-    through ``python -m mdreg``."""
+    through ``python -m mdreg``: reported as the timeout stage, soon after the timeout, and
+    the child is gone (polled for, not waited a fixed time for)."""
     pidfile = sandbox.root / "child.pid"
     (artifact_copy / "score.py").write_text(CHILD_SCORE.format(pidfile=str(pidfile)))
+    start = time.monotonic()
     r = sandbox.proc("verify", artifact_copy, "--timeout", "3", "--data-json", "[[0, 1]]")
-    one_error(r, code=EXIT["failed"], says="killed")
+    assert time.monotonic() - start < 30
+    line = one_error(r, code=EXIT["failed"], says="killed")
+    assert "score.py failed at timeout" in line, line
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _pid_alive(pid) and time.monotonic() < deadline:
