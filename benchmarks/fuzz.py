@@ -62,7 +62,7 @@ def main() -> int:
 
     body = _report(args, total, setup, load)
     if not args.no_write:
-        from run import write_section  # noqa: PLC0415 - run.py owns RESULTS.md
+        from run import write_section  # run.py owns RESULTS.md
 
         write_section("fuzz", body)
     print(body)

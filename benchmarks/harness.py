@@ -58,8 +58,9 @@ class Stats:
 TIME = "/usr/bin/time"  # GNU time: its child's peak RSS is the command's own
 
 
-def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
-             ) -> tuple[float, float]:
+def run_once(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one run; raises if the command fails.
 
     Peak RSS comes from GNU time, not from wait4 here: a child forked from this (large)
@@ -67,8 +68,13 @@ def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None 
     """
     wrapped = [TIME, "-f", "%M", *cmd] if os.path.exists(TIME) else cmd
     start = time.perf_counter()
-    proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.run(
+        wrapped,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     seconds = time.perf_counter() - start
     err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
@@ -78,8 +84,13 @@ def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None 
     return seconds, peak_kb / 1024
 
 
-def compare(commands: dict[str, list[str]], runs: int = 7, warmup: int = 1,
-            before: dict[str, callable] | None = None, **kw) -> dict[str, Stats]:
+def compare(
+    commands: dict[str, list[str]],
+    runs: int = 7,
+    warmup: int = 1,
+    before: dict[str, callable] | None = None,
+    **kw,
+) -> dict[str, Stats]:
     """Run each command ``runs`` times, alternating; ``before[name]()`` runs untimed
     before each run (e.g. to clear an output folder)."""
     before = before or {}
@@ -100,13 +111,17 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
+            )
     except OSError:
         model = cpu
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()[0]
-    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
 
 
 def now() -> str:

@@ -38,9 +38,22 @@ BUCKET = "bench"
 
 
 def _start_server(work: Path) -> tuple[subprocess.Popen[str], dict]:
-    proc = subprocess.Popen([PY, "-m", "tests.oci_server", "--root", str(work / "server"),
-                             "--user-dir", str(work / ".oci"), "--bucket", BUCKET],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "tests.oci_server",
+            "--root",
+            str(work / "server"),
+            "--user-dir",
+            str(work / ".oci"),
+            "--bucket",
+            BUCKET,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline() if proc.stdout else ""
     if not line:
         proc.kill()
@@ -49,8 +62,12 @@ def _start_server(work: Path) -> tuple[subprocess.Popen[str], dict]:
 
 
 def _admin(url: str, path: str, doc: dict) -> None:
-    req = urllib.request.Request(f"{url}/_admin/{path}", data=json.dumps(doc).encode(),
-                                 headers={"content-type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        f"{url}/_admin/{path}",
+        data=json.dumps(doc).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
     urllib.request.urlopen(req, timeout=10).read()  # noqa: S310 - loopback
 
 
@@ -58,13 +75,14 @@ def _artifact_zip(work: Path, gib: float) -> Path:
     """An artifact zip holding ``gib`` GiB of incompressible bytes, made by ``mdreg zip``."""
     art = work / "art"
     art.mkdir()
-    (art / "score.py").write_text("def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n"
-                                  "    return data\n")
+    (art / "score.py").write_text(
+        "def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n    return data\n"
+    )
     (art / "runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\n")
     block = os.urandom(1 << 20)
     with open(art / "weights.bin", "wb") as f:
         for i in range(int(gib * 1024)):
-            f.write(block[i % 7:] + block[:i % 7])  # distinct blocks, as cheap to make
+            f.write(block[i % 7 :] + block[: i % 7])  # distinct blocks, as cheap to make
     out = work / "artifact.zip"
     subprocess.run([*MDREG, "zip", str(art), "-o", str(out), "-q"], check=True, cwd=ROOT)
     shutil.rmtree(art)
@@ -79,32 +97,73 @@ def bench_oci_upload(work: Path, runs: int, gib: float = 1.0, stream_mb_s: float
         env = {**info["env"], "MDREG_HOME": str(work / "home")}
         dest = f"oci://{BUCKET}@{info['namespace']}/bench.zip"
         commands = {
-            "single stream (put_object)": [*MDREG, "upload", str(zip_path), dest, "-q", "--part-size", "50GiB"],
-            "multipart, 1 part at a time (128 MiB)": [*MDREG, "upload", str(zip_path), dest, "-q",
-                                                      "--part-size", "128MiB", "--parallel", "1"],
-            "multipart, 8 parts at a time (128 MiB)": [*MDREG, "upload", str(zip_path), dest, "-q",
-                                                       "--part-size", "128MiB", "--parallel", "8"],
+            "single stream (put_object)": [
+                *MDREG,
+                "upload",
+                str(zip_path),
+                dest,
+                "-q",
+                "--part-size",
+                "50GiB",
+            ],
+            "multipart, 1 part at a time (128 MiB)": [
+                *MDREG,
+                "upload",
+                str(zip_path),
+                dest,
+                "-q",
+                "--part-size",
+                "128MiB",
+                "--parallel",
+                "1",
+            ],
+            "multipart, 8 parts at a time (128 MiB)": [
+                *MDREG,
+                "upload",
+                str(zip_path),
+                dest,
+                "-q",
+                "--part-size",
+                "128MiB",
+                "--parallel",
+                "8",
+            ],
         }
         rows, ratios = [], {}
-        for label, cap in (("loopback, unlimited", None), (f"{stream_mb_s:g} MB/s per connection", stream_mb_s)):
+        for label, cap in (
+            ("loopback, unlimited", None),
+            (f"{stream_mb_s:g} MB/s per connection", stream_mb_s),
+        ):
             _admin(info["url"], "bandwidth", {"bytes_per_second": cap * 1e6 if cap else None})
             stats = compare(commands, runs=runs, warmup=0, env=env, cwd=str(ROOT))
             for name, s in stats.items():
-                rows.append([label, name, f"{s.median:.1f}", s.spread, f"{size_mb / s.median:.0f}",
-                             f"{s.peak_rss_mb:.0f}"])
-            ratios[label] = (stats["single stream (put_object)"].median
-                             / stats["multipart, 8 parts at a time (128 MiB)"].median)
+                rows.append(
+                    [
+                        label,
+                        name,
+                        f"{s.median:.1f}",
+                        s.spread,
+                        f"{size_mb / s.median:.0f}",
+                        f"{s.peak_rss_mb:.0f}",
+                    ]
+                )
+            ratios[label] = (
+                stats["single stream (put_object)"].median
+                / stats["multipart, 8 parts at a time (128 MiB)"].median
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
     summary = "; ".join(f"{k}: {v:.2f}x" for k, v in ratios.items())
-    return (f"`mdreg upload` of a {size_mb:,.0f} MB artifact zip to the OCI test server (its own process, "
-            "loopback; the SDK unmodified, every request signed and checked), whole-process time "
-            f"({runs} runs each, alternating). Throughput of 8 parallel parts over one stream: {summary}. "
-            "Client and server share this machine's cores, so the unlimited row measures CPU, not a "
-            "network; the capped row models a long-distance link where each TCP stream is limited. "
-            "Target: peak RSS independent of the artifact size (parts are streamed from the file).\n\n"
-            + table(rows, ["server", "upload", "median s", "spread s", "MB/s", "peak RSS MB"]))
+    return (
+        f"`mdreg upload` of a {size_mb:,.0f} MB artifact zip to the OCI test server (its own process, "
+        "loopback; the SDK unmodified, every request signed and checked), whole-process time "
+        f"({runs} runs each, alternating). Throughput of 8 parallel parts over one stream: {summary}. "
+        "Client and server share this machine's cores, so the unlimited row measures CPU, not a "
+        "network; the capped row models a long-distance link where each TCP stream is limited. "
+        "Target: peak RSS independent of the artifact size (parts are streamed from the file).\n\n"
+        + table(rows, ["server", "upload", "median s", "spread s", "MB/s", "peak RSS MB"])
+    )
 
 
 BENCHES = {"oci-upload": bench_oci_upload}
@@ -116,7 +175,7 @@ def main() -> None:
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--stream-mb-s", type=float, default=40.0)
     args = parser.parse_args()
-    from run import write_section  # noqa: PLC0415 - run.py owns RESULTS.md
+    from run import write_section  # run.py owns RESULTS.md
 
     with tempfile.TemporaryDirectory(prefix="mdreg-oci-bench-") as tmp:
         body = bench_oci_upload(Path(tmp), args.runs, args.gib, args.stream_mb_s)

@@ -54,10 +54,10 @@ REPO = HERE.parent
 TORCH_CASES = [("resnet18", 1), ("resnet18", 16), ("cnn", 64)]
 TABLE_ROWS = 100_000
 CASE_BUDGET_S = 60.0  # rounds of a case stop once they would pass this (at least 3 rounds)
-REP_TARGET_S = 0.25   # cheap contenders repeat within a round up to about this long
+REP_TARGET_S = 0.25  # cheap contenders repeat within a round up to about this long
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-TARGET_BINARY = 2.0   # binary tensor payload at batch 16 on a GPU, over raw-with-transfer
-TARGET_ARROW = 1.3    # Arrow 100k rows over raw model.predict
+TARGET_BINARY = 2.0  # binary tensor payload at batch 16 on a GPU, over raw-with-transfer
+TARGET_ARROW = 1.3  # Arrow 100k rows over raw model.predict
 
 CACHE = Path(os.environ.get("MDREG_BENCH_CACHE", "~/.cache/mdreg-bench")).expanduser()
 ADS_VENV = Path(os.environ.get("MDREG_BENCH_ADS_VENV", CACHE / "ads-venv")).expanduser()
@@ -84,8 +84,9 @@ def _torch_modules():
             self.bn2 = nn.BatchNorm2d(cout)
             self.relu = nn.ReLU(inplace=True)
             if stride != 1 or cin != cout:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                nn.BatchNorm2d(cout))
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
             else:
                 self.downsample = nn.Identity()
 
@@ -105,7 +106,9 @@ def _torch_modules():
             self.maxpool = nn.MaxPool2d(3, 2, 1)
             layers, cin = [], 64
             for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-                layers.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
+                layers.append(
+                    nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
+                )
                 cin = cout
             self.layer1, self.layer2, self.layer3, self.layer4 = layers
             self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -211,8 +214,13 @@ def _call(c: Contender, sync) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def interleave(contenders: list[Contender], rounds: int, sync=lambda: None, warmup: int = 2,
-               budget_s: float = CASE_BUDGET_S) -> int:
+def interleave(
+    contenders: list[Contender],
+    rounds: int,
+    sync=lambda: None,
+    warmup: int = 2,
+    budget_s: float = CASE_BUDGET_S,
+) -> int:
     """Warm each contender up, then ``rounds`` rounds (fewer if they would pass
     ``budget_s``, at least 3), the order rotating each round; cheap contenders repeat
     within a round. Returns the rounds run."""
@@ -240,9 +248,16 @@ def interleave(contenders: list[Contender], rounds: int, sync=lambda: None, warm
 def summary(c: Contender) -> dict:
     if c.error:
         return {"name": c.name, "body": c.body, "mb": c.mb, "error": c.error}
-    return {"name": c.name, "body": c.body, "mb": c.mb, "median_ms": statistics.median(c.times) * 1000,
-            "min_ms": min(c.times) * 1000, "max_ms": max(c.times) * 1000, "calls": len(c.times),
-            "cpu_ms": statistics.median(c.cpu) * 1000}
+    return {
+        "name": c.name,
+        "body": c.body,
+        "mb": c.mb,
+        "median_ms": statistics.median(c.times) * 1000,
+        "min_ms": min(c.times) * 1000,
+        "max_ms": max(c.times) * 1000,
+        "calls": len(c.times),
+        "cpu_ms": statistics.median(c.cpu) * 1000,
+    }
 
 
 def _mb(body: bytes) -> float:
@@ -271,8 +286,11 @@ def _check(contenders: list[Contender], reference) -> list[str]:
     """Each contender's last answer against the raw model's output ("–" for a failed one)."""
     import numpy as np
 
-    ref = np.asarray(reference, dtype=np.float64) if np.asarray(reference).dtype.kind == "f" \
+    ref = (
+        np.asarray(reference, dtype=np.float64)
+        if np.asarray(reference).dtype.kind == "f"
         else np.asarray(reference)
+    )
     out = []
     for c in contenders:
         out.append("–")
@@ -282,10 +300,19 @@ def _check(contenders: list[Contender], reference) -> list[str]:
             got = _prediction(c.output) if isinstance(c.output, (str, bytes)) else c.output
             got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
             if ref.dtype.kind == "f":
-                diff = float(np.max(np.abs(got.astype(np.float64) - ref))) if got.shape == ref.shape else None
+                diff = (
+                    float(np.max(np.abs(got.astype(np.float64) - ref)))
+                    if got.shape == ref.shape
+                    else None
+                )
                 scale = float(np.max(np.abs(ref))) or 1.0
-                out[-1] = ("yes" if diff is not None and diff <= 1e-3 * scale else
-                               f"NO (max diff {diff})" if diff is not None else f"NO (shape {got.shape})")
+                out[-1] = (
+                    "yes"
+                    if diff is not None and diff <= 1e-3 * scale
+                    else f"NO (max diff {diff})"
+                    if diff is not None
+                    else f"NO (shape {got.shape})"
+                )
             else:
                 out[-1] = "yes" if np.array_equal(got, ref) else "NO"
         except Exception as exc:  # noqa: BLE001
@@ -301,16 +328,21 @@ def _device_meta(torch, device: str) -> dict:
     meta = {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
-        meta.update(gpu=torch.cuda.get_device_name(0), gpu_mem_gib=round(props.total_memory / 2**30),
-                    cuda=torch.version.cuda)
+        meta.update(
+            gpu=torch.cuda.get_device_name(0),
+            gpu_mem_gib=round(props.total_memory / 2**30),
+            cuda=torch.version.cuda,
+        )
     return meta
 
 
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                        platform.machine())
+            return next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                platform.machine(),
+            )
     except OSError:
         return platform.processor() or platform.machine()
 
@@ -327,8 +359,9 @@ def _versions(names: list[str]) -> dict[str, str]:
     return out
 
 
-def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
-                  gpu_contenders: bool = False) -> list[dict]:
+def measure_torch(
+    work: Path, device: str, runs: int, cases=TORCH_CASES, gpu_contenders: bool = False
+) -> list[dict]:
     """``gpu_contenders``: the MDREG_PIN_MEMORY=1 imports on a CPU run too (the same code
     as on a GPU; a smoke test of that path: on a CPU nothing is pinned)."""
     import numpy as np
@@ -348,15 +381,21 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
             prep_s = time.perf_counter() - started
             scores = {
                 "json": import_score(art, f"score_{name}", score_env),
-                "npy": import_score(art, f"score_{name}_npy", {**score_env, "MDREG_RESPONSE": "npy"}),
+                "npy": import_score(
+                    art, f"score_{name}_npy", {**score_env, "MDREG_RESPONSE": "npy"}
+                ),
             }
             if device == "cuda" or gpu_contenders:
-                scores["pin"] = import_score(art, f"score_{name}_pin",
-                                               {**score_env, "MDREG_PIN_MEMORY": "1"})
-                scores["npy_pin"] = import_score(art, f"score_{name}_npy_pin", {
-                    **score_env, "MDREG_PIN_MEMORY": "1", "MDREG_RESPONSE": "npy"})
+                scores["pin"] = import_score(
+                    art, f"score_{name}_pin", {**score_env, "MDREG_PIN_MEMORY": "1"}
+                )
+                scores["npy_pin"] = import_score(
+                    art,
+                    f"score_{name}_npy_pin",
+                    {**score_env, "MDREG_PIN_MEMORY": "1", "MDREG_RESPONSE": "npy"},
+                )
             for s in scores.values():
-                if str(s.DEVICE) .split(":")[0] != device:
+                if str(s.DEVICE).split(":")[0] != device:
                     raise SystemExit(f"score.py placed the model on {s.DEVICE}, not {device}")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -371,7 +410,9 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
             with torch.inference_mode():
                 return model(torch.from_numpy(x).to(dev)).cpu()
 
-        contenders = [Contender("raw: from_numpy(x).to(device), forward, .cpu()", raw, "array", None)]
+        contenders = [
+            Contender("raw: from_numpy(x).to(device), forward, .cpu()", raw, "array", None)
+        ]
         if device == "cuda":
             pinned = torch.from_numpy(x).pin_memory()
 
@@ -379,8 +420,14 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
                 with torch.inference_mode():
                     return model(p.to(dev, non_blocking=True)).cpu()
 
-            contenders.append(Contender("raw from pinned memory: .to(device, non_blocking=True)",
-                                        raw_pinned, "pinned tensor", None))
+            contenders.append(
+                Contender(
+                    "raw from pinned memory: .to(device, non_blocking=True)",
+                    raw_pinned,
+                    "pinned tensor",
+                    None,
+                )
+            )
 
         def served(score, body, decode):
             if decode:
@@ -388,32 +435,62 @@ def measure_torch(work: Path, device: str, runs: int, cases=TORCH_CASES,
             return lambda: json.dumps(score.predict(body))
 
         contenders += [
-            Contender("mdreg score.py, JSON lists body, JSON answer",
-                      served(scores["json"], json_body, True), "json", _mb(json_body)),
-            Contender("mdreg score.py, .npy body, JSON answer",
-                      served(scores["json"], npy_body, False), "npy", _mb(npy_body)),
-            Contender("mdreg score.py, .npy body, .npy answer (MDREG_RESPONSE=npy)",
-                      served(scores["npy"], npy_body, False), "npy", _mb(npy_body)),
+            Contender(
+                "mdreg score.py, JSON lists body, JSON answer",
+                served(scores["json"], json_body, True),
+                "json",
+                _mb(json_body),
+            ),
+            Contender(
+                "mdreg score.py, .npy body, JSON answer",
+                served(scores["json"], npy_body, False),
+                "npy",
+                _mb(npy_body),
+            ),
+            Contender(
+                "mdreg score.py, .npy body, .npy answer (MDREG_RESPONSE=npy)",
+                served(scores["npy"], npy_body, False),
+                "npy",
+                _mb(npy_body),
+            ),
         ]
         if "pin" in scores:
             contenders += [
-                Contender("mdreg score.py, .npy body, JSON answer, MDREG_PIN_MEMORY=1",
-                          served(scores["pin"], npy_body, False), "npy", _mb(npy_body)),
-                Contender("mdreg score.py, .npy body, .npy answer, MDREG_PIN_MEMORY=1",
-                          served(scores["npy_pin"], npy_body, False), "npy", _mb(npy_body)),
+                Contender(
+                    "mdreg score.py, .npy body, JSON answer, MDREG_PIN_MEMORY=1",
+                    served(scores["pin"], npy_body, False),
+                    "npy",
+                    _mb(npy_body),
+                ),
+                Contender(
+                    "mdreg score.py, .npy body, .npy answer, MDREG_PIN_MEMORY=1",
+                    served(scores["npy_pin"], npy_body, False),
+                    "npy",
+                    _mb(npy_body),
+                ),
             ]
         started = time.perf_counter()
         rounds = interleave(contenders, runs, sync, warmup=3 if device == "cuda" else 2)
         reference = raw().numpy()
         checks = _check(contenders, reference)
-        results.append({"case": f"{name}/{batch}", "model": name, "batch": batch,
-                        "params": params, "prepare_s": prep_s, "rounds": rounds,
-                        "seconds": time.perf_counter() - started,
-                        "out_shape": list(reference.shape),
-                        "contenders": [{**summary(c), "same": same}
-                                       for c, same in zip(contenders, checks)]})
-        print(f"payload_bench: {name}/{batch} done in {time.perf_counter() - started:.0f} s",
-              file=sys.stderr, flush=True)
+        results.append(
+            {
+                "case": f"{name}/{batch}",
+                "model": name,
+                "batch": batch,
+                "params": params,
+                "prepare_s": prep_s,
+                "rounds": rounds,
+                "seconds": time.perf_counter() - started,
+                "out_shape": list(reference.shape),
+                "contenders": [{**summary(c), "same": same} for c, same in zip(contenders, checks)],
+            }
+        )
+        print(
+            f"payload_bench: {name}/{batch} done in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     return results
 
 
@@ -450,51 +527,88 @@ def measure_table(work: Path, runs: int, rows: int = TABLE_ROWS) -> dict:
 
     contenders = [
         Contender("raw: model.predict(DataFrame)", lambda: raw_model.predict(frame), "DataFrame"),
-        Contender("mdreg score.py, JSON records body", served(score, records, True), "json records",
-                  _mb(records)),
-        Contender("mdreg score.py, JSON columns body", served(score, columns, True), "json columns",
-                  _mb(columns)),
-        Contender("mdreg score.py, Arrow IPC stream body", served(score, arrow, False), "arrow",
-                  _mb(arrow)),
-        Contender("mdreg score.py, Arrow body, .npy answer (MDREG_RESPONSE=npy)",
-                  served(score_npy, arrow, False), "arrow", _mb(arrow)),
+        Contender(
+            "mdreg score.py, JSON records body",
+            served(score, records, True),
+            "json records",
+            _mb(records),
+        ),
+        Contender(
+            "mdreg score.py, JSON columns body",
+            served(score, columns, True),
+            "json columns",
+            _mb(columns),
+        ),
+        Contender(
+            "mdreg score.py, Arrow IPC stream body",
+            served(score, arrow, False),
+            "arrow",
+            _mb(arrow),
+        ),
+        Contender(
+            "mdreg score.py, Arrow body, .npy answer (MDREG_RESPONSE=npy)",
+            served(score_npy, arrow, False),
+            "arrow",
+            _mb(arrow),
+        ),
     ]
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         n = interleave(contenders, runs)
     checks = _check(contenders, raw_model.predict(frame))
-    print(f"payload_bench: rf/{rows} done in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr, flush=True)
-    return {"case": f"rf/{rows}", "rows": rows, "prepare_s": prep_s, "rounds": n,
-            "seconds": time.perf_counter() - started,
-            "contenders": [{**summary(c), "same": same} for c, same in zip(contenders, checks)]}
+    print(
+        f"payload_bench: rf/{rows} done in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "case": f"rf/{rows}",
+        "rows": rows,
+        "prepare_s": prep_s,
+        "rounds": n,
+        "seconds": time.perf_counter() - started,
+        "contenders": [{**summary(c), "same": same} for c, same in zip(contenders, checks)],
+    }
 
 
-def measure(device: str, runs: int, only: set[str], quick: bool = False,
-            gpu_contenders: bool = False) -> dict:
+def measure(
+    device: str, runs: int, only: set[str], quick: bool = False, gpu_contenders: bool = False
+) -> dict:
     started = time.perf_counter()
     load0 = os.getloadavg()[0]
     import torch
 
     if device == "cuda":
         if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-            raise SystemExit("payload_bench: --device cuda, but torch sees no GPU "
-                             f"(torch {torch.__version__}, CUDA {torch.version.cuda}, "
-                             f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+            raise SystemExit(
+                "payload_bench: --device cuda, but torch sees no GPU "
+                f"(torch {torch.__version__}, CUDA {torch.version.cuda}, "
+                f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})"
+            )
         torch.cuda.init()
-    result = {"device": device, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(),
-                          "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-                          "python": platform.python_version(), "load_start": load0,
-                          **_device_meta(torch, device),
-                          "versions": _versions(["numpy", "pandas", "scikit-learn", "pyarrow", "mdreg"])},
-              "runs": runs, "torch": [], "table": None}
+    result = {
+        "device": device,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "python": platform.python_version(),
+            "load_start": load0,
+            **_device_meta(torch, device),
+            "versions": _versions(["numpy", "pandas", "scikit-learn", "pyarrow", "mdreg"]),
+        },
+        "runs": runs,
+        "torch": [],
+        "table": None,
+    }
     cases = [(n, 2) for n, _ in TORCH_CASES[:1]] + [("cnn", 4)] if quick else TORCH_CASES
     with tempfile.TemporaryDirectory(prefix="mdreg-payloads-") as tmp:
         if "torch" in only:
-            result["torch"] = measure_torch(Path(tmp), device, runs, cases,
-                                            gpu_contenders or device == "cuda")
+            result["torch"] = measure_torch(
+                Path(tmp), device, runs, cases, gpu_contenders or device == "cuda"
+            )
         if "table" in only:
             result["table"] = measure_table(Path(tmp), runs, 2_000 if quick else TABLE_ROWS)
     result["machine"]["load_end"] = os.getloadavg()[0]
@@ -528,13 +642,17 @@ def _verdict(ok: bool) -> str:
 def machine_line(result: dict) -> str:
     m = result["machine"]
     gpu = f"{m['gpu']} ({m['gpu_mem_gib']} GiB, CUDA {m['cuda']}), " if m.get("gpu") else ""
-    return (f"{gpu}{m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, Python {m['python']}, "
-            f"load average {m['load_start']:.1f} at start")
+    return (
+        f"{gpu}{m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, Python {m['python']}, "
+        f"load average {m['load_start']:.1f} at start"
+    )
 
 
-GPU_NOTE = ("GPU rows: section `payloads-gpu`, from `python benchmarks/payload_bench.py --device cuda "
-            "--out FILE` on a lent GPU machine, written here with `--import-result FILE`; this "
-            "CPU run had no GPU.")
+GPU_NOTE = (
+    "GPU rows: section `payloads-gpu`, from `python benchmarks/payload_bench.py --device cuda "
+    "--out FILE` on a lent GPU machine, written here with `--import-result FILE`; this "
+    "CPU run had no GPU."
+)
 
 
 def render(result: dict) -> str:
@@ -542,9 +660,11 @@ def render(result: dict) -> str:
     dev = result["device"]
     vers = ", ".join(f"{k} {v}" for k, v in {"torch": m["torch"], **m["versions"]}.items())
     lines = [
-        (f"`python benchmarks/payload_bench.py --device {dev} --runs {result['runs']}` "
-         f"({vers}; torch threads: {m['torch_threads']}; load average {m['load_start']:.1f} "
-         f"at start, {m['load_end']:.1f} at end; {result['seconds']:.0f} s in all)."),
+        (
+            f"`python benchmarks/payload_bench.py --device {dev} --runs {result['runs']}` "
+            f"({vers}; torch threads: {m['torch_threads']}; load average {m['load_start']:.1f} "
+            f"at start, {m['load_end']:.1f} at end; {result['seconds']:.0f} s in all)."
+        ),
         "",
         "Time per request as the server sees it: `json.loads(body)` for a JSON body (the "
         "bytes as they are otherwise) + `score.predict(...)` + `json.dumps(answer)`, with "
@@ -567,69 +687,153 @@ def render(result: dict) -> str:
     for case in result["torch"]:
         raw = case["contenders"][0]
         for c in case["contenders"]:
-            ratio = (f"{c['median_ms'] / raw['median_ms']:.2f}x"
-                     if not c.get("error") and not raw.get("error") else "–")
+            ratio = (
+                f"{c['median_ms'] / raw['median_ms']:.2f}x"
+                if not c.get("error") and not raw.get("error")
+                else "–"
+            )
             mb = f"{c['mb']:.2f}" if c.get("mb") is not None else "–"
-            rows.append([case["model"], str(case["batch"]), c["name"], mb, _ms(c), _cpu(c),
-                         str(c.get("calls", 0)), ratio, c.get("same", "–")])
+            rows.append(
+                [
+                    case["model"],
+                    str(case["batch"]),
+                    c["name"],
+                    mb,
+                    _ms(c),
+                    _cpu(c),
+                    str(c.get("calls", 0)),
+                    ratio,
+                    c.get("same", "–"),
+                ]
+            )
         if case["batch"] == 16 or case["model"] == "cnn":
             for c in case["contenders"][1:]:
-                if c["body"] == "npy" and not c.get("error") and "PIN_MEMORY=" not in c["name"] \
-                        and "pinned" not in c["name"]:
+                if (
+                    c["body"] == "npy"
+                    and not c.get("error")
+                    and "PIN_MEMORY=" not in c["name"]
+                    and "pinned" not in c["name"]
+                ):
                     r = c["median_ms"] / raw["median_ms"]
                     target_rows.append((case, c, r))
     if rows:
         params = {c["model"]: c["params"] for c in result["torch"]}
-        lines += [(f"**Tensors** (ResNet-18: {params.get('resnet18', 0):,} parameters, 224 px, "
-                   "1000 classes, random weights, TorchScript; small CNN: 3x32x32, 10 classes; "
-                   f"device `{dev}`):"), "",
-                  _table(rows, ["model", "batch", "contender", "body MB", "median ms (min–max)",
-                                "median CPU ms", "calls", "/ raw", "same output"]), ""]
+        lines += [
+            (
+                f"**Tensors** (ResNet-18: {params.get('resnet18', 0):,} parameters, 224 px, "
+                "1000 classes, random weights, TorchScript; small CNN: 3x32x32, 10 classes; "
+                f"device `{dev}`):"
+            ),
+            "",
+            _table(
+                rows,
+                [
+                    "model",
+                    "batch",
+                    "contender",
+                    "body MB",
+                    "median ms (min–max)",
+                    "median CPU ms",
+                    "calls",
+                    "/ raw",
+                    "same output",
+                ],
+            ),
+            "",
+        ]
         for case, c, r in target_rows:
             if case["batch"] != 16:
                 continue
-            goal = f"target ≤ {TARGET_BINARY:g}x on a GPU: {_verdict(r <= TARGET_BINARY)}" \
-                if dev == "cuda" else f"(the {TARGET_BINARY:g}x target is for a GPU; this is {dev})"
-            pinned = next((p for p in case["contenders"] if p["body"] == "pinned tensor"
-                           and not p.get("error")), None)
-            also = (f" ({c['median_ms'] / pinned['median_ms']:.2f}x the raw path from pinned memory)"
-                    if pinned else "")
-            lines.append(f"- ResNet-18 batch 16, {c['name']}: {r:.2f}x raw-with-transfer{also}; {goal}.")
-        json_rows = [(case, c) for case in result["torch"] for c in case["contenders"]
-                     if c["body"] == "json" and not c.get("error")]
+            goal = (
+                f"target ≤ {TARGET_BINARY:g}x on a GPU: {_verdict(r <= TARGET_BINARY)}"
+                if dev == "cuda"
+                else f"(the {TARGET_BINARY:g}x target is for a GPU; this is {dev})"
+            )
+            pinned = next(
+                (
+                    p
+                    for p in case["contenders"]
+                    if p["body"] == "pinned tensor" and not p.get("error")
+                ),
+                None,
+            )
+            also = (
+                f" ({c['median_ms'] / pinned['median_ms']:.2f}x the raw path from pinned memory)"
+                if pinned
+                else ""
+            )
+            lines.append(
+                f"- ResNet-18 batch 16, {c['name']}: {r:.2f}x raw-with-transfer{also}; {goal}."
+            )
+        json_rows = [
+            (case, c)
+            for case in result["torch"]
+            for c in case["contenders"]
+            if c["body"] == "json" and not c.get("error")
+        ]
         for case, c in json_rows:
             raw = case["contenders"][0]
-            lines.append(f"- {case['model']} batch {case['batch']}, JSON lists body: "
-                         f"{c['median_ms'] / raw['median_ms']:.1f}x raw "
-                         f"({c['mb']:.1f} MB body).")
+            lines.append(
+                f"- {case['model']} batch {case['batch']}, JSON lists body: "
+                f"{c['median_ms'] / raw['median_ms']:.1f}x raw "
+                f"({c['mb']:.1f} MB body)."
+            )
         lines.append("")
     table = result.get("table")
     if table:
         raw = table["contenders"][0]
         trows = []
         for c in table["contenders"]:
-            ratio = (f"{c['median_ms'] / raw['median_ms']:.2f}x"
-                     if not c.get("error") and not raw.get("error") else "–")
+            ratio = (
+                f"{c['median_ms'] / raw['median_ms']:.2f}x"
+                if not c.get("error") and not raw.get("error")
+                else "–"
+            )
             mb = f"{c['mb']:.2f}" if c.get("mb") is not None else "–"
-            trows.append([c["name"], mb, _ms(c), _cpu(c), str(c.get("calls", 0)), ratio,
-                          c.get("same", "–")])
-        arrow = next((c for c in table["contenders"] if c["body"] == "arrow" and "npy" not in c["name"]), None)
-        lines += [(f"**Table**: {table['rows']:,} iris-like rows (4 float64 features) for a "
-                   "scikit-learn RandomForestClassifier (n_estimators=100, fitted on iris as a "
-                   "DataFrame); `raw` is `model.predict(DataFrame)` on the same rows (one thread: "
-                   "RandomForest's predict uses n_jobs=None)."), "",
-                  _table(trows, ["contender", "body MB", "median ms (min–max)", "median CPU ms",
-                                 "calls", "/ raw", "same output"]), ""]
+            trows.append(
+                [c["name"], mb, _ms(c), _cpu(c), str(c.get("calls", 0)), ratio, c.get("same", "–")]
+            )
+        arrow = next(
+            (c for c in table["contenders"] if c["body"] == "arrow" and "npy" not in c["name"]),
+            None,
+        )
+        lines += [
+            (
+                f"**Table**: {table['rows']:,} iris-like rows (4 float64 features) for a "
+                "scikit-learn RandomForestClassifier (n_estimators=100, fitted on iris as a "
+                "DataFrame); `raw` is `model.predict(DataFrame)` on the same rows (one thread: "
+                "RandomForest's predict uses n_jobs=None)."
+            ),
+            "",
+            _table(
+                trows,
+                [
+                    "contender",
+                    "body MB",
+                    "median ms (min–max)",
+                    "median CPU ms",
+                    "calls",
+                    "/ raw",
+                    "same output",
+                ],
+            ),
+            "",
+        ]
         if arrow and not arrow.get("error") and not raw.get("error"):
             r = arrow["median_ms"] / raw["median_ms"]
-            lines.append(f"- Target: Arrow {table['rows']:,} rows ≤ {TARGET_ARROW:g}x raw predict: "
-                         f"{r:.2f}x, {_verdict(r <= TARGET_ARROW)}.")
+            lines.append(
+                f"- Target: Arrow {table['rows']:,} rows ≤ {TARGET_ARROW:g}x raw predict: "
+                f"{r:.2f}x, {_verdict(r <= TARGET_ARROW)}."
+            )
             lines.append("")
     if dev == "cpu":
         lines += [GPU_NOTE, ""]
-    failures = [f"{case['case']}: {c['name']}: {c['error']}"
-                for case in result["torch"] + ([table] if table else []) for c in case["contenders"]
-                if c.get("error")]
+    failures = [
+        f"{case['case']}: {c['name']}: {c['error']}"
+        for case in result["torch"] + ([table] if table else [])
+        for c in case["contenders"]
+        if c.get("error")
+    ]
     if failures:
         lines += ["Failures: " + "; ".join(failures), ""]
     return "\n".join(lines).rstrip()
@@ -647,20 +851,43 @@ def ensure_ads_torch() -> str | None:
     """None when the ADS venv can import torch (from ADS_TORCH); else why not."""
     py = _ads_python()
     if not py.exists():
-        return (f"the ADS venv {ADS_VENV} does not exist (make it with "
-                "`python benchmarks/peers.py --setup-only`)")
+        return (
+            f"the ADS venv {ADS_VENV} does not exist (make it with "
+            "`python benchmarks/peers.py --setup-only`)"
+        )
     env = {**os.environ, "PYTHONPATH": str(ADS_TORCH)}
-    probe = subprocess.run([str(py), "-c", "import torch, ads"], env=env, capture_output=True, check=False)
+    probe = subprocess.run(
+        [str(py), "-c", "import torch, ads"], env=env, capture_output=True, check=False
+    )
     if probe.returncode == 0:
         return None
     # torch and the dependencies the ADS venv lacks, into a folder of their own (--no-deps:
     # nothing the venv already holds is replaced; pinned: the CPU build on local disk).
-    proc = subprocess.run([str(py), "-m", "pip", "install", "-q", "--target", str(ADS_TORCH),
-                           "--no-deps", TORCH_PIN, "filelock", "sympy", "networkx", "mpmath"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--target",
+            str(ADS_TORCH),
+            "--no-deps",
+            TORCH_PIN,
+            "filelock",
+            "sympy",
+            "networkx",
+            "mpmath",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         return f"installing {TORCH_PIN} for the ADS venv failed: {proc.stderr[-500:]}"
-    probe = subprocess.run([str(py), "-c", "import torch, ads"], env=env, capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [str(py), "-c", "import torch, ads"], env=env, capture_output=True, text=True, check=False
+    )
     return None if probe.returncode == 0 else f"torch in the ADS venv: {probe.stderr[-500:]}"
 
 
@@ -677,8 +904,12 @@ def ads_prepare(model: str, sample: str, out: str) -> None:
         warnings.simplefilter("ignore")
         module = torch.jit.load(model).eval()
         PyTorchModel(estimator=module, artifact_dir=out).prepare(
-            inference_conda_env=ads_offline.SERVICE_PACK["slug"], inference_python_version="3.11",
-            X_sample=np.load(sample), use_torch_script=True, force_overwrite=True)
+            inference_conda_env=ads_offline.SERVICE_PACK["slug"],
+            inference_python_version="3.11",
+            X_sample=np.load(sample),
+            use_torch_script=True,
+            force_overwrite=True,
+        )
     assert os.path.isfile(os.path.join(out, "score.py")), "ADS wrote no score.py"
 
 
@@ -687,13 +918,25 @@ def ads_bodies(x) -> dict[str, bytes]:
     ADS's JsonModelInputSerializer makes of a torch.Tensor), ADS's base64 .npy envelope
     (its format for a numpy array), and plain nested lists."""
     lists = x.tolist()
-    structured = {"data": {"__ads_torch_tensor__": 1, "data": lists, "dtype": "torch.float32",
-                           "shape": list(x.shape), "device": "cpu"},
-                  "data_type": "<class 'torch.Tensor'>"}
-    b64 = {"data": base64.b64encode(_npy(x)).decode("ascii"), "data_type": "<class 'numpy.ndarray'>"}
-    return {"ADS tensor JSON": json.dumps(structured).encode(),
-            "base64 .npy envelope": json.dumps(b64).encode(),
-            "nested lists": json.dumps(lists).encode()}
+    structured = {
+        "data": {
+            "__ads_torch_tensor__": 1,
+            "data": lists,
+            "dtype": "torch.float32",
+            "shape": list(x.shape),
+            "device": "cpu",
+        },
+        "data_type": "<class 'torch.Tensor'>",
+    }
+    b64 = {
+        "data": base64.b64encode(_npy(x)).decode("ascii"),
+        "data_type": "<class 'numpy.ndarray'>",
+    }
+    return {
+        "ADS tensor JSON": json.dumps(structured).encode(),
+        "base64 .npy envelope": json.dumps(b64).encode(),
+        "nested lists": json.dumps(lists).encode(),
+    }
 
 
 def ads_worker(spec_path: str, out_path: str) -> None:
@@ -711,8 +954,11 @@ def ads_worker(spec_path: str, out_path: str) -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # ADS's score.py prints as it loads
             ours = import_score(Path(case["mdreg"]), f"mdreg_{case['name']}")
             theirs = import_score(Path(case["ads"]), f"ads_{case['name']}")
-        x = np.random.default_rng(case["batch"]).standard_normal(
-            (case["batch"], *case["shape"])).astype("float32")
+        x = (
+            np.random.default_rng(case["batch"])
+            .standard_normal((case["batch"], *case["shape"]))
+            .astype("float32")
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = torch.jit.load(case["model"]).eval()
@@ -725,17 +971,30 @@ def ads_worker(spec_path: str, out_path: str) -> None:
         contenders = [Contender("raw forward", raw, "array")]
         for who, score in (("ADS score.py", theirs), ("mdreg score.py", ours)):
             for body_name, body in bodies.items():
-                contenders.append(Contender(
-                    who, lambda s=score, b=body: json.dumps(s.predict(json.loads(b))), body_name, _mb(body)))
+                contenders.append(
+                    Contender(
+                        who,
+                        lambda s=score, b=body: json.dumps(s.predict(json.loads(b))),
+                        body_name,
+                        _mb(body),
+                    )
+                )
         # A body a score.py refuses fails at once, in the warm-up; it then drops out.
         rounds = interleave(contenders, spec["runs"], budget_s=spec.get("budget_s", 60))
         checks = _check(contenders, raw().numpy())
-        results.append({"case": case["name"], "batch": case["batch"], "rounds": rounds,
-                        "contenders": [{**summary(c), "same": same}
-                                       for c, same in zip(contenders, checks)]})
+        results.append(
+            {
+                "case": case["name"],
+                "batch": case["batch"],
+                "rounds": rounds,
+                "contenders": [{**summary(c), "same": same} for c, same in zip(contenders, checks)],
+            }
+        )
         print(f"ads_worker: {case['name']}/{case['batch']} done", file=sys.stderr, flush=True)
-    meta = {"versions": _versions(["oracle-ads", "torch", "numpy", "pandas"]),
-            "load_end": os.getloadavg()[0]}
+    meta = {
+        "versions": _versions(["oracle-ads", "torch", "numpy", "pandas"]),
+        "load_end": os.getloadavg()[0],
+    }
     Path(out_path).write_text(json.dumps({"meta": meta, "results": results}))
 
 
@@ -745,12 +1004,26 @@ def _render_ads(data: dict) -> tuple[list[list[str]], list[str], bool]:
         cs = r["contenders"]
         raw = cs[0]
         for c in cs:
-            over = (f"{c['median_ms'] / raw['median_ms']:.2f}x"
-                    if not c.get("error") and not raw.get("error") else "–")
+            over = (
+                f"{c['median_ms'] / raw['median_ms']:.2f}x"
+                if not c.get("error") and not raw.get("error")
+                else "–"
+            )
             mb = f"{c['mb']:.2f}" if c.get("mb") is not None else "–"
             shown = _ms(c) if not c.get("error") else f"fails: {c['error'][:90]}"
-            rows.append([r["case"], str(r["batch"]), c["name"], c["body"], mb, shown, _cpu(c), over,
-                         c.get("same", "–")])
+            rows.append(
+                [
+                    r["case"],
+                    str(r["batch"]),
+                    c["name"],
+                    c["body"],
+                    mb,
+                    shown,
+                    _cpu(c),
+                    over,
+                    c.get("same", "–"),
+                ]
+            )
         pick = {(c["name"], c["body"]): c for c in cs}
         ads = pick.get(("ADS score.py", "ADS tensor JSON"))
         same = pick.get(("mdreg score.py", "ADS tensor JSON"))
@@ -759,13 +1032,18 @@ def _render_ads(data: dict) -> tuple[list[list[str]], list[str], bool]:
         if ads and not ads.get("error") and same and not same.get("error"):
             ratio = ads["median_ms"] / same["median_ms"]
             met &= ratio >= 1
-            verdicts.append(f"{label}: {ratio:.2f}x wall, {ads['cpu_ms'] / same['cpu_ms']:.2f}x CPU")
+            verdicts.append(
+                f"{label}: {ratio:.2f}x wall, {ads['cpu_ms'] / same['cpu_ms']:.2f}x CPU"
+            )
         else:
             met = False
-            proxy = (f"; on the same numbers sent as plain nested lists (same size): "
-                     f"{ads['median_ms'] / lists['median_ms']:.2f}x wall, "
-                     f"{ads['cpu_ms'] / lists['cpu_ms']:.2f}x CPU"
-                     if ads and lists and not ads.get("error") and not lists.get("error") else "")
+            proxy = (
+                f"; on the same numbers sent as plain nested lists (same size): "
+                f"{ads['median_ms'] / lists['median_ms']:.2f}x wall, "
+                f"{ads['cpu_ms'] / lists['cpu_ms']:.2f}x CPU"
+                if ads and lists and not ads.get("error") and not lists.get("error")
+                else ""
+            )
             verdicts.append(f"{label}: mdreg's score.py refuses it{proxy}")
     return rows, verdicts, met
 
@@ -777,9 +1055,14 @@ def bench_ads(work: Path, runs: int, cases=(("cnn", 64), ("resnet18", 1), ("resn
     why = ensure_ads_torch()
     if why:
         return f"Not measured: {why}."
-    env = {**os.environ, "PYTHONPATH": str(ADS_TORCH), **ONE_THREAD,
-           "OCI_CONFIG_LOCATION": str(CACHE / "oci" / "config"),
-           "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True", "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ADS_TORCH),
+        **ONE_THREAD,
+        "OCI_CONFIG_LOCATION": str(CACHE / "oci" / "config"),
+        "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True",
+        "PYTHONWARNINGS": "ignore",
+    }
     if not (CACHE / "oci" / "config").exists():
         sys.path.insert(0, str(HERE))
         from peers import oci_dummy_config
@@ -790,46 +1073,78 @@ def bench_ads(work: Path, runs: int, cases=(("cnn", 64), ("resnet18", 1), ("resn
         model, sample, shape, _ = make_torch_model(name, work)
         ours = mdreg_prepare(model, work / f"mdreg-{name}", sample)
         theirs = work / f"ads-{name}"
-        proc = subprocess.run([str(_ads_python()), __file__, "--ads-prepare", str(model), str(sample),
-                               str(theirs)], env=env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [str(_ads_python()), __file__, "--ads-prepare", str(model), str(sample), str(theirs)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             return f"Not measured: ADS `PyTorchModel.prepare` failed: {proc.stderr[-800:]}"
         for n, batch in cases:
             if n == name:
-                spec["cases"].append({"name": name, "batch": batch, "shape": list(shape),
-                                      "model": str(model), "mdreg": str(ours), "ads": str(theirs)})
+                spec["cases"].append(
+                    {
+                        "name": name,
+                        "batch": batch,
+                        "shape": list(shape),
+                        "model": str(model),
+                        "mdreg": str(ours),
+                        "ads": str(theirs),
+                    }
+                )
     order = [f"{n}/{b}" for n, b in cases]
     spec["cases"].sort(key=lambda c: order.index(f"{c['name']}/{c['batch']}"))
     spec_path, out_path = work / "ads-spec.json", work / "ads-result.json"
     spec_path.write_text(json.dumps(spec))
-    proc = subprocess.run([str(_ads_python()), __file__, "--ads-worker", str(spec_path), str(out_path)],
-                          env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(_ads_python()), __file__, "--ads-worker", str(spec_path), str(out_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         return f"Not measured: the timing process failed: {proc.stderr[-1500:]}"
     data = json.loads(out_path.read_text())
     rows, verdicts, met = _render_ads(data)
     vers = ", ".join(f"{k} {v}" for k, v in data["meta"]["versions"].items())
-    return (f"Target: JSON tensor payloads not slower than ADS's score.py on the same body "
-            f"(ADS's own tensor JSON, ADS time / mdreg time): {'; '.join(verdicts)}. "
-            f"{_verdict(met)}.\n\n"
-            f"Both score.py files and the raw model in one process in the ADS venv ({vers}; torch "
-            f"2.13.0 CPU from a folder of its own on PYTHONPATH, so the venv the peers benchmark "
-            f"times is unchanged), one thread, CPU. ADS's score.py comes from "
-            f"`PyTorchModel(estimator=torch.jit.load(...)).prepare(..., use_torch_script=True)` "
-            f"(offline, benchmarks/peers/ads_offline.py), mdreg's from `mdreg.prepare` of the "
-            f"same TorchScript file. Each call is `json.loads(body)` + `predict` + "
-            f"`json.dumps(answer)`; `raw forward` is the model on a ready tensor. Calls "
-            f"interleaved, gc.collect() untimed before each; median ms (min–max); `/ raw` "
-            f"divides wall medians; CPU ms is the process's CPU time per call (user + sys), which a busy neighbour disturbs far less than wall time. Bodies, all of the same float32 values: `ADS tensor JSON` is "
-            f"what ADS's client (JsonModelInputSerializer) sends for a torch.Tensor "
-            f"(`{{\"data\": {{\"__ads_torch_tensor__\": 1, \"data\": <nested lists>, \"dtype\", "
-            f"\"shape\", \"device\"}}, \"data_type\": \"<class 'torch.Tensor'>\"}}`), the one "
-            f"tensor body ADS's PyTorch score.py takes; `base64 .npy envelope` is ADS's format "
-            f"for a numpy array (its PyTorch score.py decodes it, then calls `.to(device)` on "
-            f"the ndarray); `nested lists` a plain JSON array. Load average {load0:.1f} at start, "
-            f"{data['meta']['load_end']:.1f} at end; {time.perf_counter() - started:.0f} s.\n\n"
-            + _table(rows, ["model", "batch", "score.py", "body", "body MB", "median ms (min–max)",
-                            "median CPU ms", "/ raw", "same output"]))
+    return (
+        f"Target: JSON tensor payloads not slower than ADS's score.py on the same body "
+        f"(ADS's own tensor JSON, ADS time / mdreg time): {'; '.join(verdicts)}. "
+        f"{_verdict(met)}.\n\n"
+        f"Both score.py files and the raw model in one process in the ADS venv ({vers}; torch "
+        f"2.13.0 CPU from a folder of its own on PYTHONPATH, so the venv the peers benchmark "
+        f"times is unchanged), one thread, CPU. ADS's score.py comes from "
+        f"`PyTorchModel(estimator=torch.jit.load(...)).prepare(..., use_torch_script=True)` "
+        f"(offline, benchmarks/peers/ads_offline.py), mdreg's from `mdreg.prepare` of the "
+        f"same TorchScript file. Each call is `json.loads(body)` + `predict` + "
+        f"`json.dumps(answer)`; `raw forward` is the model on a ready tensor. Calls "
+        f"interleaved, gc.collect() untimed before each; median ms (min–max); `/ raw` "
+        f"divides wall medians; CPU ms is the process's CPU time per call (user + sys), which a busy neighbour disturbs far less than wall time. Bodies, all of the same float32 values: `ADS tensor JSON` is "
+        f"what ADS's client (JsonModelInputSerializer) sends for a torch.Tensor "
+        f'(`{{"data": {{"__ads_torch_tensor__": 1, "data": <nested lists>, "dtype", '
+        f'"shape", "device"}}, "data_type": "<class \'torch.Tensor\'>"}}`), the one '
+        f"tensor body ADS's PyTorch score.py takes; `base64 .npy envelope` is ADS's format "
+        f"for a numpy array (its PyTorch score.py decodes it, then calls `.to(device)` on "
+        f"the ndarray); `nested lists` a plain JSON array. Load average {load0:.1f} at start, "
+        f"{data['meta']['load_end']:.1f} at end; {time.perf_counter() - started:.0f} s.\n\n"
+        + _table(
+            rows,
+            [
+                "model",
+                "batch",
+                "score.py",
+                "body",
+                "body MB",
+                "median ms (min–max)",
+                "median CPU ms",
+                "/ raw",
+                "same output",
+            ],
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -840,8 +1155,11 @@ def bench_payloads(work: Path, runs: int, **_: object) -> str:
     """The CPU run, in a child process (one thread: numpy/torch threads are set before
     they are imported)."""
     out = work / "payloads.md"
-    subprocess.run([sys.executable, __file__, "--device", "cpu", "--runs", str(runs), "--out", str(out)],
-                   check=True, env={**os.environ, **ONE_THREAD})
+    subprocess.run(
+        [sys.executable, __file__, "--device", "cpu", "--runs", str(runs), "--out", str(out)],
+        check=True,
+        env={**os.environ, **ONE_THREAD},
+    )
     return out.read_text().split("\n", 1)[1].strip()  # without the header comment
 
 
@@ -855,8 +1173,11 @@ BENCHES = {"payloads": bench_payloads, "payloads-ads": bench_payloads_ads}
 def import_result(path: Path) -> str:
     """Write a --out result into RESULTS.md under its own machine line and date."""
     path = path.with_suffix(".md") if path.suffix == ".json" else path
-    data = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() \
+    data = (
+        json.loads(path.with_suffix(".json").read_text())
+        if path.with_suffix(".json").exists()
         else None
+    )
     text = path.read_text()
     header, body = text.split("\n", 1)
     if not header.startswith("<!-- payload_bench ") or data is None:
@@ -874,20 +1195,39 @@ def import_result(path: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--runs", type=int, default=7, help="interleaved rounds per case (fewer "
-                        f"when a case would pass {CASE_BUDGET_S:.0f} s, at least 3)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=7,
+        help="interleaved rounds per case (fewer "
+        f"when a case would pass {CASE_BUDGET_S:.0f} s, at least 3)",
+    )
     parser.add_argument("--only", default="torch,table", help="torch, table or both")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch/numpy threads [default: 1 on cpu, torch's default on cuda]")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch/numpy threads [default: 1 on cpu, torch's default on cuda]",
+    )
     parser.add_argument("--out", type=Path, help="write the markdown here and the numbers to .json")
-    parser.add_argument("--write", action="store_true",
-                        help="also write the section into benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="also write the section into benchmarks/RESULTS.md"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny cases: a smoke test of the code")
-    parser.add_argument("--gpu-contenders", action="store_true",
-                        help="on cpu, also run the MDREG_PIN_MEMORY=1 contenders (a test of that path)")
-    parser.add_argument("--ads", action="store_true", help="mdreg's vs ADS's score.py (section payloads-ads)")
-    parser.add_argument("--import-result", type=Path, metavar="FILE",
-                        help="write a --out FILE (e.g. from the GPU machine) into RESULTS.md")
+    parser.add_argument(
+        "--gpu-contenders",
+        action="store_true",
+        help="on cpu, also run the MDREG_PIN_MEMORY=1 contenders (a test of that path)",
+    )
+    parser.add_argument(
+        "--ads", action="store_true", help="mdreg's vs ADS's score.py (section payloads-ads)"
+    )
+    parser.add_argument(
+        "--import-result",
+        type=Path,
+        metavar="FILE",
+        help="write a --out FILE (e.g. from the GPU machine) into RESULTS.md",
+    )
     parser.add_argument("--ads-prepare", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--ads-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -914,8 +1254,9 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(threads)
-    result = measure(args.device, args.runs, set(args.only.split(",")), args.quick,
-                     args.gpu_contenders)
+    result = measure(
+        args.device, args.runs, set(args.only.split(",")), args.quick, args.gpu_contenders
+    )
     body = render(result)
     section = "payloads-gpu" if args.device == "cuda" else "payloads"
     print(f"## {section}\n_{result['when']} — {machine_line(result)}_\n\n{body}", flush=True)

@@ -91,9 +91,16 @@ def _quiet(cmd: list[str]) -> list[str]:
 def _mdreg_verdict(path: Path) -> str:
     p = subprocess.run([*SCAN, str(path), "--json"], capture_output=True, text=True, check=False)
     doc = json.loads(p.stdout)
-    found = sorted({f"{f['global']} @ byte {f['offset']}" if f["global"] else f["reason"]
-                    for r in doc["files"] for f in r["findings"]})
-    return f"{doc['verdict']} (exit {p.returncode})" + (f": {', '.join(found[:3])}" if found else "")
+    found = sorted(
+        {
+            f"{f['global']} @ byte {f['offset']}" if f["global"] else f["reason"]
+            for r in doc["files"]
+            for f in r["findings"]
+        }
+    )
+    return f"{doc['verdict']} (exit {p.returncode})" + (
+        f": {', '.join(found[:3])}" if found else ""
+    )
 
 
 def _picklescan_verdict(path: Path) -> str:
@@ -106,8 +113,10 @@ def _picklescan_verdict(path: Path) -> str:
                 counts[key] = line.split(":", 1)[1].strip()
     error = next((ln.strip() for ln in text.splitlines() if ln.startswith("ERROR")), "")
     found = next((ln.split(": ", 1)[1] for ln in text.splitlines() if "FOUND" in ln), "")
-    summary = (f"{counts.get('Infected files', '?')} infected, {counts.get('Dangerous globals', '?')} "
-               f"dangerous, {counts.get('Suspicious globals', '?')} suspicious (exit {p.returncode})")
+    summary = (
+        f"{counts.get('Infected files', '?')} infected, {counts.get('Dangerous globals', '?')} "
+        f"dangerous, {counts.get('Suspicious globals', '?')} suspicious (exit {p.returncode})"
+    )
     if found:
         summary += f": {found}"
     if error:
@@ -117,8 +126,10 @@ def _picklescan_verdict(path: Path) -> str:
 
 def bench_scan(work: Path, runs: int, big_mb: int = 500, small_mb: int = 50) -> str:
     subprocess.run([PY, "-c", _MAKE, str(work), str(big_mb), str(small_mb)], check=True)
-    files = {name: work / name for name in ("big.joblib", "small.pkl", "after-array.joblib",
-                                             "plain-evil.pkl", "tiny.pkl")}
+    files = {
+        name: work / name
+        for name in ("big.joblib", "small.pkl", "after-array.joblib", "plain-evil.pkl", "tiny.pkl")
+    }
     ps = _picklescan()
     commands: dict[str, list[str]] = {}
     for label, name in (("tiny", "tiny.pkl"), ("big", "big.joblib"), ("small", "small.pkl")):
@@ -127,31 +138,48 @@ def bench_scan(work: Path, runs: int, big_mb: int = 500, small_mb: int = 50) -> 
     stats = compare(commands, runs=runs)
 
     rows = []
-    for label, name, what in (("big", "big.joblib", "joblib, large arrays"),
-                              ("small", "small.pkl", "pickle, many small objects")):
+    for label, name, what in (
+        ("big", "big.joblib", "joblib, large arrays"),
+        ("small", "small.pkl", "pickle, many small objects"),
+    ):
         mb = files[name].stat().st_size / 1e6
         for tool, verdict in (("mdreg", _mdreg_verdict), ("picklescan", _picklescan_verdict)):
             s, start = stats[f"{tool} {label}"], stats[f"{tool} tiny"].median
             scan_s = s.median - start
             # within start-up noise the difference means nothing: say so
             scan = f"{mb / scan_s:,.0f}" if scan_s > 0.1 else "— (start-up dominates)"
-            rows.append([f"{name} ({mb:,.0f} MB, {what})", tool, f"{s.median:.2f}", s.spread,
-                         f"{mb / s.median:,.0f}", scan, f"{s.peak_rss_mb:.0f}",
-                         verdict(files[name])])
-    start_rows = [[t, f"{stats[f'{t} tiny'].median:.2f}", f"{stats[f'{t} tiny'].peak_rss_mb:.0f}"]
-                  for t in ("mdreg", "picklescan")]
-    miss = [[name, _mdreg_verdict(files[name]), _picklescan_verdict(files[name])]
-            for name in ("after-array.joblib", "plain-evil.pkl")]
+            rows.append(
+                [
+                    f"{name} ({mb:,.0f} MB, {what})",
+                    tool,
+                    f"{s.median:.2f}",
+                    s.spread,
+                    f"{mb / s.median:,.0f}",
+                    scan,
+                    f"{s.peak_rss_mb:.0f}",
+                    verdict(files[name]),
+                ]
+            )
+    start_rows = [
+        [t, f"{stats[f'{t} tiny'].median:.2f}", f"{stats[f'{t} tiny'].peak_rss_mb:.0f}"]
+        for t in ("mdreg", "picklescan")
+    ]
+    miss = [
+        [name, _mdreg_verdict(files[name]), _picklescan_verdict(files[name])]
+        for name in ("after-array.joblib", "plain-evil.pkl")
+    ]
     assert not (work / "canary").exists(), "a payload ran"
 
     return (
         "Whole-process `python -m mdreg scan FILE --json` vs `picklescan --path FILE` "
         f"(picklescan {_version('picklescan')}), alternating, {runs} runs each after a warm-up "
-        "(files in the page cache). \"MB/s\" is file size / median wall time; \"scan MB/s\" "
+        '(files in the page cache). "MB/s" is file size / median wall time; "scan MB/s" '
         "first subtracts the tool's start-up (its median on a 20-byte pickle). mdreg's "
         "verdicts use every allow-list (no --framework).\n\n"
-        + table(rows, ["file", "tool", "median s", "spread s", "MB/s", "scan MB/s",
-                       "peak RSS MB", "verdict"])
+        + table(
+            rows,
+            ["file", "tool", "median s", "spread s", "MB/s", "scan MB/s", "peak RSS MB", "verdict"],
+        )
         + "\n\nStart-up (a 20-byte pickle):\n\n"
         + table(start_rows, ["tool", "median s", "peak RSS MB"])
         + "\n\nHow to read the joblib row: mdreg walks every pickle opcode and seeks over each "
@@ -167,7 +195,7 @@ def bench_scan(work: Path, runs: int, big_mb: int = 500, small_mb: int = 50) -> 
 
 
 def _version(dist: str) -> str:
-    from importlib.metadata import version  # noqa: PLC0415
+    from importlib.metadata import version
 
     return version(dist)
 
@@ -181,7 +209,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=500)
     parser.add_argument("--small-mb", type=int, default=50)
     args = parser.parse_args()
-    from run import write_section  # noqa: PLC0415
+    from run import write_section
 
     with tempfile.TemporaryDirectory(prefix="mdreg-scan-bench-") as tmp:
         body = bench_scan(Path(tmp), args.runs, args.big_mb, args.small_mb)

@@ -19,11 +19,13 @@ import pandas as pd
 def data(n: int = 200, seed: int = 0) -> pd.DataFrame:
     """Customers: tenure in months, monthly charge, plan; label 1.0 when they left."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "tenure": rng.integers(1, 72, n).astype(float),
-        "monthly_charge": rng.normal(70, 20, n).round(2),
-        "plan": rng.choice(["basic", "standard", "premium"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.integers(1, 72, n).astype(float),
+            "monthly_charge": rng.normal(70, 20, n).round(2),
+            "plan": rng.choice(["basic", "standard", "premium"], n),
+        }
+    )
     risk = 0.04 * (frame.monthly_charge - 70) - 0.05 * (frame.tenure - 36) + (frame.plan == "basic")
     frame["churned"] = (risk + rng.normal(0, 0.5, n) > 0).astype(float)
     return frame
@@ -39,27 +41,36 @@ def main(out: Path) -> None:
     from pyspark.sql import SparkSession
 
     out.mkdir(parents=True, exist_ok=True)
-    spark = (SparkSession.builder.master("local[1]").appName("train_spark")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("train_spark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     try:
         frame = data()
         rows = [tuple(r) for r in frame.itertuples(index=False)]
         train = spark.createDataFrame(
-            rows, "tenure double, monthly_charge double, plan string, churned double")
-        pipeline = Pipeline(stages=[
-            StringIndexer(inputCol="plan", outputCol="plan_idx", handleInvalid="keep"),
-            VectorAssembler(inputCols=["tenure", "monthly_charge", "plan_idx"],
-                            outputCol="features"),
-            LogisticRegression(labelCol="churned", maxIter=50, regParam=0.01),
-        ])
+            rows, "tenure double, monthly_charge double, plan string, churned double"
+        )
+        pipeline = Pipeline(
+            stages=[
+                StringIndexer(inputCol="plan", outputCol="plan_idx", handleInvalid="keep"),
+                VectorAssembler(
+                    inputCols=["tenure", "monthly_charge", "plan_idx"], outputCol="features"
+                ),
+                LogisticRegression(labelCol="churned", maxIter=50, regParam=0.01),
+            ]
+        )
         model = pipeline.fit(train)
         model.write().overwrite().save(str(out / "spark_model"))
     finally:
         spark.stop()
-    frame.drop(columns="churned").sample(30, random_state=0).to_csv(out / "x_sample.csv",
-                                                                     index=False)
+    frame.drop(columns="churned").sample(30, random_state=0).to_csv(
+        out / "x_sample.csv", index=False
+    )
     print(out / "spark_model")
 
 

@@ -36,8 +36,11 @@ def main(out: Path) -> None:
     inputs = keras.Input(shape=(len(FEATURES),), name="measurements")
     hidden = keras.layers.Dense(16, activation="relu")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(X.to_numpy("float32"), y, epochs=20, batch_size=32, verbose=0)
     model.save(out / "model.keras")
     X.sample(30, random_state=0).to_csv(out / "x_sample.csv", index=False)

@@ -51,9 +51,18 @@ NPY_DATA_TYPE = "<class 'numpy.ndarray'>"
 
 # numpy dtype -> safetensors dtype name (the safetensors format's own names).
 _SAFETENSORS_DTYPES = {
-    "float64": "F64", "float32": "F32", "float16": "F16",
-    "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8",
-    "uint64": "U64", "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL",
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint64": "U64",
+    "uint32": "U32",
+    "uint16": "U16",
+    "uint8": "U8",
+    "bool": "BOOL",
 }
 
 
@@ -70,10 +79,14 @@ def encode(obj: Any, fmt: str = "npy", *, response: str | None = None) -> bytes:
     """
     fmt = _check_format(fmt)
     if response is not None and response not in RESPONSE_FORMATS:
-        raise InputError(f"unknown response format {response!r}: use one of {', '.join(RESPONSE_FORMATS)}")
+        raise InputError(
+            f"unknown response format {response!r}: use one of {', '.join(RESPONSE_FORMATS)}"
+        )
     if response == "npy" and fmt not in ("json", "safetensors"):
-        raise InputError(f"{with_article(fmt)} body cannot ask for a binary answer: send json or safetensors, "
-                         "or set MDREG_RESPONSE=npy in the deployment's environment")
+        raise InputError(
+            f"{with_article(fmt)} body cannot ask for a binary answer: send json or safetensors, "
+            "or set MDREG_RESPONSE=npy in the deployment's environment"
+        )
     if fmt == "json":
         doc = _jsonable(obj)
         if response:
@@ -81,8 +94,10 @@ def encode(obj: Any, fmt: str = "npy", *, response: str | None = None) -> bytes:
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
     if fmt == "npy":
         if isinstance(obj, dict):
-            raise InputError(f"{len(obj)} named arrays ({', '.join(map(str, obj))}) cannot be one "
-                             ".npy body: send them as safetensors or json")
+            raise InputError(
+                f"{len(obj)} named arrays ({', '.join(map(str, obj))}) cannot be one "
+                ".npy body: send them as safetensors or json"
+            )
         return _npy_bytes(_as_array(obj))
     if fmt == "safetensors":
         arrays = obj if isinstance(obj, dict) else {"input": obj}
@@ -106,7 +121,7 @@ def _check_format(fmt: str) -> str:
 
 def _numpy() -> Any:
     try:
-        import numpy  # noqa: PLC0415
+        import numpy
     except ImportError:
         raise FrameworkNotInstalledError("Binary payloads", "numpy", "tabular") from None
     return numpy
@@ -122,8 +137,10 @@ def _as_array(obj: Any) -> np.ndarray:
         obj = obj.numpy()
     array = np.asarray(obj)
     if array.dtype.hasobject:
-        raise InputError("cannot send an array of Python objects as binary: convert it to numbers "
-                         "(or strings, with the json or arrow format)")
+        raise InputError(
+            "cannot send an array of Python objects as binary: convert it to numbers "
+            "(or strings, with the json or arrow format)"
+        )
     return array
 
 
@@ -142,7 +159,11 @@ def _safetensors_bytes(arrays: dict[str, np.ndarray], meta: dict[str, str] | Non
         if kind is None:
             raise InputError(f"safetensors cannot hold {name!r} of dtype {array.dtype}")
         raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": kind, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": kind,
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
         chunks.append(raw)
         offset += len(raw)
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -152,7 +173,7 @@ def _safetensors_bytes(arrays: dict[str, np.ndarray], meta: dict[str, str] | Non
 
 def _table_bytes(obj: Any, fmt: str) -> bytes:
     try:
-        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow as pa
     except ImportError:
         raise FrameworkNotInstalledError(f"The {fmt} payload format", "pyarrow", "arrow") from None
     table = _arrow_table(obj, pa)
@@ -161,7 +182,7 @@ def _table_bytes(obj: Any, fmt: str) -> bytes:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
     else:
-        import pyarrow.parquet as pq  # noqa: PLC0415
+        import pyarrow.parquet as pq
 
         pq.write_table(table, sink)
     return sink.getvalue()
@@ -176,8 +197,10 @@ def _arrow_table(obj: Any, pa: Any) -> Any:
         return pa.table({str(k): _as_array(v) for k, v in obj.items()})
     array = _as_array(obj)
     if array.ndim != 2:
-        raise InputError(f"a table needs rows and columns, not an array of shape {array.shape}: "
-                         "send it as npy or safetensors")
+        raise InputError(
+            f"a table needs rows and columns, not an array of shape {array.shape}: "
+            "send it as npy or safetensors"
+        )
     return pa.table({str(i): array[:, i] for i in range(array.shape[1])})
 
 
@@ -208,8 +231,11 @@ def _jsonable(obj: Any) -> Any:
 
 def _unwrap(value: Any) -> Any:
     if isinstance(value, dict):
-        if set(value) >= {"data", "data_type"} and "numpy" in str(value["data_type"]) \
-                and isinstance(value["data"], str):
+        if (
+            set(value) >= {"data", "data_type"}
+            and "numpy" in str(value["data_type"])
+            and isinstance(value["data"], str)
+        ):
             return _numpy().load(io.BytesIO(base64.b64decode(value["data"])), allow_pickle=False)
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -33,12 +33,12 @@ PY = sys.executable
 
 def child(artifact: str, hold: float) -> None:
     """Import score.py as the server would and report where things sit (one JSON line)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     os.chdir(artifact)
     sys.path.insert(0, artifact)
-    import score  # noqa: PLC0415 - loads the model (predict's default argument)
-    import tensorflow as tf  # noqa: PLC0415
+    import score  # loads the model (predict's default argument)
+    import tensorflow as tf
 
     model = score.load_model()
     rows = json.loads(Path(artifact, ".mdreg", "sample.json").read_text())
@@ -50,8 +50,10 @@ def child(artifact: str, hold: float) -> None:
     out = score._call(model, inputs)
     report = {
         "device": score.device(),
-        "memory_growth": [bool(tf.config.experimental.get_memory_growth(g))
-                          for g in tf.config.list_physical_devices("GPU")],
+        "memory_growth": [
+            bool(tf.config.experimental.get_memory_growth(g))
+            for g in tf.config.list_physical_devices("GPU")
+        ],
         "visible_gpus": [g.name for g in tf.config.get_visible_devices("GPU")],
         "variable_devices": sorted({_device_of(v) for v in variables}),
         "input_devices": sorted({t.device for t in tf.nest.flatten(inputs)}),
@@ -69,23 +71,32 @@ def _device_of(variable) -> str:
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          check=False, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [PY, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def main(work: Path, cpu_ok: bool) -> int:
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    print(json.dumps({"step": "devices", "gpus": [g.name for g in gpus],
-                      "tensorflow": tf.__version__}))
+    print(
+        json.dumps(
+            {"step": "devices", "gpus": [g.name for g in gpus], "tensorflow": tf.__version__}
+        )
+    )
     if not gpus and not cpu_ok:
         print("FAIL: TensorFlow sees no GPU (is a CUDA build of tensorflow installed?)")
         return 1
     tf.config.set_visible_devices([], "GPU")  # train here on the CPU: the GPUs stay free
-    import keras  # noqa: PLC0415
+    import keras
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -107,17 +118,37 @@ def main(work: Path, cpu_ok: bool) -> int:
     want = "GPU" if gpus else "CPU"
     for name in ("model.keras", "exported"):
         art = work / f"art-{name}"
-        step = run("-m", "mdreg", "prepare", work / name, "-o", art, "--x-sample",
-                   work / "x_sample.csv", "--force")
+        step = run(
+            "-m",
+            "mdreg",
+            "prepare",
+            work / name,
+            "-o",
+            art,
+            "--x-sample",
+            work / "x_sample.csv",
+            "--force",
+        )
         if step.returncode != 0:
             failures.append(f"{name}: prepare failed: {step.stderr.strip()[-500:]}")
             continue
         step = run("-m", "mdreg", "verify", art, "--json")
         doc = json.loads(step.stdout) if step.stdout.strip() else {}
-        ok = step.returncode == 0 and doc.get("ok") and np.allclose(
-            doc["prediction"]["prediction"], expected, atol=1e-5)
-        print(json.dumps({"step": f"verify {name}", "ok": bool(ok), "load_s": doc.get("load_s"),
-                          "predict_s": doc.get("predict_s")}))
+        ok = (
+            step.returncode == 0
+            and doc.get("ok")
+            and np.allclose(doc["prediction"]["prediction"], expected, atol=1e-5)
+        )
+        print(
+            json.dumps(
+                {
+                    "step": f"verify {name}",
+                    "ok": bool(ok),
+                    "load_s": doc.get("load_s"),
+                    "predict_s": doc.get("predict_s"),
+                }
+            )
+        )
         if not ok:
             failures.append(f"{name}: mdreg verify: {doc.get('error') or step.stderr[-500:]}")
         step = run(__file__, "--child", art, "0")
@@ -137,14 +168,24 @@ def main(work: Path, cpu_ok: bool) -> int:
 
     if len(gpus) >= 2:  # two workers at once: the slot locks put them on different GPUs
         art = work / "art-model.keras"
-        procs = [subprocess.Popen([PY, __file__, "--child", str(art), "5"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        procs = [
+            subprocess.Popen(
+                [PY, __file__, "--child", str(art), "5"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         seen = []
         for p in procs:
             out, err = p.communicate(timeout=300)
             # a worker sees only its own GPU, by its physical name (/physical_device:GPU:N)
-            seen.append(json.loads(out.strip().splitlines()[-1])["visible_gpus"]
-                        if p.returncode == 0 else err.strip()[-500:])
+            seen.append(
+                json.loads(out.strip().splitlines()[-1])["visible_gpus"]
+                if p.returncode == 0
+                else err.strip()[-500:]
+            )
         print(json.dumps({"step": "two workers", "visible_gpus": seen}))
         if not all(isinstance(v, list) and len(v) == 1 for v in seen) or seen[0] == seen[1]:
             failures.append(f"two workers did not get one GPU each, different ones: {seen}")

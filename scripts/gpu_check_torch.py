@@ -31,7 +31,7 @@ except ImportError:
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.jit, on purpose
 ROOT = Path(__file__).resolve().parent.parent
-CODE = '''
+CODE = """
 import torch
 from torch import nn
 
@@ -44,8 +44,8 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.head(torch.flatten(self.features(x), 1))
-'''
-PROBE = '''
+"""
+PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import score
@@ -58,12 +58,18 @@ print(json.dumps({
     "input": str(x.device),
     "prediction": score.predict(images)["prediction"],
 }))
-'''
+"""
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), check=False, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        list(args),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def mdreg(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,14 +84,14 @@ def main(work: Path) -> int:
     print(f"torch {torch.__version__}, {n_gpus} CUDA device(s): {torch.cuda.get_device_name(0)}")
     (work / "nets.py").write_text(CODE)
     sys.path.insert(0, str(work))
-    import nets  # noqa: PLC0415
+    import nets
 
     rng = np.random.default_rng(0)
     labels = np.tile(np.arange(3), 20)
     images = rng.normal(0, 0.2, (60, 1, 8, 8)).astype(np.float32)
     for i, label in enumerate(labels):
         r, c = [(0, 0), (4, 4), (0, 4)][label]
-        images[i, 0, r:r + 4, c:c + 4] += 1.0
+        images[i, 0, r : r + 4, c : c + 4] += 1.0
     torch.manual_seed(0)
     model = nets.SmallCNN()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
@@ -102,12 +108,15 @@ def main(work: Path) -> int:
     forms = {
         "torchscript": (work / "cnn_script.pt", ["--trust"]),
         "export": (work / "cnn.pt2", []),
-        "state_dict": (work / "cnn_state.pt",
-                       ["--model-class", "nets:SmallCNN", "--model-code", str(work / "nets.py")]),
+        "state_dict": (
+            work / "cnn_state.pt",
+            ["--model-class", "nets:SmallCNN", "--model-code", str(work / "nets.py")],
+        ),
     }
     torch.jit.save(torch.jit.script(model), forms["torchscript"][0])
-    program = torch.export.export(model, (x[:2],),
-                                  dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    program = torch.export.export(
+        model, (x[:2],), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
+    )
     torch.export.save(program, forms["export"][0])
     torch.save(model.state_dict(), forms["state_dict"][0])
 
@@ -122,31 +131,47 @@ def main(work: Path) -> int:
         ver = mdreg("verify", str(art), "--data", str(work / "images.json"))
         probe = run(sys.executable, "-c", PROBE, str(art), str(work / "images.json"))
         if ver.returncode != 0 or probe.returncode != 0:
-            print(f"FAIL {form}: verify exited {ver.returncode}: {ver.stderr.strip()[-800:]}\n"
-                  f"  probe: {probe.stderr.strip()[-800:]}")
+            print(
+                f"FAIL {form}: verify exited {ver.returncode}: {ver.stderr.strip()[-800:]}\n"
+                f"  probe: {probe.stderr.strip()[-800:]}"
+            )
             failures += 1
             continue
         doc = json.loads(probe.stdout.splitlines()[-1])
         close = np.allclose(doc["prediction"], expected, atol=1e-3)
-        on_cuda = (doc["device"].startswith("cuda") and doc["input"].startswith("cuda")
-                   and all(p.startswith("cuda") for p in doc["params"]))
+        on_cuda = (
+            doc["device"].startswith("cuda")
+            and doc["input"].startswith("cuda")
+            and all(p.startswith("cuda") for p in doc["params"])
+        )
         status = "PASS" if on_cuda and close else "FAIL"
         failures += status == "FAIL"
-        print(f"{status} {form}: model on {doc['params']}, input on {doc['input']}, "
-              f"predictions match the model's own: {close}")
+        print(
+            f"{status} {form}: model on {doc['params']}, input on {doc['input']}, "
+            f"predictions match the model's own: {close}"
+        )
 
     # several workers: each claims a slot and takes GPU slot % count
     art = work / "art-export"
     slots = []
     holders = []
     for _ in range(min(max(n_gpus, 2), 4)):
-        p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(f"""
             import sys
             sys.path.insert(0, {str(art)!r})
             import score
             print(score.DEVICE, flush=True)
             sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        """),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         holders.append(p)
         slots.append(p.stdout.readline().strip())
     for p in holders:

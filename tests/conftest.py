@@ -47,12 +47,21 @@ def cli(capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def mdreg_proc(*args: str | Path, cwd: Path | None = None, timeout: float = 300,
-               env: dict[str, str] | None = None) -> Run:
+def mdreg_proc(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> Run:
     """Run ``python -m mdreg ARGS`` as a real subprocess."""
-    proc = subprocess.run([sys.executable, "-m", "mdreg", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mdreg", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

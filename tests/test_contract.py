@@ -33,7 +33,9 @@ def test_prepare_records_the_models_answer_and_verify_compares(artifact: Path) -
 def test_verify_catches_a_score_py_edited_into_other_answers(artifact: Path) -> None:
     score = artifact / "score.py"
     text = score.read_text()
-    score.write_text(text.replace("prediction = post_inference(", "prediction = 2 + post_inference("))
+    score.write_text(
+        text.replace("prediction = post_inference(", "prediction = 2 + post_inference(")
+    )
     result = verify(artifact)
     assert not result.ok and result.stage == "parity" and result.parity == "differs"
     assert "row 0: score.py gave 2, the model gave 0" in result.error
@@ -48,19 +50,26 @@ def test_verify_sends_a_sample_file_as_a_dict_of_columns(artifact: Path, iris_x_
     assert verify(artifact, iris_x_csv).ok
 
 
-def test_y_sample_must_look_like_the_models_answer(cli, iris_rf: Path, iris_x_csv: Path,
-                                                   tmp_path: Path) -> None:
+def test_y_sample_must_look_like_the_models_answer(
+    cli, iris_rf: Path, iris_x_csv: Path, tmp_path: Path
+) -> None:
     short = tmp_path / "y_short.csv"
     short.write_text("label\n" + "0\n" * 7)
-    run = cli("prepare", iris_rf, "-o", tmp_path / "a", "--x-sample", iris_x_csv, "--y-sample", short)
+    run = cli(
+        "prepare", iris_rf, "-o", tmp_path / "a", "--x-sample", iris_x_csv, "--y-sample", short
+    )
     assert run.code == EXIT_INPUT and "--y-sample has 7 rows" in run.err
     wide = tmp_path / "y_wide.csv"
     wide.write_text("a,b\n" + "0,1\n" * 20)
-    run = cli("prepare", iris_rf, "-o", tmp_path / "b", "--x-sample", iris_x_csv, "--y-sample", wide)
+    run = cli(
+        "prepare", iris_rf, "-o", tmp_path / "b", "--x-sample", iris_x_csv, "--y-sample", wide
+    )
     assert run.code == EXIT_INPUT and "--y-sample has 2 column(s)" in run.err
     good = tmp_path / "y.csv"
     good.write_text("label\n" + "0\n" * 20)
-    run = cli("prepare", iris_rf, "-o", tmp_path / "c", "--x-sample", iris_x_csv, "--y-sample", good)
+    run = cli(
+        "prepare", iris_rf, "-o", tmp_path / "c", "--x-sample", iris_x_csv, "--y-sample", good
+    )
     assert run.code == 0, run.err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -70,8 +79,9 @@ def test_options_that_mean_nothing_are_usage_errors(cli, iris_rf: Path, tmp_path
     assert run.code == EXIT_USAGE and "does not take one" in run.err
     code = tmp_path / "helpers.py"
     code.write_text("X = 1\n")
-    run = cli("prepare", iris_rf, "-o", tmp_path / "b", "--framework", "other",
-              "--model-code", code)
+    run = cli(
+        "prepare", iris_rf, "-o", tmp_path / "b", "--framework", "other", "--model-code", code
+    )
     assert run.code == EXIT_USAGE and "--model-code" in run.err
 
 
@@ -99,7 +109,7 @@ def custom_pipeline(tmp_path: Path) -> tuple[Path, Path, Path]:
     code.parent.mkdir()
     code.write_text(TRANSFORMER)
     model, sample = tmp_path / "pipe.joblib", tmp_path / "x.csv"
-    train = textwrap.dedent(f'''
+    train = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(code.parent)!r})
         import joblib, pandas as pd
         from sklearn.linear_model import LogisticRegression
@@ -110,7 +120,7 @@ def custom_pipeline(tmp_path: Path) -> tuple[Path, Path, Path]:
         joblib.dump(Pipeline([("log", LogAmount()), ("lr", LogisticRegression())]).fit(X, y),
                     {str(model)!r})
         X.to_csv({str(sample)!r}, index=False)
-    ''')
+    """)
     subprocess.run([sys.executable, "-c", train], check=True, timeout=120)
     return model, sample, code
 
@@ -125,8 +135,11 @@ def test_model_code_ships_a_custom_transformer(cli, custom_pipeline, tmp_path: P
     assert run.code == 0, run.err
     assert (art / "amount_features.py").read_text() == TRANSFORMER
     meta = json.loads((art / layout.METADATA).read_text())
-    assert meta["mdreg"]["model_code"] == {"module": "amount_features",
-                                           "file": "amount_features.py", "admitted": ["LogAmount"]}
+    assert meta["mdreg"]["model_code"] == {
+        "module": "amount_features",
+        "file": "amount_features.py",
+        "admitted": ["LogAmount"],
+    }
     assert '("amount_features", "LogAmount"),' in (art / "score.py").read_text()
     result = verify(art)  # a fresh interpreter: the module comes from the artifact
     assert result.ok and result.parity == "matches", result.error
@@ -154,14 +167,18 @@ def test_save_refuses_a_template_artifact(cli, tmp_path: Path, monkeypatch) -> N
     art = tmp_path / "art"
     assert cli("prepare", model, "-o", art, "--framework", "other").code == 0
     run = cli("save", art)
-    assert run.code == 1 and "verify failed at import: NotImplementedError: score.py is a template" in run.err
+    assert (
+        run.code == 1
+        and "verify failed at import: NotImplementedError: score.py is a template" in run.err
+    )
     assert not (tmp_path / "home" / "blobs" / "sha256").exists()
     run = cli("save", art, "--no-verify")
     assert run.code == 0 and run.out.startswith("mdl-"), run.err
 
 
-def test_save_refuses_a_model_whose_module_does_not_ship(cli, custom_pipeline, tmp_path: Path,
-                                                         monkeypatch) -> None:
+def test_save_refuses_a_model_whose_module_does_not_ship(
+    cli, custom_pipeline, tmp_path: Path, monkeypatch
+) -> None:
     # Trusted and loadable here (the module is on PYTHONPATH), but not in the artifact:
     # the deployment could not load it, so save refuses it.
     model, sample, code = custom_pipeline
@@ -182,7 +199,13 @@ def test_score_py_reads_iso_dates_of_mixed_precision(artifact: Path) -> None:
         "s = pd.Series(['2024-01-02T10:00:00', '2024-03-04T11:30:15.500000', '2024-05-06'])\n"
         "print(score._cast(s, 'datetime64[ns]').dt.strftime('%Y-%m-%d %H:%M:%S.%f').tolist())\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe, str(artifact)], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
-    assert out.strip() == ("['2024-01-02 10:00:00.000000', '2024-03-04 11:30:15.500000', "
-                           "'2024-05-06 00:00:00.000000']")
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(artifact)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.strip() == (
+        "['2024-01-02 10:00:00.000000', '2024-03-04 11:30:15.500000', '2024-05-06 00:00:00.000000']"
+    )

@@ -76,12 +76,16 @@ print(json.dumps({{"found": found, "heavy": heavy}}))
 
 
 def test_import_mdreg_and_help_stay_light():
-    code = ("import sys, mdreg, mdreg.cli; "
-            "print(' '.join(m for m in ('torch','tensorflow','sklearn','xgboost','lightgbm',"
-            "'pyspark','oci','pandas','numpy','jinja2','yaml') if m in sys.modules))")
+    code = (
+        "import sys, mdreg, mdreg.cli; "
+        "print(' '.join(m for m in ('torch','tensorflow','sklearn','xgboost','lightgbm',"
+        "'pyspark','oci','pandas','numpy','jinja2','yaml') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
-    help_run = subprocess.run([sys.executable, "-m", "mdreg", "--help"], capture_output=True, text=True)
+    help_run = subprocess.run(
+        [sys.executable, "-m", "mdreg", "--help"], capture_output=True, text=True
+    )
     assert help_run.returncode == 0 and "prepare" in help_run.stdout
 
 
@@ -110,8 +114,9 @@ def test_duplicate_plugin_name_is_an_error():
 def test_broken_plugin_is_a_warning(tmp_path):
     import importlib.metadata
 
-    good = importlib.metadata.EntryPoint("sklearn", "mdreg.frameworks.sklearn:SklearnFramework",
-                                         "mdreg.frameworks")
+    good = importlib.metadata.EntryPoint(
+        "sklearn", "mdreg.frameworks.sklearn:SklearnFramework", "mdreg.frameworks"
+    )
     bad = importlib.metadata.EntryPoint("broken", "no_such_module_xyz:Plugin", "mdreg.frameworks")
     reg = Registry.from_entry_points([good, bad])
     assert set(reg.plugins) == {"sklearn"}
@@ -132,8 +137,9 @@ def test_frameworks_command(cli):
 
 def test_no_color_is_respected(iris_rf, tmp_path):
     env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": ""}
-    out = subprocess.run([sys.executable, "-m", "mdreg", "frameworks"], capture_output=True,
-                         text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "mdreg", "frameworks"], capture_output=True, text=True, env=env
+    )
     assert "\x1b[" not in out.stdout
 
 
@@ -144,20 +150,26 @@ def test_command_modules_name_every_command_where_it_is_defined():
 
     from mdreg.cli import COMMAND_MODULES, app
 
-    defined = {(c.name or typer.main.get_command_name(c.callback.__name__)): c.callback.__module__
-               for c in app.registered_commands}
+    defined = {
+        (c.name or typer.main.get_command_name(c.callback.__name__)): c.callback.__module__
+        for c in app.registered_commands
+    }
     assert defined == {name: f"mdreg.cli.{module}" for name, module in COMMAND_MODULES.items()}
 
 
 def test_running_one_command_imports_only_its_module(tmp_path):
-    code = ("import sys; from mdreg.cli import main\n"
-            "try:\n    main(['introspect', sys.argv[1]])\n"
-            "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith('mdreg.cli.')), file=sys.stderr)")
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")],
-                         capture_output=True, text=True)
+    code = (
+        "import sys; from mdreg.cli import main\n"
+        "try:\n    main(['introspect', sys.argv[1]])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mdreg.cli.')), file=sys.stderr)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "missing")], capture_output=True, text=True
+    )
     loaded = run.stderr.strip().splitlines()[-1]
     assert "no such artifact" in run.stderr
     # _quiet: the import hook that keeps frameworks' native log lines off stderr (~0.3 ms)
-    assert loaded == str(["mdreg.cli._app", "mdreg.cli._output", "mdreg.cli._quiet",
-                          "mdreg.cli.introspect"])
+    assert loaded == str(
+        ["mdreg.cli._app", "mdreg.cli._output", "mdreg.cli._quiet", "mdreg.cli.introspect"]
+    )

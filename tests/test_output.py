@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from mdreg.cli._output import error, print_table
 
-ROWS = [["score_py", "passed", "fine"], ["model_scan", "failed", "refs [bold]os.system[/]\nsee mdreg scan"]]
+ROWS = [
+    ["score_py", "passed", "fine"],
+    ["model_scan", "failed", "refs [bold]os.system[/]\nsee mdreg scan"],
+]
 
 
 def test_piped_output_is_plain_aligned_columns(capsys, monkeypatch):
@@ -30,22 +33,37 @@ def test_terminal_output_is_rich_table_with_cells_escaped(capsys, monkeypatch):
 
 def test_an_error_is_one_line_whatever_the_exception_text(capsys):
     """Framework exceptions carry line breaks (torch's tree specs): the user gets one line."""
-    error("the model could not predict: ValueError: Trying to flatten inputs:\n  TreeSpec(tuple,\n\n    [*])")
+    error(
+        "the model could not predict: ValueError: Trying to flatten inputs:\n  TreeSpec(tuple,\n\n    [*])"
+    )
     err = capsys.readouterr().err
-    assert err == "error: the model could not predict: ValueError: Trying to flatten inputs: TreeSpec(tuple, [*])\n"
+    assert (
+        err
+        == "error: the model could not predict: ValueError: Trying to flatten inputs: TreeSpec(tuple, [*])\n"
+    )
 
 
 def _record(long: str):
     from types import SimpleNamespace
 
     return SimpleNamespace(
-        id="mdl-1", display_name="iris", description="", lifecycle_state="ACTIVE",
-        time_created="2026-01-01T00:00:00Z", created_by="me", model_version_set_name="iris",
-        version_label="v1", compartment_id=None, project_id=None, artifact_size=10,
-        artifact_sha256="0" * 64, freeform_tags={},
+        id="mdl-1",
+        display_name="iris",
+        description="",
+        lifecycle_state="ACTIVE",
+        time_created="2026-01-01T00:00:00Z",
+        created_by="me",
+        model_version_set_name="iris",
+        version_label="v1",
+        compartment_id=None,
+        project_id=None,
+        artifact_size=10,
+        artifact_sha256="0" * 64,
+        freeform_tags={},
         defined_metadata_list=[{"key": "Hyperparameters", "value": long}],
         custom_metadata_list=[{"key": "Notes", "value": long}],
-        provenance={"git_commit": long})
+        provenance={"git_commit": long},
+    )
 
 
 def test_show_prints_values_whole_when_piped(capsys, monkeypatch):

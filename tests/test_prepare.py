@@ -14,22 +14,40 @@ from tests.conftest import mdreg_proc
 from tests.frameworks.suite import metadata, taxonomy
 
 GOLDEN = Path(__file__).parent / "golden"
-ARTIFACT_FILES = {".model-ignore", ".mdreg/metadata.json", ".mdreg/sample.json",
-                  ".mdreg/sample_prediction.json",
-                  "input_schema.json", "model.joblib", "model_artifact_manifest.json",
-                  "output_schema.json", "runtime.yaml", "score.py"}
+ARTIFACT_FILES = {
+    ".model-ignore",
+    ".mdreg/metadata.json",
+    ".mdreg/sample.json",
+    ".mdreg/sample_prediction.json",
+    "input_schema.json",
+    "model.joblib",
+    "model_artifact_manifest.json",
+    "output_schema.json",
+    "runtime.yaml",
+    "score.py",
+}
 
 
 def _golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if not path.exists():  # first run writes it; review it, then it pins the output
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed: review and update the golden file"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} changed: review and update the golden file"
+    )
 
 
 def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch):
-    for var in ("PROJECT_OCID", "NB_SESSION_COMPARTMENT_OCID", "NB_SESSION_OCID", "CONDA_PREFIX",
-                "TENANCY_OCID", "USER_OCID", "NB_REGION", "OCI_RESOURCE_REGION"):
+    for var in (
+        "PROJECT_OCID",
+        "NB_SESSION_COMPARTMENT_OCID",
+        "NB_SESSION_OCID",
+        "CONDA_PREFIX",
+        "TENANCY_OCID",
+        "USER_OCID",
+        "NB_REGION",
+        "OCI_RESOURCE_REGION",
+    ):
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "art"
     run = cli("prepare", iris_rf, "-o", out, "--x-sample", iris_x_csv)
@@ -52,7 +70,10 @@ def test_random_forest_artifact(cli, iris_rf, iris_x_csv, tmp_path, monkeypatch)
     assert json.loads((out / ".mdreg/hyperparameters.json").read_text())["n_estimators"] == 10
     assert meta["mdreg"]["scan_verdict"] == "safe" and meta["mdreg"]["trusted"] is False
     manifest = json.loads((out / "model_artifact_manifest.json").read_text())
-    assert set(manifest["files"]) == files - {"model_artifact_manifest.json", ".mdreg/metadata.json"}
+    assert set(manifest["files"]) == files - {
+        "model_artifact_manifest.json",
+        ".mdreg/metadata.json",
+    }
 
 
 def test_runtime_yaml_key_set(artifact):
@@ -112,20 +133,25 @@ def mixed_pipeline(models_dir):
 
     rng = np.random.default_rng(0)
     n = 120
-    X = pd.DataFrame({
-        "age": rng.normal(40, 10, n).round(1),
-        "income": np.where(rng.random(n) < 0.1, np.nan, rng.normal(5e4, 1e4, n)),
-        "color": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
-        "member": rng.random(n) < 0.5,
-        "city": rng.choice(["Oslo", "Lima", "Pune"], n).astype(object),
-        "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
-    })
+    X = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n).round(1),
+            "income": np.where(rng.random(n) < 0.1, np.nan, rng.normal(5e4, 1e4, n)),
+            "color": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+            "member": rng.random(n) < 0.5,
+            "city": rng.choice(["Oslo", "Lima", "Pune"], n).astype(object),
+            "signup": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
+    )
     y = (X["age"] > 40).astype(int)
-    pre = ColumnTransformer([
-        ("num", SimpleImputer(), ["age", "income"]),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), ["color", "city"]),
-        ("flag", "passthrough", ["member"]),
-    ], remainder="drop")
+    pre = ColumnTransformer(
+        [
+            ("num", SimpleImputer(), ["age", "income"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["color", "city"]),
+            ("flag", "passthrough", ["member"]),
+        ],
+        remainder="drop",
+    )
     model = Pipeline([("pre", pre), ("clf", GradientBoostingClassifier(n_estimators=10))]).fit(X, y)
     path = models_dir / "mixed.joblib"
     joblib.dump(model, path)
@@ -141,8 +167,14 @@ def test_mixed_pipeline(cli, mixed_pipeline, tmp_path):
     assert doc["framework"] == "sklearn" and doc["scan_verdict"] == "safe"
     schema = json.loads((tmp_path / "art/input_schema.json").read_text())
     types = {c["name"]: c["feature_type"] for c in schema["schema"]}
-    assert types == {"age": "Continuous", "income": "Continuous", "color": "Category",
-                     "member": "Boolean", "city": "String", "signup": "DateTime"}
+    assert types == {
+        "age": "Continuous",
+        "income": "Continuous",
+        "color": "Category",
+        "member": "Boolean",
+        "city": "String",
+        "signup": "DateTime",
+    }
     income = next(c for c in schema["schema"] if c["name"] == "income")
     assert income["required"] is False and "missing" in income["domain"]["stats"]
     assert taxonomy(tmp_path / "art")["Algorithm"] == "Pipeline(GradientBoostingClassifier)"
@@ -162,7 +194,9 @@ def test_csv_sample_dates_are_datetimes_as_in_parquet(cli, mixed_pipeline, tmp_p
         schema = json.loads((tmp_path / name / "input_schema.json").read_text())
         columns[name] = {c["name"]: (c["dtype"], c["feature_type"]) for c in schema["schema"]}
     assert columns["csv"]["signup"] == columns["parquet"]["signup"]
-    assert columns["csv"]["signup"][1] == "DateTime" and columns["csv"]["signup"][0].startswith("datetime64")
+    assert columns["csv"]["signup"][1] == "DateTime" and columns["csv"]["signup"][0].startswith(
+        "datetime64"
+    )
     assert columns["csv"]["age"] == columns["parquet"]["age"] == ("float64", "Continuous")
     result = verify(tmp_path / "csv")
     assert result.ok and result.parity == "matches", result.error
@@ -214,7 +248,9 @@ def test_cloudpickled_user_object_needs_trust(cli, tmp_path):
     assert not (tmp_path / "art").exists()
     sample = tmp_path / "x.json"
     sample.write_text(json.dumps([[1, 2], [3, 4]]))
-    run = cli("prepare", tmp_path / "user.pkl", "-o", tmp_path / "art", "--trust", "--x-sample", sample)
+    run = cli(
+        "prepare", tmp_path / "user.pkl", "-o", tmp_path / "art", "--trust", "--x-sample", sample
+    )
     assert run.code == 0, run.err
     assert (tmp_path / "art/model.pkl").read_bytes() == (tmp_path / "user.pkl").read_bytes()
     meta = metadata(tmp_path / "art")
@@ -240,9 +276,13 @@ def test_bad_model_input(cli, iris_rf, tmp_path, case):
     assert run.code == (4 if case == "truncated" else EXIT_INPUT), run.err
     lines = run.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in run.err
-    expected = {"unknown": "cannot tell the framework", "truncated": "cannot be parsed",
-                "empty": "an empty file", "directory": "a folder holding notes.txt",
-                "missing": "no such file"}[case]
+    expected = {
+        "unknown": "cannot tell the framework",
+        "truncated": "cannot be parsed",
+        "empty": "an empty file",
+        "directory": "a folder holding notes.txt",
+        "missing": "no such file",
+    }[case]
     assert expected in lines[0]
     assert not (tmp_path / "art").exists()
 
@@ -255,9 +295,11 @@ def test_framework_override_and_unknown_name(cli, iris_rf, tmp_path):
 
 
 def test_bad_flags_are_validated_before_writing(cli, iris_rf, tmp_path):
-    for args, text in [(["--use-case-type", "guessing"], "unknown use case type"),
-                       (["--inference-conda-env", "no_such_pack_v1"], "unknown service pack slug"),
-                       (["--x-sample", tmp_path / "missing.csv"], "missing.csv")]:
+    for args, text in [
+        (["--use-case-type", "guessing"], "unknown use case type"),
+        (["--inference-conda-env", "no_such_pack_v1"], "unknown service pack slug"),
+        (["--x-sample", tmp_path / "missing.csv"], "missing.csv"),
+    ]:
         run = cli("prepare", iris_rf, "-o", tmp_path / "art", *args)
         assert run.code == EXIT_INPUT and text in run.err, run.err
         assert not (tmp_path / "art").exists()
@@ -265,12 +307,26 @@ def test_bad_flags_are_validated_before_writing(cli, iris_rf, tmp_path):
 
 def test_published_conda_pack_path(cli, iris_rf, tmp_path):
     uri = "oci://my-packs@mytenancy/conda/mypack_p310_cpu_v1"
-    run = cli("prepare", iris_rf, "-o", tmp_path / "art", "--inference-conda-env", uri,
-              "--inference-python-version", "3.10")
+    run = cli(
+        "prepare",
+        iris_rf,
+        "-o",
+        tmp_path / "art",
+        "--inference-conda-env",
+        uri,
+        "--inference-python-version",
+        "3.10",
+    )
     assert run.code == 0, run.err
-    env = yaml.safe_load((tmp_path / "art/runtime.yaml").read_text())["MODEL_DEPLOYMENT"]["INFERENCE_CONDA_ENV"]
-    assert env == {"INFERENCE_ENV_PATH": uri, "INFERENCE_ENV_SLUG": "", "INFERENCE_ENV_TYPE": "published",
-                   "INFERENCE_PYTHON_VERSION": "3.10"}
+    env = yaml.safe_load((tmp_path / "art/runtime.yaml").read_text())["MODEL_DEPLOYMENT"][
+        "INFERENCE_CONDA_ENV"
+    ]
+    assert env == {
+        "INFERENCE_ENV_PATH": uri,
+        "INFERENCE_ENV_SLUG": "",
+        "INFERENCE_ENV_TYPE": "published",
+        "INFERENCE_PYTHON_VERSION": "3.10",
+    }
 
 
 def test_git_provenance_strips_credentials(cli, iris_rf, tmp_path):
@@ -278,7 +334,10 @@ def test_git_provenance_strips_credentials(cli, iris_rf, tmp_path):
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    for cmd in (["init", "-q", "-b", "main"], ["remote", "add", "origin", "https://bob:s3cret@git.example.com/team/m.git"]):
+    for cmd in (
+        ["init", "-q", "-b", "main"],
+        ["remote", "add", "origin", "https://bob:s3cret@git.example.com/team/m.git"],
+    ):
         subprocess.run(["git", "-C", str(repo), *cmd], check=True)
     script = repo / "train.py"
     script.write_text("print('train')\n")
@@ -327,8 +386,10 @@ def test_unknown_framework_gets_a_template_to_fill_in(cli, tmp_path):
 
 def test_user_score_py(cli, iris_rf, tmp_path):
     score = tmp_path / "my_score.py"
-    score.write_text("import joblib, os\n\ndef load_model():\n    return joblib.load(os.path.join(os.path.dirname(__file__), 'model.joblib'))\n\n"
-                     "def predict(data, model=load_model()):\n    return {'prediction': model.predict(data).tolist(), 'mine': True}\n")
+    score.write_text(
+        "import joblib, os\n\ndef load_model():\n    return joblib.load(os.path.join(os.path.dirname(__file__), 'model.joblib'))\n\n"
+        "def predict(data, model=load_model()):\n    return {'prediction': model.predict(data).tolist(), 'mine': True}\n"
+    )
     run = cli("prepare", iris_rf, "-o", tmp_path / "art", "--score-py", score)
     assert run.code == 0, run.err
     assert (tmp_path / "art/score.py").read_text() == score.read_text()

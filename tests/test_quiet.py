@@ -52,7 +52,7 @@ def test_the_hook_runs_around_the_import_and_the_module_keeps_its_loader(tmp_pat
     finder = _quiet._AroundImport({"mdreg_fake_tf": hook})
     sys.meta_path.insert(0, finder)
     try:
-        import mdreg_fake_tf  # noqa: PLC0415
+        import mdreg_fake_tf
     finally:
         sys.meta_path.remove(finder)
         sys.modules.pop("mdreg_fake_tf", None)

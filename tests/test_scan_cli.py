@@ -37,7 +37,11 @@ def test_scan_dangerous_model_json_and_sarif(cli, tmp_path):
     assert isinstance(finding["offset"], int) and finding["offset"] > 0
     sarif = json.loads(cli("scan", evil, "--format", "sarif").out)
     result = sarif["runs"][0]["results"][0]
-    assert sarif["version"] == "2.1.0" and result["level"] == "error" and result["ruleId"] == "MDREG001"
+    assert (
+        sarif["version"] == "2.1.0"
+        and result["level"] == "error"
+        and result["ruleId"] == "MDREG001"
+    )
     assert result["locations"][0]["physicalLocation"]["region"]["byteOffset"] == finding["offset"]
     table = cli("scan", evil)
     assert table.code == 4 and "dangerous" in table.out

@@ -38,14 +38,30 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.skip(f"{needed} is not installed")
     root = tmp_path_factory.mktemp("mdreg-onnx")
     src = root / "src"  # a copy: the build writes build/ and *.egg-info beside the sources
-    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info",
-                                                                "__pycache__"))
+    shutil.copytree(
+        EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     site = root / "site"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-         "--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet",
-         "--target", str(site), str(src)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (site / "mdreg_onnx" / "templates" / "score_onnx.py.jinja2").is_file()
@@ -64,16 +80,24 @@ def _linear_model(path: Path, n_features: int, n_outputs: int, seed: int = 0) ->
     weights = rng.normal(size=(n_features, n_outputs)).astype(np.float32)
     bias = rng.normal(size=n_outputs).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["X", "W"], ["XW"]),
-         helper.make_node("Add", ["XW", "B"], ["Y"])],
+        [
+            helper.make_node("MatMul", ["X", "W"], ["XW"]),
+            helper.make_node("Add", ["XW", "B"], ["Y"]),
+        ],
         "linear",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", n_features])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", n_outputs])],
-        [helper.make_tensor("W", TensorProto.FLOAT, weights.shape, weights.ravel().tolist()),
-         helper.make_tensor("B", TensorProto.FLOAT, bias.shape, bias.tolist())],
+        [
+            helper.make_tensor("W", TensorProto.FLOAT, weights.shape, weights.ravel().tolist()),
+            helper.make_tensor("B", TensorProto.FLOAT, bias.shape, bias.tolist()),
+        ],
     )
-    model = helper.make_model(graph, producer_name="mdreg-test", producer_version="1.0",
-                              opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(
+        graph,
+        producer_name="mdreg-test",
+        producer_version="1.0",
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -151,27 +175,48 @@ def test_sniff_reads_bytes_only(plugin_site: Path, linear: Path, tmp_path: Path)
         if name != "big.onnx":
             path.write_bytes(payload)
         paths.append(str(path))
-    proc = subprocess.run([sys.executable, "-c", SNIFF_SCRIPT, *paths], check=False,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **_env(plugin_site)})
+    proc = subprocess.run(
+        [sys.executable, "-c", SNIFF_SCRIPT, *paths],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **_env(plugin_site)},
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out.pop("imported") == []  # sniffing every plugin imported neither onnx nor onnxruntime
     confidence, evidence = out["model.onnx"]["claim"]
     assert confidence == 0.9 and out["model.onnx"]["detected"] == "onnx"
-    assert evidence == (f"protobuf ModelProto, ir_version {onnx.load(str(model)).ir_version}, "
-                        "producer 'mdreg-test 1.0', opset ai.onnx 17")
+    assert evidence == (
+        f"protobuf ModelProto, ir_version {onnx.load(str(model)).ir_version}, "
+        "producer 'mdreg-test 1.0', opset ai.onnx 17"
+    )
     assert out["big.onnx"]["claim"][0] == 0.9 and out["big.onnx"]["detected"] == "onnx"
-    for name in ("truncated.onnx", "big-truncated.onnx", "ir-only.onnx", "wrong-field.onnx",
-                 "huge-ir.onnx", "text.onnx"):
+    for name in (
+        "truncated.onnx",
+        "big-truncated.onnx",
+        "ir-only.onnx",
+        "wrong-field.onnx",
+        "huge-ir.onnx",
+        "text.onnx",
+    ):
         assert out[name] == {"claim": None, "detected": "DetectionError"}, name
 
 
 def test_prepare_introspect_verify(plugin_site: Path, linear: Path, tmp_path: Path):
     env = _env(plugin_site)
     art = tmp_path / "art"
-    run = mdreg_proc("prepare", linear / "model.onnx", "-o", art, "--x-sample", linear / "x.npy",
-                     cwd=tmp_path, env=env)
+    run = mdreg_proc(
+        "prepare",
+        linear / "model.onnx",
+        "-o",
+        art,
+        "--x-sample",
+        linear / "x.npy",
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.code == 0, run.err
     assert "framework: onnx (protobuf ModelProto" in run.err
     assert (art / "model.onnx").read_bytes() == (linear / "model.onnx").read_bytes()
@@ -179,8 +224,9 @@ def test_prepare_introspect_verify(plugin_site: Path, linear: Path, tmp_path: Pa
     assert "ort.InferenceSession(path, providers=providers or None)" in score
     assert '"tensor(float)": "float32",' in score
     schema_in = json.loads((art / "input_schema.json").read_text())["schema"]
-    assert [(c["name"], c["dtype"]) for c in schema_in] == \
-        [(i, "float32") for i in range(N_FEATURES)]
+    assert [(c["name"], c["dtype"]) for c in schema_in] == [
+        (i, "float32") for i in range(N_FEATURES)
+    ]
     schema_out = json.loads((art / "output_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema_out] == list(range(N_OUTPUTS))
     meta = json.loads((art / ".mdreg/metadata.json").read_text())
@@ -208,11 +254,13 @@ def test_prepare_introspect_verify(plugin_site: Path, linear: Path, tmp_path: Pa
     assert np.allclose(got, _ort_predict(linear / "model.onnx", rows), atol=1e-6)
 
 
-def test_prepare_without_sample_uses_graph_input_width(plugin_site: Path, linear: Path,
-                                                       tmp_path: Path):
+def test_prepare_without_sample_uses_graph_input_width(
+    plugin_site: Path, linear: Path, tmp_path: Path
+):
     art = tmp_path / "art"
-    run = mdreg_proc("prepare", linear / "model.onnx", "-o", art, cwd=tmp_path,
-                     env=_env(plugin_site))
+    run = mdreg_proc(
+        "prepare", linear / "model.onnx", "-o", art, cwd=tmp_path, env=_env(plugin_site)
+    )
     assert run.code == 0, run.err
     assert "only the feature count" in run.err
     schema_in = json.loads((art / "input_schema.json").read_text())["schema"]
@@ -227,8 +275,14 @@ def test_external_data_travels_with_the_model(plugin_site: Path, linear: Path, t
         tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor), tensor.name))
     src = tmp_path / "src"
     src.mkdir()
-    onnx.save_model(model, str(src / "net.onnx"), save_as_external_data=True,
-                    all_tensors_to_one_file=True, location="net.weights", size_threshold=0)
+    onnx.save_model(
+        model,
+        str(src / "net.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="net.weights",
+        size_threshold=0,
+    )
     assert (src / "net.weights").is_file()
     art = tmp_path / "art"
     run = mdreg_proc("prepare", src / "net.onnx", "-o", art, cwd=tmp_path, env=_env(plugin_site))

@@ -30,16 +30,21 @@ def prepare(model_path: str, x_csv: str, y_csv: str, out: str) -> None:
     model = joblib.load(model_path)
     X, y = pd.read_csv(x_csv), pd.read_csv(y_csv).iloc[:, 0]
     SklearnModel(estimator=model, artifact_dir=out).prepare(
-        inference_conda_env=CONDA_SLUG, inference_python_version="3.11",
-        X_sample=X, y_sample=y, force_overwrite=True)
+        inference_conda_env=CONDA_SLUG,
+        inference_python_version="3.11",
+        X_sample=X,
+        y_sample=y,
+        force_overwrite=True,
+    )
     assert os.path.isfile(os.path.join(out, "score.py")), "ADS wrote no score.py"
 
 
 def introspect(artifact: str) -> None:
     from ads.model.framework.sklearn_model import SklearnModel
 
-    model = SklearnModel.from_model_artifact(uri=artifact, artifact_dir=artifact,
-                                             force_overwrite=True)
+    model = SklearnModel.from_model_artifact(
+        uri=artifact, artifact_dir=artifact, force_overwrite=True
+    )
     result = model.introspect()
     failed = result[result["Result"] == "Failed"] if "Result" in result else result.iloc[0:0]
     if len(failed):
@@ -49,7 +54,9 @@ def introspect(artifact: str) -> None:
 def validate(artifact: str) -> None:
     import runpy
 
-    module = "ads.model.model_artifact_boilerplate.artifact_introspection_test.model_artifact_validate"
+    module = (
+        "ads.model.model_artifact_boilerplate.artifact_introspection_test.model_artifact_validate"
+    )
     sys.argv = [module, "--artifact", artifact]
     import tempfile
 

@@ -33,7 +33,7 @@ from ads.model.runtime import utils as _runtime_utils
 SERVICE_PACK = {
     "slug": "generalml_p311_cpu_x86_64_v1",
     "pack_path": "oci://service-conda-packs@id19sfcrra6z/service_pack/cpu/"
-                 "General_Machine_Learning_for_CPUs_on_Python_3.11/1.0/generalml_p311_cpu_x86_64_v1",
+    "General_Machine_Learning_for_CPUs_on_Python_3.11/1.0/generalml_p311_cpu_x86_64_v1",
     "python": "3.11",
 }
 INDEX_SUFFIX = "/service_pack/index.json"

@@ -55,8 +55,12 @@ def serve_cases(work: Path) -> None:
             "records": df.to_dict(orient="records"),
         }
         for fmt in FORMATS:
-            cases[f"{fmt}/{n}"] = {"body": json.dumps(bodies[fmt]), "rows": rows,
-                                   "columns": list(df.columns), "calls": calls}
+            cases[f"{fmt}/{n}"] = {
+                "body": json.dumps(bodies[fmt]),
+                "rows": rows,
+                "columns": list(df.columns),
+                "calls": calls,
+            }
     (work / "serve_cases.json").write_text(json.dumps(cases))
 
 
@@ -86,8 +90,12 @@ def cnn(work: Path) -> None:
     cases = {}
     for n, calls in CNN_BATCHES.items():
         rows = np.round(rng.standard_normal((n, 3, 32, 32)), 4).tolist()
-        cases[f"rows/{n}"] = {"body": json.dumps(rows), "rows": rows, "columns": None,
-                              "calls": calls}
+        cases[f"rows/{n}"] = {
+            "body": json.dumps(rows),
+            "rows": rows,
+            "columns": None,
+            "calls": calls,
+        }
     (work / "cnn_cases.json").write_text(json.dumps(cases))
 
 

@@ -28,8 +28,13 @@ def main() -> None:
     extra = {}
     if "--pip-requirements" in flags:
         extra["pip_requirements"] = [f"scikit-learn=={sklearn.__version__}"]
-    mlflow.sklearn.save_model(model, out, signature=infer_signature(X, y),
-                              skops_trusted_types=["sklearn.tree._tree.Tree"], **extra)
+    mlflow.sklearn.save_model(
+        model,
+        out,
+        signature=infer_signature(X, y),
+        skops_trusted_types=["sklearn.tree._tree.Tree"],
+        **extra,
+    )
 
 
 if __name__ == "__main__":

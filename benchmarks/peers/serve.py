@@ -133,10 +133,13 @@ def run_paired(contenders: list[str], model_path: str, cases: dict) -> dict:
                 if i >= WARMUP:
                     samples[name]["seconds"].append(w)
                     samples[name]["cpu"].append(c)
-                    samples[name]["digest"] = _digest(out) if i == WARMUP else samples[name].get("digest")
+                    samples[name]["digest"] = (
+                        _digest(out) if i == WARMUP else samples[name].get("digest")
+                    )
         for name in order:
-            results[f"{case_name}@{name}"] = ({"error": failed[name]} if name in failed
-                                              else samples[name])
+            results[f"{case_name}@{name}"] = (
+                {"error": failed[name]} if name in failed else samples[name]
+            )
     return results
 
 
@@ -181,8 +184,12 @@ def run_torch_raw(model_path: str, cases: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["score", "raw", "torch-raw", "paired"], required=True)
-    parser.add_argument("--contender", action="append", default=[],
-                        help="paired mode: NAME=ARTIFACT_DIR, repeatable")
+    parser.add_argument(
+        "--contender",
+        action="append",
+        default=[],
+        help="paired mode: NAME=ARTIFACT_DIR, repeatable",
+    )
     parser.add_argument("--artifact")
     parser.add_argument("--model")
     parser.add_argument("--cases", required=True)

@@ -15,7 +15,11 @@ SERVICE_PACK_BUCKET = "oci://service-conda-packs@id19sfcrra6z/service_pack"
 # the packs it defaults to here. The folder names follow the bucket's published pattern;
 # `mdreg introspect --online` checks that the pack really exists.
 SERVICE_PACKS: dict[str, tuple[str, str, str]] = {
-    "generalml_p311_cpu_x86_64_v1": ("cpu", "General_Machine_Learning_for_CPUs_on_Python_3.11", "1.0"),
+    "generalml_p311_cpu_x86_64_v1": (
+        "cpu",
+        "General_Machine_Learning_for_CPUs_on_Python_3.11",
+        "1.0",
+    ),
     "generalml_p38_cpu_v1": ("cpu", "General_Machine_Learning_for_CPUs_on_Python_3.8", "1.0"),
     "dataexpl_p37_cpu_v3": ("cpu", "Data_Exploration_and_Manipulation_for_CPU_Python_3.7", "3.0"),
     "pyspark30_p37_cpu_v2": ("cpu", "PySpark_3.0_and_Data_Flow", "2.0"),
@@ -46,8 +50,12 @@ def resolve(env: str, python_version: str | None = None) -> CondaEnv:
             raise InputError(f"bad conda pack path {env!r}: expected oci://bucket@namespace/path")
         is_service = env.startswith(SERVICE_PACK_BUCKET + "/")
         slug = env.rstrip("/").rsplit("/", 1)[-1] if is_service else ""
-        return CondaEnv(env, slug, "data_science" if is_service else "published",
-                        python_version or _slug_python(slug) or running_python())
+        return CondaEnv(
+            env,
+            slug,
+            "data_science" if is_service else "published",
+            python_version or _slug_python(slug) or running_python(),
+        )
     if env not in SERVICE_PACKS:
         if not re.fullmatch(r"[a-z0-9_]+", env):
             raise InputError(f"bad conda pack {env!r}: give a service pack slug or an oci:// path")
@@ -58,7 +66,9 @@ def resolve(env: str, python_version: str | None = None) -> CondaEnv:
         )
     arch, folder, version = SERVICE_PACKS[env]
     path = f"{SERVICE_PACK_BUCKET}/{arch}/{folder}/{version}/{env}"
-    return CondaEnv(path, env, "data_science", python_version or _slug_python(env) or running_python())
+    return CondaEnv(
+        path, env, "data_science", python_version or _slug_python(env) or running_python()
+    )
 
 
 def _slug_python(slug: str) -> str | None:

@@ -48,8 +48,10 @@ def listable_files(root: Path) -> list[str]:
 
 
 def build_manifest(root: Path, generated_by: str) -> dict[str, Any]:
-    files = {rel: {"sha256": sha256_file(root / rel), "size": (root / rel).stat().st_size}
-             for rel in listable_files(root)}
+    files = {
+        rel: {"sha256": sha256_file(root / rel), "size": (root / rel).stat().st_size}
+        for rel in listable_files(root)
+    }
     return {
         "version": 1,
         "generated_by": generated_by,
@@ -84,8 +86,11 @@ def is_zip_entry(entry: Any) -> bool:
 
 def attested(manifest: dict[str, Any]) -> dict[str, Any]:
     """The entries prepare vouched for: neither the zip writer's nor the metadata's."""
-    return {rel: entry for rel, entry in manifest["files"].items()
-            if rel not in _UNLISTED and not is_zip_entry(entry)}
+    return {
+        rel: entry
+        for rel, entry in manifest["files"].items()
+        if rel not in _UNLISTED and not is_zip_entry(entry)
+    }
 
 
 def zip_manifest(manifest: dict[str, Any], hashed: dict[str, tuple[str, int]]) -> bytes:
@@ -111,7 +116,9 @@ class ManifestCheck:
         return not (self.missing or self.mismatched)
 
 
-def verify_manifest(root: Path, manifest: dict[str, Any], *, unzipped: bool = False) -> ManifestCheck:
+def verify_manifest(
+    root: Path, manifest: dict[str, Any], *, unzipped: bool = False
+) -> ManifestCheck:
     """Check the files against the entries prepare wrote. ``unzipped``: ``root`` was just
     unpacked from a zip, whose zip-time entries (the metadata's too) must then match as
     well. ``unlisted``: shipped files prepare did not vouch for, the metadata aside."""
@@ -124,8 +131,11 @@ def verify_manifest(root: Path, manifest: dict[str, Any], *, unzipped: bool = Fa
         path = root / rel
         if not path.is_file():
             missing.append(rel)
-        elif not isinstance(entry, dict) or entry.get("size") != path.stat().st_size \
-                or entry.get("sha256") != sha256_file(path):
+        elif (
+            not isinstance(entry, dict)
+            or entry.get("size") != path.stat().st_size
+            or entry.get("sha256") != sha256_file(path)
+        ):
             mismatched.append(rel)
     unlisted = [rel for rel in listable_files(root) if rel not in files]
     return ManifestCheck(missing, mismatched, unlisted)

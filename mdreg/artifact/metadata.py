@@ -15,15 +15,36 @@ from mdreg.artifact import layout
 from mdreg.errors import ArtifactError, InputError
 
 USE_CASE_TYPES = (
-    "binary_classification", "multinomial_classification", "regression", "clustering",
-    "recommender", "dimensionality_reduction/representation", "time_series_forecasting",
-    "anomaly_detection", "topic_modeling", "ner", "sentiment_analysis",
-    "image_classification", "object_localization", "other",
+    "binary_classification",
+    "multinomial_classification",
+    "regression",
+    "clustering",
+    "recommender",
+    "dimensionality_reduction/representation",
+    "time_series_forecasting",
+    "anomaly_detection",
+    "topic_modeling",
+    "ner",
+    "sentiment_analysis",
+    "image_classification",
+    "object_localization",
+    "other",
 )
-TAXONOMY_KEYS = ("UseCaseType", "Framework", "FrameworkVersion", "Algorithm",
-                 "Hyperparameters", "ArtifactTestResults")
-CUSTOM_CATEGORIES = ("Performance", "Training Profile", "Training and Validation Datasets",
-                     "Training Environment", "Other")
+TAXONOMY_KEYS = (
+    "UseCaseType",
+    "Framework",
+    "FrameworkVersion",
+    "Algorithm",
+    "Hyperparameters",
+    "ArtifactTestResults",
+)
+CUSTOM_CATEGORIES = (
+    "Performance",
+    "Training Profile",
+    "Training and Validation Datasets",
+    "Training Environment",
+    "Other",
+)
 
 MAX_CUSTOM_VALUE_CHARS = 255
 MAX_DESCRIPTION_CHARS = 255
@@ -34,8 +55,13 @@ def custom(key: str, value: Any, category: str = "Other", description: str = "")
     return {"key": key, "value": value, "category": category, "description": description}
 
 
-def new_metadata(*, taxonomy: dict[str, Any], custom_items: list[dict[str, Any]],
-                 provenance: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def new_metadata(
+    *,
+    taxonomy: dict[str, Any],
+    custom_items: list[dict[str, Any]],
+    provenance: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "version": 1,
         "taxonomy": [{"key": k, "value": taxonomy.get(k)} for k in TAXONOMY_KEYS],
@@ -64,22 +90,30 @@ def limit_problems(meta: dict[str, Any], description: str | None = None) -> list
         value = item.get("value")
         text = value if isinstance(value, str) else json.dumps(value)
         if value is not None and len(text) > MAX_CUSTOM_VALUE_CHARS:
-            problems.append(f"custom metadata {item.get('key')!r} is {len(text)} characters; "
-                            f"the catalog allows {MAX_CUSTOM_VALUE_CHARS}: shorten it or put it "
-                            "in a file inside the artifact")
+            problems.append(
+                f"custom metadata {item.get('key')!r} is {len(text)} characters; "
+                f"the catalog allows {MAX_CUSTOM_VALUE_CHARS}: shorten it or put it "
+                "in a file inside the artifact"
+            )
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-        problems.append(f"description is {len(description)} characters; the catalog allows "
-                        f"{MAX_DESCRIPTION_CHARS}")
+        problems.append(
+            f"description is {len(description)} characters; the catalog allows "
+            f"{MAX_DESCRIPTION_CHARS}"
+        )
     size = len(json.dumps({"taxonomy": meta.get("taxonomy"), "custom": meta.get("custom")}))
     if size > MAX_METADATA_BYTES:
-        problems.append(f"metadata is {size} bytes; the catalog allows {MAX_METADATA_BYTES} "
-                        "in all: move large values into files inside the artifact")
+        problems.append(
+            f"metadata is {size} bytes; the catalog allows {MAX_METADATA_BYTES} "
+            "in all: move large values into files inside the artifact"
+        )
     return problems
 
 
 def check_use_case(value: str) -> str:
     if value not in USE_CASE_TYPES:
-        raise InputError(f"unknown use case type {value!r}; choose one of {', '.join(USE_CASE_TYPES)}")
+        raise InputError(
+            f"unknown use case type {value!r}; choose one of {', '.join(USE_CASE_TYPES)}"
+        )
     return value
 
 

@@ -27,8 +27,13 @@ def strip_credentials(url: str) -> str:
 def _git(cwd: Path, *args: str) -> subprocess.Popen[str] | None:
     """Start ``git -C cwd ARGS``; None when git cannot be run."""
     try:
-        return subprocess.Popen(["git", "-C", str(cwd), *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            ["git", "-C", str(cwd), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
     except OSError:
         return None
 
@@ -67,8 +72,11 @@ def git_provenance(where: Path, training_script: Path | None = None) -> dict[str
     }
     if status is None:
         return prov
-    headers = dict(line[2:].split(" ", 1) for line in status.splitlines()
-                   if line.startswith("# ") and " " in line[2:])
+    headers = dict(
+        line[2:].split(" ", 1)
+        for line in status.splitlines()
+        if line.startswith("# ") and " " in line[2:]
+    )
     commit = headers.get("branch.oid", "")
     branch = headers.get("branch.head", "")
     prov.update(

@@ -44,11 +44,14 @@ _PROVENANCE_ENV = {
 }
 
 
-def build_runtime(inference: CondaEnv, artifact_dir: Path,
-                  env: dict[str, str] | None = None) -> dict[str, Any]:
+def build_runtime(
+    inference: CondaEnv, artifact_dir: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     env = dict(os.environ if env is None else env)
-    prov = {key: next((env[v] for v in names if env.get(v)), "")
-            for key, names in _PROVENANCE_ENV.items()}
+    prov = {
+        key: next((env[v] for v in names if env.get(v)), "")
+        for key, names in _PROVENANCE_ENV.items()
+    }
     training_env = env.get("CONDA_PREFIX", "")
     return {
         "MODEL_ARTIFACT_VERSION": MODEL_ARTIFACT_VERSION,
@@ -79,7 +82,7 @@ def dump_runtime(runtime: dict[str, Any]) -> str:
     text = _simple_yaml_dump(runtime)
     if text is not None:
         return text
-    import yaml  # noqa: PLC0415  (kept out of `import mdreg`; ~20 ms)
+    import yaml  # kept out of `import mdreg`; ~20 ms
 
     return yaml.safe_dump(runtime, sort_keys=True, default_flow_style=False)
 
@@ -91,7 +94,7 @@ def read_runtime(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     doc = _simple_yaml(text)
     if doc is None:
-        import yaml  # noqa: PLC0415 - ~20 ms: only for what _simple_yaml leaves to it
+        import yaml  # ~20 ms: only for what _simple_yaml leaves to it
 
         try:
             doc = yaml.safe_load(text)
@@ -137,8 +140,11 @@ def _simple_yaml(text: str) -> dict[str, Any] | None:
     """``yaml.safe_load(text)`` for the block mappings mdreg, ADS and the service write
     (keys, nested mappings, single-quoted or plain strings), or None for anything else:
     the caller then asks PyYAML. Importing PyYAML costs more than the rest of reading."""
-    if not text.isascii() or not text.strip() or any(
-            not (c == "\n" or " " <= c <= "~") for c in text):
+    if (
+        not text.isascii()
+        or not text.strip()
+        or any(not (c == "\n" or " " <= c <= "~") for c in text)
+    ):
         return None  # PyYAML's own reader rejects control characters: let it say so
     root: dict[str, Any] = {}
     stack: list[tuple[int, dict[str, Any]]] = [(0, root)]
@@ -168,8 +174,12 @@ def _simple_yaml(text: str) -> dict[str, Any] | None:
         q = _QUOTED.fullmatch(raw)
         if q is not None:
             mapping[key] = q.group(1).replace("''", "'")
-        elif (_PLAIN.fullmatch(raw) and raw.lower() not in _NOT_STRINGS
-              and not raw.endswith(":") and ": " not in raw):
+        elif (
+            _PLAIN.fullmatch(raw)
+            and raw.lower() not in _NOT_STRINGS
+            and not raw.endswith(":")
+            and ": " not in raw
+        ):
             mapping[key] = raw
         else:
             return None
@@ -188,8 +198,11 @@ def _simple_yaml_dump(doc: dict[str, Any], indent: int = 0) -> str | None:
     anything else, which the caller hands to PyYAML."""
     out = []
     for key in sorted(doc):
-        if not isinstance(key, str) or not _KEY_LINE.fullmatch(f"{key}:") or \
-                key.lower() in _NOT_STRINGS:
+        if (
+            not isinstance(key, str)
+            or not _KEY_LINE.fullmatch(f"{key}:")
+            or key.lower() in _NOT_STRINGS
+        ):
             return None
         value = doc[key]
         pad = " " * indent
@@ -204,8 +217,12 @@ def _simple_yaml_dump(doc: dict[str, Any], indent: int = 0) -> str | None:
             out.append(f"{pad}{key}: ''\n")
         elif _NUMBER.fullmatch(value):
             out.append(f"{pad}{key}: '{value}'\n")
-        elif (" " not in value and _PLAIN.fullmatch(value) and not value.endswith(":")
-              and value.lower() not in _NOT_STRINGS):
+        elif (
+            " " not in value
+            and _PLAIN.fullmatch(value)
+            and not value.endswith(":")
+            and value.lower() not in _NOT_STRINGS
+        ):
             out.append(f"{pad}{key}: {value}\n")
         else:
             return None

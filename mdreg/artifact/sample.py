@@ -83,7 +83,9 @@ def read_sample(path: Path) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]
     return data
 
 
-def from_json(doc: Any, source: str = "the payload") -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]:
+def from_json(
+    doc: Any, source: str = "the payload"
+) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]:
     """The table a parsed JSON document describes (the forms a .json sample file takes);
     ``source`` names it in error messages."""
     if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("numpy") is None:
@@ -116,8 +118,8 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
     and infinity become null; dates and times become ISO 8601 strings; numpy
     scalars become Python numbers.
     """
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
 
     if isinstance(data, pd.DataFrame):
         if all(isinstance(c, str) for c in data.columns):
@@ -139,8 +141,10 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
             return cells.tolist()
         return _plain(data.tolist())
     if isinstance(data, dict):
-        return {str(k): to_json_payload(v) if isinstance(v, np.ndarray) else _plain(v)
-                for k, v in data.items()}
+        return {
+            str(k): to_json_payload(v) if isinstance(v, np.ndarray) else _plain(v)
+            for k, v in data.items()
+        }
     return _plain(list(data))
 
 
@@ -148,7 +152,7 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
 
 
 def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         return _iso_dates(pd.read_csv(path, sep=sep, parse_dates=False))
@@ -162,22 +166,30 @@ def _read_csv(path: Path, *, sep: str) -> pd.DataFrame:
 
 #: What a text column's values must all look like to be read as dates: an ISO 8601 date,
 #: alone or followed by a time (pandas alone would also take "2024" or "2024-01").
-_ISO_DATE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-             r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
+_ISO_DATE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
+)
 
 
 def _iso_dates(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each text column whose every value (missing ones aside) is an ISO
     8601 date or date-time turned into datetime64; numbers and other text are left alone.
     A column of mixed UTC offsets stays text (it has no one datetime64 dtype)."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     for name in frame.columns:
         column = frame[name]
-        if not (pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)):
+        if not (
+            pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)
+        ):
             continue
         present = column.dropna()
-        if present.empty or not isinstance(present.iloc[0], str) or not re.fullmatch(_ISO_DATE, present.iloc[0]):
+        if (
+            present.empty
+            or not isinstance(present.iloc[0], str)
+            or not re.fullmatch(_ISO_DATE, present.iloc[0])
+        ):
             continue  # the first value decides most columns at once
         if not present.astype(str).str.fullmatch(_ISO_DATE).all():
             continue
@@ -226,7 +238,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame | np.ndarray:
 
 def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
     """The table a parsed JSON sample describes."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     where = path if isinstance(path, str) else f"sample file {path}"  # str: from_json's source
     if isinstance(obj, dict) and set(obj) == {"data"}:
@@ -267,7 +279,7 @@ def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
     """One array per input of a model of several inputs, from an .npz or its JSON form
     ({name: nested lists}, as prepare keeps the sample): numbers, batch first, the same
     number of items in each."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     arrays = {}
     for name, value in obj.items():
@@ -276,8 +288,10 @@ def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
         except ValueError:  # rows of different lengths
             array = None
         if array is None or array.ndim == 0 or array.dtype.kind not in "biuf":
-            raise InputError(f"{where}: input {name!r} is not an array of numbers, one row "
-                             "per item (rows of equal length)")
+            raise InputError(
+                f"{where}: input {name!r} is not an array of numbers, one row "
+                "per item (rows of equal length)"
+            )
     if len({len(array) for array in arrays.values()}) > 1:
         raise InputError(f"{where}: its arrays have different numbers of items (the first axis)")
     return arrays
@@ -285,7 +299,7 @@ def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
 
 def _numeric_array(rows: list[Any]) -> np.ndarray | None:
     """``rows`` as a 2-D numpy array when they are equally long rows of numbers or booleans."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     try:
         array = np.asarray(rows)
@@ -296,7 +310,7 @@ def _numeric_array(rows: list[Any]) -> np.ndarray | None:
 
 def _values_array(values: list[Any]) -> np.ndarray:
     """A JSON list of single values as a 1-D array: numeric, text, or (mixed) objects."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if values and all(isinstance(v, (int, float)) for v in values):
         return np.asarray(values)
@@ -308,7 +322,7 @@ def _values_array(values: list[Any]) -> np.ndarray:
 def _read_parquet(path: Path) -> pd.DataFrame:
     if importlib.util.find_spec("pyarrow") is None:
         raise FrameworkNotInstalledError("Parquet", "pyarrow")
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         return pd.read_parquet(path, engine="pyarrow")
@@ -317,8 +331,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame | dict[str, np.ndarray]:
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
 
     with path.open("rb") as f:
         magic = f.read(6)
@@ -365,7 +379,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # scalars, 0-d arrays
         if getattr(value, "dtype", None) is not None and value.dtype.kind in "mM":
-            import pandas as pd  # noqa: PLC0415 - numpy gives nanosecond datetimes as bare integers
+            import pandas as pd  # numpy gives nanosecond datetimes as bare integers
 
             return _plain(pd.Timedelta(value) if value.dtype.kind == "m" else pd.Timestamp(value))
         return _plain(value.tolist())
@@ -394,7 +408,7 @@ def _json_kind(obj: Any) -> str:
 
 
 def _is_missing(value: Any) -> bool:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         return bool(pd.isna(value))

@@ -357,26 +357,30 @@ def tensor_schema(data: Any, name: str = "input") -> dict[str, Any]:
     constraint ``$x.shape[1:] == (C, H, W)`` records the shape of one item (score.py reads
     it back). The description says the same in words.
     """
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     array = np.asarray(data)
     if array.ndim < 1 or array.dtype.kind not in "biuf":
-        raise InputError(f"a tensor schema needs a numeric array, batch first, "
-                         f"not {array.dtype} of rank {array.ndim}")
+        raise InputError(
+            f"a tensor schema needs a numeric array, batch first, "
+            f"not {array.dtype} of rank {array.ndim}"
+        )
     shape = tuple(int(d) for d in array.shape[1:])  # () for one value per item
     column = infer_schema(array.reshape(-1), names=[name])["schema"][0]
     column["dtype"] = str(array.dtype)
     column["domain"]["constraints"] = [
-        {"expression": TENSOR_SHAPE_EXPR.format(shape=shape), "language": "python"}]
+        {"expression": TENSOR_SHAPE_EXPR.format(shape=shape), "language": "python"}
+    ]
     dims = "".join(f", {d}" for d in shape) or ","  # (N, C, H, W); (N,) for one value per item
-    column["description"] = (f"{array.dtype} tensor of shape (N{dims}), batch first; "
-                             "statistics over all its values")
+    column["description"] = (
+        f"{array.dtype} tensor of shape (N{dims}), batch first; statistics over all its values"
+    )
     return {"schema": [column], "version": SCHEMA_VERSION}
 
 
 def tensor_facts(data: Any) -> dict[str, Any]:
     """Shape (batch axis as null) and dtype of a tensor sample, for the metadata."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     array = np.asarray(data)
     return {"shape": [None, *(int(d) for d in array.shape[1:])], "dtype": str(array.dtype)}
@@ -385,8 +389,10 @@ def tensor_facts(data: Any) -> dict[str, Any]:
 def inputs_schema(arrays: dict[str, Any]) -> dict[str, Any]:
     """The schema of a model of several inputs: one column per input, named as the model
     names it, in its order; each a tensor column (``tensor_schema``), whatever its rank."""
-    columns = [{**tensor_schema(data, name)["schema"][0], "order": order}
-               for order, (name, data) in enumerate(arrays.items())]
+    columns = [
+        {**tensor_schema(data, name)["schema"][0], "order": order}
+        for order, (name, data) in enumerate(arrays.items())
+    ]
     return {"schema": columns, "version": SCHEMA_VERSION}
 
 

@@ -39,8 +39,8 @@ def column(
 
 
 def to_frame(data: Any) -> pd.DataFrame:
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
 
     if isinstance(data, pd.DataFrame):
         return data
@@ -82,7 +82,7 @@ def dtype_name(dtype: Any) -> str:
 
 
 def feature_type(frame: pd.DataFrame, position: int, dtype: Any) -> str:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     # Python objects: booleans with a None among them are still Boolean.
     if dtype == object:  # noqa: E721 - a numpy dtype equals object; `is` would not
@@ -92,8 +92,8 @@ def feature_type(frame: pd.DataFrame, position: int, dtype: Any) -> str:
 
 
 def feature_type_of_dtype(dtype: Any) -> str:
-    from pandas import CategoricalDtype  # noqa: PLC0415
-    from pandas.api import types  # noqa: PLC0415
+    from pandas import CategoricalDtype
+    from pandas.api import types
 
     if types.is_bool_dtype(dtype):
         return "Boolean"
@@ -126,7 +126,7 @@ def feature_type_of_dtype_name(dtype: str) -> str:
 
 def numeric_stats(frame: pd.DataFrame, positions: list[int]) -> dict[int, dict[str, Any]]:
     """Statistics of the numeric columns at ``positions``, computed for all at once."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if not positions:
         return {}

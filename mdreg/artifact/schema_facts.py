@@ -21,7 +21,7 @@ def schemas(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Input and output schemas: from the samples, the model's answer to --x-sample
     (``predicted``, None when it cannot run here) and what the model says of itself."""
-    from mdreg.artifact import schema  # noqa: PLC0415
+    from mdreg.artifact import schema
 
     if X is not None:
         input_schema = schema.describe(X)
@@ -87,8 +87,8 @@ def check_y_sample(y: Any, predicted: Any) -> None:
 def sample_prediction(predicted: Any) -> dict[str, Any] | None:
     """The model's answer to the sample rows kept in the artifact (the first rows of its
     answer to --x-sample), for verify's parity check (``mdreg.checks.parity``)."""
-    from mdreg.artifact.sample import head_rows  # noqa: PLC0415
-    from mdreg.checks.parity import expected_document  # noqa: PLC0415
+    from mdreg.artifact.sample import head_rows
+    from mdreg.checks.parity import expected_document
 
     return expected_document(head_rows(predicted, SAMPLE_ROWS))
 

@@ -71,19 +71,35 @@ _KEY_PATHS: tuple[tuple[str, str], ...] = (
 #: Text patterns: (regex, what it is). Applied to the first MAX_READ bytes.
 _PATTERNS: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), "a PEM private key"),
-    (re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])"),
-     "an AWS access key id"),
-    (re.compile(rb"(?i)aws_secret_access_key[ \t]*[=:][ \t]*[\"']?[A-Za-z0-9/+=]{40}"),
-     "an AWS secret access key"),
-    (re.compile(rb"(?im)^[ \t]*fingerprint[ \t]*=[ \t]*(?:[0-9a-f]{2}:){15}[0-9a-f]{2}[ \t]*$"),
-     "an OCI API key fingerprint"),
-    (re.compile(rb"(?im)^[ \t]*(?:key_file|security_token_file|pass_phrase)[ \t]*="),
-     "an OCI CLI config entry"),
-    (re.compile(rb"ocid1\.credential\.oc[0-9]\.[a-z0-9.-]*\.[a-z0-9]{20,}"), "an OCI credential OCID"),
+    (
+        re.compile(
+            rb"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])"
+        ),
+        "an AWS access key id",
+    ),
+    (
+        re.compile(rb"(?i)aws_secret_access_key[ \t]*[=:][ \t]*[\"']?[A-Za-z0-9/+=]{40}"),
+        "an AWS secret access key",
+    ),
+    (
+        re.compile(rb"(?im)^[ \t]*fingerprint[ \t]*=[ \t]*(?:[0-9a-f]{2}:){15}[0-9a-f]{2}[ \t]*$"),
+        "an OCI API key fingerprint",
+    ),
+    (
+        re.compile(rb"(?im)^[ \t]*(?:key_file|security_token_file|pass_phrase)[ \t]*="),
+        "an OCI CLI config entry",
+    ),
+    (
+        re.compile(rb"ocid1\.credential\.oc[0-9]\.[a-z0-9.-]*\.[a-z0-9]{20,}"),
+        "an OCI credential OCID",
+    ),
     (re.compile(rb"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,}"), "a GitHub token"),
     (re.compile(rb"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{60,}"), "a GitHub token"),
     (re.compile(rb"(?<![A-Za-z0-9_-])xox[abposr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
-    (re.compile(rb"(?<![A-Za-z0-9_-])sk-(?:proj-)?[A-Za-z0-9_-]{32,}"), "an API secret key (sk-...)"),
+    (
+        re.compile(rb"(?<![A-Za-z0-9_-])sk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
+        "an API secret key (sk-...)",
+    ),
     (re.compile(rb"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}"), "a Google API key"),
     (re.compile(rb"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}"), "a GitLab token"),
     (re.compile(rb"(?<![A-Za-z0-9_-])hf_[A-Za-z]{34}(?![A-Za-z0-9])"), "a Hugging Face token"),
@@ -110,6 +126,7 @@ def find_secrets(root: Path) -> list[SecretFinding]:
 def find_shipped_secrets(real_root: str, files: list[str]) -> list[SecretFinding]:
     """Like ``find_secrets``, for the files (relative posix paths under the real path
     ``real_root``) going into a zip; a link is read through, as the zip stores it."""
+
     def items() -> Iterator[tuple[str, int, _Reader]]:
         for rel in files:
             path = os.path.join(real_root, *rel.split("/"))
@@ -119,6 +136,7 @@ def find_shipped_secrets(real_root: str, files: list[str]) -> list[SecretFinding
                 continue
             if stat.S_ISREG(st.st_mode):
                 yield rel, st.st_size, lambda p=path: _read_file(p)
+
     return _find(items())
 
 
@@ -127,14 +145,19 @@ def find_secrets_in_zip(zip_path: Path) -> list[SecretFinding]:
     unreadable zip gives no findings: whoever reads it next reports why."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
+
             def read(info: zipfile.ZipInfo) -> bytes | None:
                 try:
                     with zf.open(info) as f:
                         return f.read(MAX_READ)
                 except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
                     return None  # encrypted, corrupt, unknown compression
-            return _find((info.filename, info.file_size, lambda i=info: read(i))
-                         for info in zf.infolist() if not info.is_dir())
+
+            return _find(
+                (info.filename, info.file_size, lambda i=info: read(i))
+                for info in zf.infolist()
+                if not info.is_dir()
+            )
     except (OSError, zipfile.BadZipFile, ValueError):
         return []
 
@@ -173,21 +196,29 @@ def secret_warnings(root: Path) -> list[str]:
         note = "; .model-ignore leaves it out of the zip" if left_out else ""
         shown.append(f"{_printable(f.path)} ({f.what}{note})")
     more = f" and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
-    message = (f"files in {root} look like keys or tokens: {', '.join(shown)}{more}; "
-               "remove them and rotate the secrets if the artifact was shared")
+    message = (
+        f"files in {root} look like keys or tokens: {', '.join(shown)}{more}; "
+        "remove them and rotate the secrets if the artifact was shared"
+    )
     return [message]
 
 
 def shipped_secret_warnings(root: Path, real_root: str, files: list[str]) -> list[str]:
     """The warning the zip writer gives about the files it is about to zip."""
-    return _shipped_warning(f"files going into the zip of {root}", find_shipped_secrets(real_root, files),
-                            "remove them or add them to .model-ignore")
+    return _shipped_warning(
+        f"files going into the zip of {root}",
+        find_shipped_secrets(real_root, files),
+        "remove them or add them to .model-ignore",
+    )
 
 
 def zip_secret_warnings(zip_path: Path) -> list[str]:
     """The warning save and upload give about a zip they were handed."""
-    return _shipped_warning(f"files in the zip {zip_path}", find_secrets_in_zip(zip_path),
-                            "rebuild the zip without them")
+    return _shipped_warning(
+        f"files in the zip {zip_path}",
+        find_secrets_in_zip(zip_path),
+        "rebuild the zip without them",
+    )
 
 
 def _shipped_warning(where: str, found: list[SecretFinding], fix: str) -> list[str]:
@@ -195,8 +226,10 @@ def _shipped_warning(where: str, found: list[SecretFinding], fix: str) -> list[s
         return []
     shown = ", ".join(f"{_printable(f.path)} ({f.what})" for f in found[:MAX_SHOWN])
     more = f" and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
-    return [f"{where} look like keys or tokens: {shown}{more}; {fix}, and rotate the "
-            "secrets if the artifact was shared"]
+    return [
+        f"{where} look like keys or tokens: {shown}{more}; {fix}, and rotate the "
+        "secrets if the artifact was shared"
+    ]
 
 
 def _ignored(rules: IgnoreRules, rel: str) -> bool:

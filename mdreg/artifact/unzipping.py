@@ -99,7 +99,7 @@ def safe_extract(zip_path: Path, dest: Path, limits: ExtractLimits = ExtractLimi
 def extracted(zip_path: Path, purpose: str) -> Iterator[Path]:
     """The artifact in ``zip_path`` unzipped (``safe_extract``) into a temporary folder,
     removed afterwards: checking or running a zip needs its files, never a change to it."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     if not zipfile.is_zipfile(zip_path):
         raise InputError(f"{zip_path}: neither a folder nor a zip file")

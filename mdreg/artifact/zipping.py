@@ -77,7 +77,7 @@ def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) 
 
     ``progress(n)`` is called with the number of input bytes consumed since its last call.
     """
-    from mdreg.artifact.secrets import shipped_secret_warnings  # noqa: PLC0415
+    from mdreg.artifact.secrets import shipped_secret_warnings
 
     root, dest = Path(root), Path(dest)
     if not root.is_dir():

@@ -34,8 +34,19 @@ BACKENDS: dict[str, str | None] = {
     "oci": "mdreg.catalog.oci:OciCatalog",
 }
 
-__all__ = ["BACKENDS", "Catalog", "ModelDetails", "ModelNotFoundError", "ModelRecord",
-           "ModelSummary", "ModelUpdate", "VersionSet", "backend_for_id", "catalog_for_id", "open_catalog"]
+__all__ = [
+    "BACKENDS",
+    "Catalog",
+    "ModelDetails",
+    "ModelNotFoundError",
+    "ModelRecord",
+    "ModelSummary",
+    "ModelUpdate",
+    "VersionSet",
+    "backend_for_id",
+    "catalog_for_id",
+    "open_catalog",
+]
 
 
 def open_catalog(name: str | None = None) -> Catalog:
@@ -54,7 +65,7 @@ def open_catalog(name: str | None = None) -> Catalog:
 
 
 def _configured() -> str | None:
-    from mdreg.oci.settings import configured_catalog  # noqa: PLC0415 - a stat when there is no file
+    from mdreg.oci.settings import configured_catalog  # a stat when there is no file
 
     return configured_catalog()
 

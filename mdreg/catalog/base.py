@@ -73,13 +73,23 @@ class ModelDetails:
         """Raise InputError/UsageError for what the OCI catalog would refuse."""
         if self.version_label is not None and not self.version_set:
             raise UsageError("a version label needs a version set: add --version-set NAME")
-        check_text([("--compartment-id", self.compartment_id), ("--project-id", self.project_id),
-                    ("--version-set", self.version_set), ("--version-label", self.version_label),
-                    *(("--tag", f"{k}={v}") for k, v in self.freeform_tags.items())])
+        check_text(
+            [
+                ("--compartment-id", self.compartment_id),
+                ("--project-id", self.project_id),
+                ("--version-set", self.version_set),
+                ("--version-label", self.version_label),
+                *(("--tag", f"{k}={v}") for k, v in self.freeform_tags.items()),
+            ]
+        )
         if self.version_set is not None:
             check_version_set_name(self.version_set)
-        check_fields(self.display_name, self.description, self.custom_metadata_list,
-                     self.defined_metadata_list)
+        check_fields(
+            self.display_name,
+            self.description,
+            self.custom_metadata_list,
+            self.defined_metadata_list,
+        )
 
 
 @dataclass
@@ -94,8 +104,9 @@ class ModelUpdate:
     defined_metadata_list: list[dict[str, Any]] | None = None
 
     def applied_to(self, record: ModelRecord) -> ModelRecord:
-        changes = {f.name: getattr(self, f.name) for f in fields(self)
-                   if getattr(self, f.name) is not None}
+        changes = {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
         return replace(record, **changes)
 
 
@@ -186,8 +197,15 @@ class Catalog(ABC):
 
     # -- models -------------------------------------------------------------------------
     @abstractmethod
-    def save(self, details: ModelDetails, artifact_zip: Path, *, move: bool = False,
-             sha256: str | None = None, progress: ProgressFn | None = None) -> ModelRecord:
+    def save(
+        self,
+        details: ModelDetails,
+        artifact_zip: Path,
+        *,
+        move: bool = False,
+        sha256: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> ModelRecord:
         """Create a model with ``details`` and the artifact zip at ``artifact_zip``.
 
         ``move=True`` lets the catalog take the file instead of copying it (the caller
@@ -197,8 +215,9 @@ class Catalog(ABC):
         """
 
     @abstractmethod
-    def save_from_bucket(self, details: ModelDetails, bucket: Bucket, key: str, *,
-                         progress: ProgressFn | None = None) -> ModelRecord:
+    def save_from_bucket(
+        self, details: ModelDetails, bucket: Bucket, key: str, *, progress: ProgressFn | None = None
+    ) -> ModelRecord:
         """Create a model whose artifact zip the catalog takes from ``bucket``/``key``
         (OCI: ``export_model_artifact``). The object is left in the bucket."""
 
@@ -207,9 +226,16 @@ class Catalog(ABC):
         """The model ``model_id``; ModelNotFoundError when there is none."""
 
     @abstractmethod
-    def list(self, *, version_set: str | None = None, tags: dict[str, str] | None = None,
-             name_contains: str | None = None, compartment_id: str | None = None,
-             project_id: str | None = None, limit: int | None = None) -> list[ModelSummary]:
+    def list(
+        self,
+        *,
+        version_set: str | None = None,
+        tags: dict[str, str] | None = None,
+        name_contains: str | None = None,
+        compartment_id: str | None = None,
+        project_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelSummary]:
         """Summaries of the models matching every filter given, newest first, at most ``limit``.
 
         ``version_set`` is a name or id; ``tags`` must all match freeform tags exactly;
@@ -225,20 +251,20 @@ class Catalog(ABC):
         """Remove the model and, when no other model shares it, its artifact."""
 
     @abstractmethod
-    def download_artifact(self, model_id: str, dest: Path, *,
-                          progress: ProgressFn | None = None) -> Path:
+    def download_artifact(
+        self, model_id: str, dest: Path, *, progress: ProgressFn | None = None
+    ) -> Path:
         """Write the model's artifact zip to the file ``dest`` (atomically); return it."""
 
     @contextmanager
-    def open_artifact(self, model_id: str, *,
-                      progress: ProgressFn | None = None) -> Iterator[Path]:
+    def open_artifact(self, model_id: str, *, progress: ProgressFn | None = None) -> Iterator[Path]:
         """A local zip of the model's artifact, to read inside the ``with`` block.
 
         The default downloads it to a temp file removed afterwards; a backend that keeps
         zips on local disk yields its own copy (read-only: never modify or move it).
         """
-        import shutil  # noqa: PLC0415
-        import tempfile  # noqa: PLC0415
+        import shutil
+        import tempfile
 
         tmp = Path(tempfile.mkdtemp(prefix="mdreg-artifact-"))
         try:
@@ -263,7 +289,7 @@ class Catalog(ABC):
     def staging_dir(self) -> Path:
         """A new empty folder in which a caller stages an artifact zip, so that
         ``save(move=True)`` can take it cheaply. The caller removes the folder."""
-        import tempfile  # noqa: PLC0415
+        import tempfile
 
         return Path(tempfile.mkdtemp(prefix="mdreg-save-"))
 
@@ -278,12 +304,14 @@ class Catalog(ABC):
 
 
 def check_version_set_name(name: str) -> str:
-    from mdreg.catalog.ids import looks_like_id  # noqa: PLC0415
+    from mdreg.catalog.ids import looks_like_id
 
     if looks_like_id(name) or _VERSION_SET_NAME.match(name):
         return name
-    raise InputError(f"version set name {name!r}: use 1-255 letters, digits, '.', '_' or '-', "
-                     "starting with a letter or digit")
+    raise InputError(
+        f"version set name {name!r}: use 1-255 letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit"
+    )
 
 
 def escaped(text: str) -> str:
@@ -306,12 +334,18 @@ def check_text(values: list[tuple[str, str | None]]) -> None:
     (from bytes on the command line that are not UTF-8): the catalog stores text."""
     for option, value in values:
         if value is not None and escaped(value) != value:
-            raise InputError(f"{option} '{escaped(value)}' is not valid UTF-8 text, which the "
-                             "catalog stores: give it in UTF-8")
+            raise InputError(
+                f"{option} '{escaped(value)}' is not valid UTF-8 text, which the "
+                "catalog stores: give it in UTF-8"
+            )
 
 
-def check_fields(display_name: str | None, description: str | None,
-                 custom: list[dict[str, Any]], defined: list[dict[str, Any]]) -> None:
+def check_fields(
+    display_name: str | None,
+    description: str | None,
+    custom: list[dict[str, Any]],
+    defined: list[dict[str, Any]],
+) -> None:
     """The OCI service's limits on a model's fields, as one InputError naming each problem."""
     check_text([("--display-name", display_name), ("--description", description)])
     problems = []
@@ -319,8 +353,10 @@ def check_fields(display_name: str | None, description: str | None,
         if not display_name.strip():
             problems.append("the display name is empty: give --display-name")
         elif len(display_name) > MAX_DISPLAY_NAME_CHARS:
-            problems.append(f"the display name is {len(display_name)} characters; the catalog "
-                            f"allows {MAX_DISPLAY_NAME_CHARS}: shorten --display-name")
+            problems.append(
+                f"the display name is {len(display_name)} characters; the catalog "
+                f"allows {MAX_DISPLAY_NAME_CHARS}: shorten --display-name"
+            )
     for item in (*custom, *defined):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
             problems.append(f"metadata item {item!r} has no key")
@@ -331,4 +367,3 @@ def check_fields(display_name: str | None, description: str | None,
         problems.append(problem)
     if problems:
         raise InputError("the catalog would refuse this model: " + "; ".join(problems))
-

@@ -56,5 +56,7 @@ def backend_for_id(model_id: str) -> str:
         return "oci"
     if is_local_id(model_id):
         return "local"
-    raise InputError(f"{model_id!r} is not a model id: local ids look like mdl-01J..., "
-                     "OCI ids like ocid1.datasciencemodel...")
+    raise InputError(
+        f"{model_id!r} is not a model id: local ids look like mdl-01J..., "
+        "OCI ids like ocid1.datasciencemodel..."
+    )

@@ -19,8 +19,15 @@ class _Done(Exception):
 
 
 def main(artifact_dir, payload_file, result_file):
-    result = {"ok": False, "stage": "import", "error": None, "traceback": None,
-              "prediction": None, "load_s": None, "predict_s": None}
+    result = {
+        "ok": False,
+        "stage": "import",
+        "error": None,
+        "traceback": None,
+        "prediction": None,
+        "load_s": None,
+        "predict_s": None,
+    }
     try:
         os.chdir(artifact_dir)
         sys.path.insert(0, artifact_dir)
@@ -48,7 +55,9 @@ def main(artifact_dir, payload_file, result_file):
         try:
             text = json.dumps(prediction)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"predict() returned something that is not JSON-serializable: {exc}") from None
+            raise TypeError(
+                f"predict() returned something that is not JSON-serializable: {exc}"
+            ) from None
         result["prediction"] = json.loads(text)
         result["ok"] = True
         result["stage"] = "done"

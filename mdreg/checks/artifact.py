@@ -18,12 +18,33 @@ ARTIFACT_CHECKS = CheckList()
 check = ARTIFACT_CHECKS
 
 MAX_SCHEMA_READ = 16 << 20  # a bigger schema file is refused unread: far over the catalog's limit
-MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".pt2", ".onnx", ".h5", ".hdf5",
-                  ".keras", ".ubj", ".bst", ".cbm", ".safetensors", ".sav", ".bin", ".model")
+MODEL_SUFFIXES = (
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".pt",
+    ".pth",
+    ".pt2",
+    ".onnx",
+    ".h5",
+    ".hdf5",
+    ".keras",
+    ".ubj",
+    ".bst",
+    ".cbm",
+    ".safetensors",
+    ".sav",
+    ".bin",
+    ".model",
+)
 INFERENCE_BASE_MODULES = frozenset({"numpy", "pandas"})
 
 
-@check("manifest", "mdreg", "Check that every file in the manifest is present with a matching sha256, and no model file is unlisted")
+@check(
+    "manifest",
+    "mdreg",
+    "Check that every file in the manifest is present with a matching sha256, and no model file is unlisted",
+)
 def _manifest(ctx: ArtifactContext) -> Outcome:
     try:
         manifest = ctx.manifest
@@ -50,16 +71,18 @@ def _manifest(ctx: ArtifactContext) -> Outcome:
 
 def _schema_check(rel: str):  # type: ignore[no-untyped-def]
     def run(ctx: ArtifactContext) -> Outcome:
-        from mdreg.artifact.schema import MAX_SCHEMA_BYTES, validate_schema  # noqa: PLC0415
+        from mdreg.artifact.schema import MAX_SCHEMA_BYTES, validate_schema
 
         path = ctx.path(rel)
         if not path.is_file():
             return skipped(f"no {rel} (optional for the service; the catalog shows no schema)")
         size = path.stat().st_size
         if size > MAX_SCHEMA_READ:
-            return failed(f"{rel} is {size:,} bytes: not read (mdreg reads schemas up to "
-                          f"{MAX_SCHEMA_READ:,} bytes; the catalog takes {MAX_SCHEMA_BYTES:,}); "
-                          "describe fewer columns or leave out the statistics")
+            return failed(
+                f"{rel} is {size:,} bytes: not read (mdreg reads schemas up to "
+                f"{MAX_SCHEMA_READ:,} bytes; the catalog takes {MAX_SCHEMA_BYTES:,}); "
+                "describe fewer columns or leave out the statistics"
+            )
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -69,13 +92,16 @@ def _schema_check(rel: str):  # type: ignore[no-untyped-def]
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             return failed(f"{rel}: " + "; ".join(problems[:3]) + more)
         return passed()
+
     return run
 
 
-check("input_schema", "mdreg", "Check that input_schema.json follows the schema format version 1.1")(
-    _schema_check(layout.INPUT_SCHEMA))
-check("output_schema", "mdreg", "Check that output_schema.json follows the schema format version 1.1")(
-    _schema_check(layout.OUTPUT_SCHEMA))
+check(
+    "input_schema", "mdreg", "Check that input_schema.json follows the schema format version 1.1"
+)(_schema_check(layout.INPUT_SCHEMA))
+check(
+    "output_schema", "mdreg", "Check that output_schema.json follows the schema format version 1.1"
+)(_schema_check(layout.OUTPUT_SCHEMA))
 
 
 @check("runtime_keys", "mdreg", "Check that runtime.yaml parses and has every key of the format")
@@ -92,7 +118,11 @@ def _runtime_keys(ctx: ArtifactContext) -> Outcome:
     return passed()
 
 
-@check("model_framework", "mdreg", "Check that the model file is of the framework the metadata names (sniffed, not loaded)")
+@check(
+    "model_framework",
+    "mdreg",
+    "Check that the model file is of the framework the metadata names (sniffed, not loaded)",
+)
 def _model_framework(ctx: ArtifactContext) -> Outcome:
     facts = ctx.mdreg_facts()
     name, model_file = facts.get("framework"), facts.get("model_file")
@@ -101,9 +131,9 @@ def _model_framework(ctx: ArtifactContext) -> Outcome:
     path = ctx.path(model_file)
     if not path.exists():
         return failed(f"the model file {model_file} named in the metadata is missing")
-    from mdreg.errors import DetectionError  # noqa: PLC0415
-    from mdreg.frameworks.probe import Probe  # noqa: PLC0415
-    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+    from mdreg.errors import DetectionError
+    from mdreg.frameworks.probe import Probe
+    from mdreg.frameworks.registry import default_registry
 
     reg = default_registry()
     if name not in reg.plugins:
@@ -115,28 +145,38 @@ def _model_framework(ctx: ArtifactContext) -> Outcome:
     except DetectionError as exc:
         return failed(str(exc))
     if detection.framework != name:
-        return failed(f"{model_file} looks like {detection.framework} ({detection.evidence}), "
-                      f"but the metadata says {name}")
+        return failed(
+            f"{model_file} looks like {detection.framework} ({detection.evidence}), "
+            f"but the metadata says {name}"
+        )
     return passed(detection.evidence)
 
 
-@check("score_imports", "mdreg", "Check that score.py imports only what the inference environment provides")
+@check(
+    "score_imports",
+    "mdreg",
+    "Check that score.py imports only what the inference environment provides",
+)
 def _score_imports(ctx: ArtifactContext) -> Outcome:
     try:
         tree = ctx.score_tree
     except Unavailable as exc:
         return skipped(str(exc))
     allowed = set(sys.stdlib_module_names) | INFERENCE_BASE_MODULES | _framework_modules(ctx)
-    local = {p.stem for p in ctx.root.glob("*.py")} | {p.name for p in ctx.root.iterdir() if p.is_dir()}
+    local = {p.stem for p in ctx.root.glob("*.py")} | {
+        p.name for p in ctx.root.iterdir() if p.is_dir()
+    }
     unknown = sorted({m for m in _imported(tree) if m not in allowed and m not in local})
     if unknown:
-        return failed(f"score.py imports {', '.join(unknown)}, which the inference environment "
-                      "may lack: add the module's file to the artifact or use a conda pack with it")
+        return failed(
+            f"score.py imports {', '.join(unknown)}, which the inference environment "
+            "may lack: add the module's file to the artifact or use a conda pack with it"
+        )
     return passed()
 
 
 def _framework_modules(ctx: ArtifactContext) -> set[str]:
-    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+    from mdreg.frameworks.registry import default_registry
 
     plugins = default_registry().plugins
     name = ctx.mdreg_facts().get("framework")
@@ -163,24 +203,32 @@ def _imported(tree: ast.Module) -> set[str]:
     return names
 
 
-@check("model_scan", "mdreg", "Check that the artifact's pickles reference only what the framework's allow-list permits")
+@check(
+    "model_scan",
+    "mdreg",
+    "Check that the artifact's pickles reference only what the framework's allow-list permits",
+)
 def _model_scan(ctx: ArtifactContext) -> Outcome:
-    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+    from mdreg.scan import Verdict, scan_path
 
     facts = ctx.mdreg_facts()
     plugin = _plugin(ctx)
     report = scan_path(ctx.root, list(plugin.allow) if plugin else None, read=ctx.pickle_report)
     if report.verdict is Verdict.SAFE:
         return passed()
-    names = sorted({f"{f.ref.dotted}" if f.ref else f"{f.path}: {f.reason}" for f in report.findings})
+    names = sorted(
+        {f"{f.ref.dotted}" if f.ref else f"{f.path}: {f.reason}" for f in report.findings}
+    )
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     if report.verdict is Verdict.UNKNOWN and facts.get("trusted"):
         return passed(f"references {shown}, trusted with --trust at prepare")
-    return failed(f"{report.verdict.value} pickle: references {shown}; loading it runs that code "
-                  "(`mdreg scan` shows where)")
+    return failed(
+        f"{report.verdict.value} pickle: references {shown}; loading it runs that code "
+        "(`mdreg scan` shows where)"
+    )
 
 
 def _plugin(ctx: ArtifactContext):  # type: ignore[no-untyped-def]
-    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+    from mdreg.frameworks.registry import default_registry
 
     return default_registry().plugins.get(ctx.mdreg_facts().get("framework", ""))

@@ -50,15 +50,23 @@ class CheckResult:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "category": self.category, "description": self.description,
-                "status": self.status.value, "message": self.message}
+        return {
+            "key": self.key,
+            "category": self.category,
+            "description": self.description,
+            "status": self.status.value,
+            "message": self.message,
+        }
 
     def to_ads(self) -> dict[str, Any]:
         """The shape ADS stores in ``ArtifactTestResults``: success is true/false/null."""
         success = {Status.PASSED: True, Status.FAILED: False, Status.SKIPPED: None}[self.status]
-        return {"category": self.category, "description": self.description,
-                "error_msg": self.message if self.status is not Status.PASSED else "",
-                "success": success}
+        return {
+            "category": self.category,
+            "description": self.description,
+            "error_msg": self.message if self.status is not Status.PASSED else "",
+            "success": success,
+        }
 
 
 class CheckList:
@@ -67,11 +75,13 @@ class CheckList:
     def __init__(self) -> None:
         self.checks: list[Check] = []
 
-    def __call__(self, key: str, category: str, description: str
-                 ) -> Callable[[Callable[[Any], Outcome]], Callable[[Any], Outcome]]:
+    def __call__(
+        self, key: str, category: str, description: str
+    ) -> Callable[[Callable[[Any], Outcome]], Callable[[Any], Outcome]]:
         def register(fn: Callable[[Any], Outcome]) -> Callable[[Any], Outcome]:
             self.checks.append(Check(key, category, description, fn))
             return fn
+
         return register
 
     def run(self, ctx: Any) -> list[CheckResult]:
@@ -81,6 +91,7 @@ class CheckList:
                 outcome = c.run(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken artifact must not crash the report
                 outcome = failed(f"could not be checked: {type(exc).__name__}: {exc}")
-            results.append(CheckResult(c.key, c.category, c.description, outcome.status,
-                                       outcome.message))
+            results.append(
+                CheckResult(c.key, c.category, c.description, outcome.status, outcome.message)
+            )
         return results

@@ -28,7 +28,8 @@ class ArtifactContext:
     root: Path
     online: bool = False
     _pickle_reports: dict[tuple[Path, int | None], PickleReport] = field(
-        default_factory=dict, repr=False, compare=False)
+        default_factory=dict, repr=False, compare=False
+    )
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -83,7 +84,7 @@ class ArtifactContext:
     def pickle_report(self, path: Path, *, max_bytes: int | None = None) -> PickleReport:
         """The globals a file's pickles reference, walked once per file for every check
         (model_framework sniffs the model file, model_scan scans the whole folder)."""
-        from mdreg.scan import read_pickle_globals  # noqa: PLC0415
+        from mdreg.scan import read_pickle_globals
 
         key = (Path(path), max_bytes)
         if key not in self._pickle_reports:

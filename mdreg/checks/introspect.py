@@ -35,22 +35,28 @@ class IntrospectionReport:
 
     def to_dict(self) -> dict[str, Any]:
         counts = {s.value: sum(r.status is s for r in self.results) for s in Status}
-        return {"artifact": str(self.artifact), "ok": self.ok, "counts": counts,
-                "recorded": self.recorded, "checks": [r.to_dict() for r in self.results]}
+        return {
+            "artifact": str(self.artifact),
+            "ok": self.ok,
+            "counts": counts,
+            "recorded": self.recorded,
+            "checks": [r.to_dict() for r in self.results],
+        }
 
     def to_ads(self) -> dict[str, Any]:
         return {r.key: r.to_ads() for r in self.results}
 
 
-def introspect(artifact: str | Path, *, online: bool = False, record: bool = True
-               ) -> IntrospectionReport:
+def introspect(
+    artifact: str | Path, *, online: bool = False, record: bool = True
+) -> IntrospectionReport:
     """Run every check on ``artifact`` (a folder or a .zip)."""
     artifact = layout.existing_artifact(artifact)
     if artifact.is_dir():
         results = run_checks(artifact, online=online)
         recorded = record and _record(artifact, results)
         return IntrospectionReport(artifact, results, recorded)
-    from mdreg.artifact.unzipping import extracted  # noqa: PLC0415
+    from mdreg.artifact.unzipping import extracted
 
     # safe_extract flattens a zip whose score.py sits one folder deep, as the service accepts it
     with extracted(artifact, "introspect") as root:

@@ -15,13 +15,14 @@ def conda_pack_exists(uri: str) -> Outcome:
     if not m:
         return failed(f"INFERENCE_ENV_PATH {uri!r} is not an oci://bucket@namespace/path URI")
     try:
-        import oci  # noqa: PLC0415
+        import oci
     except ImportError:
         return skipped("the check needs the oci package: pip install 'mdreg[oci]'")
     try:
         config = oci.config.from_file(
             os.environ.get("OCI_CONFIG_LOCATION", oci.config.DEFAULT_LOCATION),
-            os.environ.get("OCI_CONFIG_PROFILE", oci.config.DEFAULT_PROFILE))
+            os.environ.get("OCI_CONFIG_PROFILE", oci.config.DEFAULT_PROFILE),
+        )
         client = oci.object_storage.ObjectStorageClient(config, timeout=(5, 15))
     except Exception as exc:  # noqa: BLE001 - no usable credentials: the check cannot run
         return skipped(f"no usable OCI credentials ({type(exc).__name__}: {exc})")

@@ -25,10 +25,10 @@ def expected_document(prediction: Any) -> dict[str, Any] | None:
     """What prepare writes: the model's answer as JSON values, and its dtype. Only an
     array (or a Series) of one value or one row per input row has a form every score.py
     answers in; other answers (a frame of several outputs) record nothing."""
-    import numpy as np  # noqa: PLC0415 - prepare has them loaded already
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np  # prepare has them loaded already
+    import pandas as pd
 
-    from mdreg.artifact.sample import to_json_payload  # noqa: PLC0415
+    from mdreg.artifact.sample import to_json_payload
 
     if isinstance(prediction, pd.Series):
         prediction = prediction.to_numpy()

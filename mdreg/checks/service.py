@@ -20,14 +20,24 @@ _CONDA = "conda_env"
 _ENV = ("MODEL_DEPLOYMENT", "INFERENCE_CONDA_ENV")
 
 
-@check("score_py", _FILES, "Check that the file score.py exists and is in the top level directory of the artifact directory")
+@check(
+    "score_py",
+    _FILES,
+    "Check that the file score.py exists and is in the top level directory of the artifact directory",
+)
 def _score_py(ctx: ArtifactContext) -> Outcome:
     if ctx.path(layout.SCORE_PY).is_file():
         return passed()
-    return failed("score.py is missing at the top level: add one with load_model() and predict(data)")
+    return failed(
+        "score.py is missing at the top level: add one with load_model() and predict(data)"
+    )
 
 
-@check("runtime_yaml", _FILES, "Check that the file runtime.yaml exists and is in the top level directory of the artifact directory")
+@check(
+    "runtime_yaml",
+    _FILES,
+    "Check that the file runtime.yaml exists and is in the top level directory of the artifact directory",
+)
 def _runtime_yaml(ctx: ArtifactContext) -> Outcome:
     if ctx.path(layout.RUNTIME_YAML).is_file():
         return passed()
@@ -36,6 +46,7 @@ def _runtime_yaml(ctx: ArtifactContext) -> Outcome:
 
 def _needs_score(fn):  # type: ignore[no-untyped-def]
     """Checks of score.py's content skip when there is no score.py to read."""
+
     def run(ctx: ArtifactContext) -> Outcome:
         try:
             ctx.score_source  # noqa: B018 - read for its Unavailable
@@ -45,6 +56,7 @@ def _needs_score(fn):  # type: ignore[no-untyped-def]
             return fn(ctx)
         except Unavailable as exc:
             return failed(str(exc))
+
     run.__name__ = fn.__name__
     return run
 
@@ -78,7 +90,11 @@ def _score_predict(ctx: ArtifactContext) -> Outcome:
     return passed()
 
 
-@check("score_predict_data", _SCORE, "Check that the only required argument for predict() is named \"data\"")
+@check(
+    "score_predict_data",
+    _SCORE,
+    'Check that the only required argument for predict() is named "data"',
+)
 @_needs_score
 def _score_predict_data(ctx: ArtifactContext) -> Outcome:
     args = _predict(ctx).args
@@ -89,12 +105,16 @@ def _score_predict_data(ctx: ArtifactContext) -> Outcome:
     return failed(f"predict()'s first argument is {got!r}: name it 'data'")
 
 
-@check("score_predict_arg", _SCORE, "Check that all other arguments in predict() are optional and have default values")
+@check(
+    "score_predict_arg",
+    _SCORE,
+    "Check that all other arguments in predict() are optional and have default values",
+)
 @_needs_score
 def _score_predict_arg(ctx: ArtifactContext) -> Outcome:
     args = _predict(ctx).args
     positional = [*args.posonlyargs, *args.args]
-    without = positional[1:len(positional) - len(args.defaults)]
+    without = positional[1 : len(positional) - len(args.defaults)]
     without += [a for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
     if not without:
         return passed()
@@ -117,6 +137,7 @@ def _needs_runtime(fn):  # type: ignore[no-untyped-def]
             return fn(ctx)
         except Unavailable as exc:
             return failed(str(exc))
+
     run.__name__ = fn.__name__
     return run
 
@@ -130,36 +151,56 @@ def _runtime_version(ctx: ArtifactContext) -> Outcome:
     return failed(f"MODEL_ARTIFACT_VERSION is {value!r}: set it to '3.0'")
 
 
-@check("runtime_env_python", _CONDA, "Check that field MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_PYTHON_VERSION is set to a value of 3.6 or higher")
+@check(
+    "runtime_env_python",
+    _CONDA,
+    "Check that field MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_PYTHON_VERSION is set to a value of 3.6 or higher",
+)
 @_needs_runtime
 def _runtime_env_python(ctx: ArtifactContext) -> Outcome:
     value = _runtime_value(ctx, *_ENV, "INFERENCE_PYTHON_VERSION")
     m = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", str(value).strip())
     if not m:
-        return failed(f"INFERENCE_PYTHON_VERSION is {value!r}: write it as a quoted string like '3.11'")
+        return failed(
+            f"INFERENCE_PYTHON_VERSION is {value!r}: write it as a quoted string like '3.11'"
+        )
     if isinstance(value, float):  # YAML reads 3.10 as the number 3.1
-        return failed(f"INFERENCE_PYTHON_VERSION is the number {value}: quote it ('3.10' is not 3.1)")
+        return failed(
+            f"INFERENCE_PYTHON_VERSION is the number {value}: quote it ('3.10' is not 3.1)"
+        )
     if (int(m.group(1)), int(m.group(2))) < (3, 6):
         return failed(f"INFERENCE_PYTHON_VERSION is {value}: the service needs 3.6 or higher")
     return passed()
 
 
-@check("runtime_env_path", _CONDA, "Check that field MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_ENV_PATH is set")
+@check(
+    "runtime_env_path",
+    _CONDA,
+    "Check that field MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_ENV_PATH is set",
+)
 @_needs_runtime
 def _runtime_env_path(ctx: ArtifactContext) -> Outcome:
     value = _runtime_value(ctx, *_ENV, "INFERENCE_ENV_PATH")
     if isinstance(value, str) and value.strip():
         return passed()
-    return failed("INFERENCE_ENV_PATH is empty: set the oci:// path of the inference conda pack "
-                  "(mdreg prepare --inference-conda-env)")
+    return failed(
+        "INFERENCE_ENV_PATH is empty: set the oci:// path of the inference conda pack "
+        "(mdreg prepare --inference-conda-env)"
+    )
 
 
-@check("runtime_path_exist", _CONDA, "Check that the file path in MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_ENV_PATH is correct.")
+@check(
+    "runtime_path_exist",
+    _CONDA,
+    "Check that the file path in MODEL_DEPLOYMENT.INFERENCE_CONDA_ENV.INFERENCE_ENV_PATH is correct.",
+)
 @_needs_runtime
 def _runtime_path_exist(ctx: ArtifactContext) -> Outcome:
     if not ctx.online:
-        return skipped("needs the network: run with --online and OCI credentials to check that "
-                       "the conda pack exists")
-    from mdreg.checks.online import conda_pack_exists  # noqa: PLC0415
+        return skipped(
+            "needs the network: run with --online and OCI credentials to check that "
+            "the conda pack exists"
+        )
+    from mdreg.checks.online import conda_pack_exists
 
     return conda_pack_exists(str(_runtime_value(ctx, *_ENV, "INFERENCE_ENV_PATH")))

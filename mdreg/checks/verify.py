@@ -37,17 +37,27 @@ class VerifyResult:
     parity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "stage": self.stage, "prediction": self.prediction,
-                "load_s": self.load_s, "predict_s": self.predict_s, "error": self.error,
-                "traceback": self.traceback, "payload_format": self.payload_format,
-                "payload_bytes": self.payload_bytes, "response": self.response,
-                "parity": self.parity}
+        return {
+            "ok": self.ok,
+            "stage": self.stage,
+            "prediction": self.prediction,
+            "load_s": self.load_s,
+            "predict_s": self.predict_s,
+            "error": self.error,
+            "traceback": self.traceback,
+            "payload_format": self.payload_format,
+            "payload_bytes": self.payload_bytes,
+            "response": self.response,
+            "parity": self.parity,
+        }
 
 
 def default_payload(artifact: Path) -> str:
     sample = artifact / layout.SAMPLE
     if not sample.is_file():
-        raise InputError(f"{artifact}: no sample rows kept at prepare time; pass --data or --data-json")
+        raise InputError(
+            f"{artifact}: no sample rows kept at prepare time; pass --data or --data-json"
+        )
     return sample.read_text(encoding="utf-8")
 
 
@@ -60,33 +70,40 @@ def payload_from_file(path: Path) -> str:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{path}: not a readable JSON document ({exc})") from exc
         return text
-    from mdreg import payload as codec  # noqa: PLC0415
-    from mdreg.artifact.sample import read_sample  # noqa: PLC0415
+    from mdreg import payload as codec
+    from mdreg.artifact.sample import read_sample
 
     # A dict of columns, as mdreg.payload.encode sends a frame: the form every score.py
     # reads (ADS's generated ones build a DataFrame from a dict; records fail there).
     return codec.encode(read_sample(path), "json").decode("utf-8")
 
 
-def request_body(artifact: Path, payload: Any = None, payload_format: str = "json",
-                 response: str | None = None) -> bytes:
+def request_body(
+    artifact: Path, payload: Any = None, payload_format: str = "json", response: str | None = None
+) -> bytes:
     """The request body ``verify`` sends: ``payload`` (see ``verify``) encoded as
     ``payload_format`` with ``mdreg.payload.encode``, asking for ``response`` in-band
     where the format can carry it (json, safetensors)."""
-    from mdreg import payload as codec  # noqa: PLC0415
+    from mdreg import payload as codec
 
     codec.content_type(payload_format)  # an unknown format: InputError
     if response is not None and response not in codec.RESPONSE_FORMATS:
-        raise InputError(f"unknown response format {response!r}: use one of "
-                         f"{', '.join(codec.RESPONSE_FORMATS)}")
+        raise InputError(
+            f"unknown response format {response!r}: use one of {', '.join(codec.RESPONSE_FORMATS)}"
+        )
     in_band = response if payload_format in ("json", "safetensors") else None
     if isinstance(payload, (bytes, bytearray, memoryview)):  # a body encoded already
         if payload_format != "json":
             return bytes(payload)
         payload = bytes(payload).decode("utf-8", errors="replace")
     if payload_format == "json" and (payload is None or isinstance(payload, (str, Path))):
-        text = (default_payload(artifact) if payload is None
-                else payload_from_file(payload) if isinstance(payload, Path) else payload)
+        text = (
+            default_payload(artifact)
+            if payload is None
+            else payload_from_file(payload)
+            if isinstance(payload, Path)
+            else payload
+        )
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -112,7 +129,7 @@ _ENVELOPE_KEYS = {"data", "data_type", "is_bytes", "response"}
 def _payload_data(artifact: Path, payload: Any) -> Any:
     """The data behind ``payload`` (None: the kept sample; JSON text; a sample file), as
     ``read_sample`` gives it: a DataFrame, or an array for rows of plain numbers."""
-    from mdreg.artifact.sample import from_json, read_sample  # noqa: PLC0415
+    from mdreg.artifact.sample import from_json, read_sample
 
     if payload is None:
         default_payload(artifact)  # no sample kept: the usual message
@@ -128,9 +145,16 @@ def _payload_data(artifact: Path, payload: Any) -> Any:
     return payload  # a DataFrame, an array, a dict of arrays: encode decides
 
 
-def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "json",
-           response: str | None = None, python: str | None = None,
-           timeout: float = DEFAULT_TIMEOUT, load_only: bool = False) -> VerifyResult:
+def verify(
+    artifact: str | Path,
+    payload: Any = None,
+    *,
+    payload_format: str = "json",
+    response: str | None = None,
+    python: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    load_only: bool = False,
+) -> VerifyResult:
     """Import score.py from ``artifact`` in a fresh interpreter, load the model, and
     predict on ``payload`` sent as ``payload_format`` (one of ``mdreg.payload.FORMATS``).
 
@@ -148,11 +172,18 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
     if python is not None:
         python = _interpreter(python)
     if artifact.is_file():
-        from mdreg.artifact.unzipping import extracted  # noqa: PLC0415
+        from mdreg.artifact.unzipping import extracted
 
         with extracted(artifact, "verify") as root:
-            return verify(root, payload, payload_format=payload_format, response=response,
-                          python=python, timeout=timeout, load_only=load_only)
+            return verify(
+                root,
+                payload,
+                payload_format=payload_format,
+                response=response,
+                python=python,
+                timeout=timeout,
+                load_only=load_only,
+            )
     if not (artifact / layout.SCORE_PY).is_file():
         raise InputError(f"{artifact}: no score.py (verify needs an artifact folder or zip)")
     body = b"" if load_only else request_body(artifact, payload, payload_format, response)
@@ -165,29 +196,57 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
         suffix = ".json" if payload_format == "json" else f".{payload_format}"
         payload_file, result_file = Path(tmp, "payload" + suffix), Path(tmp, "result.json")
         payload_file.write_bytes(body)
-        cmd = [python or sys.executable, str(RUNNER), str(artifact),
-               "-" if load_only else str(payload_file), str(result_file)]
+        cmd = [
+            python or sys.executable,
+            str(RUNNER),
+            str(artifact),
+            "-" if load_only else str(payload_file),
+            str(result_file),
+        ]
         try:
-            proc = subprocess.Popen(cmd, cwd=artifact, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, env=env)  # own group: killable
+            proc = subprocess.Popen(
+                cmd,
+                cwd=artifact,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=env,
+            )  # own group: killable
         except OSError as exc:  # not an executable after all (a script for another machine...)
             raise InputError(f"--python {cmd[0]}: cannot run it: {exc.strerror or exc}") from exc
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return VerifyResult(False, "timeout", error=f"score.py did not finish within "
-                                f"{timeout:g} s; it and its child processes were killed", **sent)
+            return VerifyResult(
+                False,
+                "timeout",
+                error=f"score.py did not finish within "
+                f"{timeout:g} s; it and its child processes were killed",
+                **sent,
+            )
         finally:
             _kill_group(proc)  # children the user's code left behind
         if not result_file.is_file():
-            return VerifyResult(False, "crash", error=f"the interpreter exited with code "
-                                f"{proc.returncode} before reporting", stderr=err.decode(errors="replace"),
-                                **sent)
+            return VerifyResult(
+                False,
+                "crash",
+                error=f"the interpreter exited with code {proc.returncode} before reporting",
+                stderr=err.decode(errors="replace"),
+                **sent,
+            )
         doc = json.loads(result_file.read_text(encoding="utf-8"))
-    result = VerifyResult(doc["ok"], doc["stage"], doc["prediction"], doc["load_s"],
-                          doc["predict_s"], doc["error"], doc["traceback"],
-                          err.decode(errors="replace"), **sent)
+    result = VerifyResult(
+        doc["ok"],
+        doc["stage"],
+        doc["prediction"],
+        doc["load_s"],
+        doc["predict_s"],
+        doc["error"],
+        doc["traceback"],
+        err.decode(errors="replace"),
+        **sent,
+    )
     if payload is None and result.ok and not load_only:
         _check_parity(artifact, result)
     return result
@@ -196,7 +255,7 @@ def verify(artifact: str | Path, payload: Any = None, *, payload_format: str = "
 def _interpreter(python: str) -> str:
     """The executable ``--python`` names (a path, or a name looked up on PATH as the
     shell would), or an InputError naming it."""
-    import shutil  # noqa: PLC0415
+    import shutil
 
     found = shutil.which(python)
     if found is None:
@@ -208,29 +267,32 @@ def _interpreter(python: str) -> str:
             what = "not executable"
         else:
             what = "no such file"
-        raise InputError(f"--python {python}: {what}: give the path of the inference "
-                         "environment's python")
+        raise InputError(
+            f"--python {python}: {what}: give the path of the inference environment's python"
+        )
     return found
 
 
 def _check_parity(artifact: Path, result: VerifyResult) -> None:
     """On the kept sample, score.py must answer as the model did at prepare time."""
-    from mdreg.checks import parity  # noqa: PLC0415
+    from mdreg.checks import parity
 
     expected = parity.read_expected(artifact)
     if expected is None:
         return
     answer = result.prediction
     if result.response == "npy":
-        from mdreg.payload import decode_response  # noqa: PLC0415
+        from mdreg.payload import decode_response
 
         answer = _plain(decode_response(answer))
     differs = parity.compare(expected, answer)
     result.parity = "differs" if differs else "matches"
     if differs:
         result.ok, result.stage = False, "parity"
-        result.error = (f"score.py's answer differs from the model's own prediction on the "
-                        f"kept sample: {differs}")
+        result.error = (
+            f"score.py's answer differs from the model's own prediction on the "
+            f"kept sample: {differs}"
+        )
 
 
 def _plain(value: Any) -> Any:

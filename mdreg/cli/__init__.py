@@ -26,17 +26,29 @@ from mdreg.cli import _app
 #: Command name -> the module under mdreg.cli that defines it. ``main`` imports only the
 #: module of the command being run; a test keeps this in step with the decorators.
 COMMAND_MODULES = {
-    "prepare": "prepare", "introspect": "introspect", "verify": "verify", "zip": "zip",
-    "save": "save", "upload": "upload", "load": "load", "scan": "scan",
-    "frameworks": "frameworks", "list": "catalog_cmds", "show": "catalog_cmds",
-    "update": "catalog_cmds", "delete": "catalog_cmds", "gc": "catalog_cmds",
+    "prepare": "prepare",
+    "introspect": "introspect",
+    "verify": "verify",
+    "zip": "zip",
+    "save": "save",
+    "upload": "upload",
+    "load": "load",
+    "scan": "scan",
+    "frameworks": "frameworks",
+    "list": "catalog_cmds",
+    "show": "catalog_cmds",
+    "update": "catalog_cmds",
+    "delete": "catalog_cmds",
+    "gc": "catalog_cmds",
 }
 
 
 def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
     """The app with the named commands' modules imported (all of them by default, in
     the order ``--help`` lists them: the workflow's)."""
-    modules = dict.fromkeys(COMMAND_MODULES[n] for n in (COMMAND_MODULES if names is None else names))
+    modules = dict.fromkeys(
+        COMMAND_MODULES[n] for n in (COMMAND_MODULES if names is None else names)
+    )
     for module in modules:
         importlib.import_module(f"mdreg.cli.{module}")
     return _app.app
@@ -59,11 +71,14 @@ def _app_for(args: list[str]) -> typer.Typer:
     name that click should answer) gets the whole app.
     """
     name = next((a for a in args if not a.startswith("-")), None)
-    if name not in COMMAND_MODULES or "--" in args[:args.index(name)]:
+    if name not in COMMAND_MODULES or "--" in args[: args.index(name)]:
         return load_commands()
     app = load_commands([name])
-    chosen = [c for c in app.registered_commands
-              if (c.name or typer.main.get_command_name(c.callback.__name__)) == name]
+    chosen = [
+        c
+        for c in app.registered_commands
+        if (c.name or typer.main.get_command_name(c.callback.__name__)) == name
+    ]
     one = copy.copy(app)
     one.registered_commands = chosen
     return one
@@ -130,10 +145,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from mdreg.cli._output import error  # noqa: PLC0415
-    from mdreg.errors import MdregError  # noqa: PLC0415
+    from mdreg.cli._output import error
+    from mdreg.errors import MdregError
 
-    debug = "--debug" in (argv or sys.argv[1:]) or os.environ.get("MDREG_DEBUG") not in (None, "", "0")
+    debug = "--debug" in (argv or sys.argv[1:]) or os.environ.get("MDREG_DEBUG") not in (
+        None,
+        "",
+        "0",
+    )
     try:
         # Standalone mode: Typer itself reports usage errors (exit 2) and --help.
         _app_for(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="mdreg")

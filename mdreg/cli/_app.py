@@ -36,6 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"mdreg {__version__}\n")
@@ -45,14 +46,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", envvar="MDREG_DEBUG",
-                               help="Show tracebacks for errors, and frameworks' own log lines."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="MDREG_DEBUG",
+        help="Show tracebacks for errors, and frameworks' own log lines.",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Prepare, check and register model artifacts for the OCI Data Science Model Catalog
     (``--help`` ends with the exit codes: ``EXIT_CODES``)."""
     if not debug:  # TensorFlow's C++ log lines, Spark's JVM notices: see _quiet
-        from mdreg.cli._quiet import quiet_frameworks  # noqa: PLC0415
+        from mdreg.cli._quiet import quiet_frameworks
 
         ctx.call_on_close(quiet_frameworks())

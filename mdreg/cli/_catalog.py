@@ -16,58 +16,113 @@ from mdreg.cli._output import progress_bar, stdout, stdout_is_terminal
 
 
 def auth_option() -> Any:
-    return typer.Option(None, "--auth", envvar="OCI_IAM_TYPE", show_envvar=True,
-                        help="OCI authentication: api_key, security_token, resource_principal or "
-                             "instance_principal [default: api_key].")
+    return typer.Option(
+        None,
+        "--auth",
+        envvar="OCI_IAM_TYPE",
+        show_envvar=True,
+        help="OCI authentication: api_key, security_token, resource_principal or "
+        "instance_principal [default: api_key].",
+    )
 
 
 def profile_option() -> Any:
-    return typer.Option(None, "--profile", envvar="OCI_CONFIG_PROFILE", show_envvar=True,
-                        help="Profile of the OCI config file [default: DEFAULT].")
+    return typer.Option(
+        None,
+        "--profile",
+        envvar="OCI_CONFIG_PROFILE",
+        show_envvar=True,
+        help="Profile of the OCI config file [default: DEFAULT].",
+    )
 
 
 def config_file_option() -> Any:
-    return typer.Option(None, "--config-file", envvar="OCI_CONFIG_LOCATION", show_envvar=True,
-                        help="OCI config file [default: ~/.oci/config].")
+    return typer.Option(
+        None,
+        "--config-file",
+        envvar="OCI_CONFIG_LOCATION",
+        show_envvar=True,
+        help="OCI config file [default: ~/.oci/config].",
+    )
 
 
 def ds_endpoint_option() -> Any:
-    return typer.Option(None, "--data-science-endpoint", envvar="MDREG_OCI_DATA_SCIENCE_ENDPOINT",
-                        show_envvar=True, help="Data Science endpoint URL (private endpoints).")
+    return typer.Option(
+        None,
+        "--data-science-endpoint",
+        envvar="MDREG_OCI_DATA_SCIENCE_ENDPOINT",
+        show_envvar=True,
+        help="Data Science endpoint URL (private endpoints).",
+    )
 
 
 def os_endpoint_option() -> Any:
-    return typer.Option(None, "--object-storage-endpoint", envvar="MDREG_OCI_OBJECT_STORAGE_ENDPOINT",
-                        show_envvar=True, help="Object Storage endpoint URL (private endpoints).")
+    return typer.Option(
+        None,
+        "--object-storage-endpoint",
+        envvar="MDREG_OCI_OBJECT_STORAGE_ENDPOINT",
+        show_envvar=True,
+        help="Object Storage endpoint URL (private endpoints).",
+    )
 
 
 def part_size_option() -> Any:
-    return typer.Option(None, "--part-size", envvar="MDREG_OCI_PART_SIZE", show_envvar=True,
-                        help="Multipart upload part size for oci:// buckets, e.g. 64MiB [default: 128MiB].")
+    return typer.Option(
+        None,
+        "--part-size",
+        envvar="MDREG_OCI_PART_SIZE",
+        show_envvar=True,
+        help="Multipart upload part size for oci:// buckets, e.g. 64MiB [default: 128MiB].",
+    )
 
 
 def parallel_option() -> Any:
-    return typer.Option(None, "--parallel", envvar="MDREG_OCI_PARALLELISM", show_envvar=True, min=1,
-                        max=64, help="Parts uploaded at once to oci:// buckets [default: 8].")
+    return typer.Option(
+        None,
+        "--parallel",
+        envvar="MDREG_OCI_PARALLELISM",
+        show_envvar=True,
+        min=1,
+        max=64,
+        help="Parts uploaded at once to oci:// buckets [default: 8].",
+    )
 
 
-def oci_context(*, auth: str | None = None, profile: str | None = None, config_file: str | None = None,
-                ds_endpoint: str | None = None, os_endpoint: str | None = None,
-                compartment_id: str | None = None, project_id: str | None = None,
-                part_size: str | None = None, parallel: int | None = None,
-                bucket: str | None = None) -> AbstractContextManager[None]:
+def oci_context(
+    *,
+    auth: str | None = None,
+    profile: str | None = None,
+    config_file: str | None = None,
+    ds_endpoint: str | None = None,
+    os_endpoint: str | None = None,
+    compartment_id: str | None = None,
+    project_id: str | None = None,
+    part_size: str | None = None,
+    parallel: int | None = None,
+    bucket: str | None = None,
+) -> AbstractContextManager[None]:
     """The OCI flags in force for the library calls made inside the ``with`` block."""
-    from mdreg.oci.settings import OciOptions, using  # noqa: PLC0415 - light: no oci import
+    from mdreg.oci.settings import OciOptions, using  # light: no oci import
 
-    return using(OciOptions(auth=auth, profile=profile, config_file=config_file,
-                            data_science_endpoint=ds_endpoint, object_storage_endpoint=os_endpoint,
-                            compartment_id=compartment_id, project_id=project_id, part_size=part_size,
-                            parallelism=parallel, bucket=bucket))
+    return using(
+        OciOptions(
+            auth=auth,
+            profile=profile,
+            config_file=config_file,
+            data_science_endpoint=ds_endpoint,
+            object_storage_endpoint=os_endpoint,
+            compartment_id=compartment_id,
+            project_id=project_id,
+            part_size=part_size,
+            parallelism=parallel,
+            bucket=bucket,
+        )
+    )
 
 
 def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     """``["k=v", ...]`` -> ``{"k": "v"}``; UsageError naming the flag for a bad item."""
-    from mdreg.errors import UsageError  # noqa: PLC0415
+    from mdreg.errors import UsageError
 
     pairs: dict[str, str] = {}
     for item in values or []:
@@ -95,7 +150,7 @@ def human_size(n: int) -> str:
 def render_record(record: Any) -> None:
     """A model's main fields as aligned ``name: value`` lines on stdout. On a terminal,
     long metadata values are cut to a line; piped or redirected, every value is whole."""
-    import json  # noqa: PLC0415
+    import json
 
     clip = _clip if stdout_is_terminal() else str
 
@@ -111,7 +166,10 @@ def render_record(record: Any) -> None:
         ("version set", version),
         ("compartment", record.compartment_id or ""),
         ("project", record.project_id or ""),
-        ("artifact", f"{human_size(record.artifact_size)}, sha256 {record.artifact_sha256 or 'unknown'}"),
+        (
+            "artifact",
+            f"{human_size(record.artifact_size)}, sha256 {record.artifact_sha256 or 'unknown'}",
+        ),
         ("tags", ", ".join(f"{k}={v}" for k, v in sorted(record.freeform_tags.items()))),
     ]
     for item in record.defined_metadata_list:

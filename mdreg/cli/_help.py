@@ -34,13 +34,13 @@ def choices_in_help(**choices: Callable[[], Iterable[str]]) -> type[TyperCommand
 def framework_names() -> list[str]:
     """The installed framework plugins' names, as the registry finds them (the entry-point
     group read without importing a plugin)."""
-    from mdreg.frameworks._entry_points import entry_points  # noqa: PLC0415
+    from mdreg.frameworks._entry_points import entry_points
 
     # registry.ENTRY_POINT_GROUP, without importing the registry (and the plugin base)
     return list(dict.fromkeys(ep.name for ep in entry_points("mdreg.frameworks")))
 
 
 def use_case_types() -> tuple[str, ...]:
-    from mdreg.artifact.metadata import USE_CASE_TYPES  # noqa: PLC0415
+    from mdreg.artifact.metadata import USE_CASE_TYPES
 
     return USE_CASE_TYPES

@@ -14,14 +14,14 @@ from typing import Any
 
 @cache
 def stdout() -> Any:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     return Console(soft_wrap=True)
 
 
 @cache
 def stderr() -> Any:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     return Console(stderr=True, soft_wrap=True)
 
@@ -29,24 +29,36 @@ def stderr() -> Any:
 def stdout_is_terminal() -> bool:
     """Whether stdout is read by a person (a terminal, or FORCE_COLOR / TTY_COMPATIBLE=1
     saying so) rather than by a pipe or a file, which get every value whole."""
-    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR")) or \
-        os.environ.get("TTY_COMPATIBLE") == "1"
+    return (
+        sys.stdout.isatty()
+        or bool(os.environ.get("FORCE_COLOR"))
+        or os.environ.get("TTY_COMPATIBLE") == "1"
+    )
 
 
-def print_table(headers: list[str], rows: list[list[str]], *, title: str | None = None,
-                styles: dict[str, str] | None = None) -> None:
+def print_table(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    title: str | None = None,
+    styles: dict[str, str] | None = None,
+) -> None:
     """A table on stdout. On a terminal, Rich's boxed table, cells found in ``styles``
     coloured; piped or redirected (scripts, CI logs), plain columns two spaces apart, one
     line per row: easier to grep than box drawing, and free of Rich's ~100 ms of import
     and layout."""
     if stdout_is_terminal():
-        from rich.markup import escape  # noqa: PLC0415
-        from rich.table import Table  # noqa: PLC0415
+        from rich.markup import escape
+        from rich.table import Table
 
         table = Table(*headers, title=title)
         for row in rows:
-            table.add_row(*(f"[{styles[c]}]{escape(c)}[/]" if styles and c in styles else escape(c)
-                            for c in row))
+            table.add_row(
+                *(
+                    f"[{styles[c]}]{escape(c)}[/]" if styles and c in styles else escape(c)
+                    for c in row
+                )
+            )
         stdout().print(table)
         return
     rows = [[" ".join(c.split()) for c in row] for row in rows]  # one line per row
@@ -91,10 +103,16 @@ class progress_bar:
     def __enter__(self) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn  # noqa: PLC0415
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-        self._progress = Progress("{task.description}", BarColumn(), DownloadColumn(),
-                                  TransferSpeedColumn(), console=stderr(), transient=True)
+        self._progress = Progress(
+            "{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=stderr(),
+            transient=True,
+        )
         self._progress.start()
         task = self._progress.add_task(self.description, total=self.total)
         return lambda n: self._progress.advance(task, n)

@@ -126,8 +126,8 @@ class _HookedLoader:
 
 
 def _tensorflow_held(execute: Callable[[], None], module: Any) -> None:
-    import logging  # noqa: PLC0415 - TensorFlow imports it anyway
-    import tempfile  # noqa: PLC0415
+    import logging  # TensorFlow imports it anyway
+    import tempfile
 
     sys.stderr.flush()
     saved = os.dup(2)
@@ -157,7 +157,7 @@ def _spark_gateway_piped(execute: Callable[[], None], module: Any) -> None:
     def launch_gateway(conf: Any = None, popen_kwargs: dict[str, Any] | None = None) -> Any:
         if popen_kwargs and "stderr" in popen_kwargs:
             return launch(conf, popen_kwargs)
-        import threading  # noqa: PLC0415 - pyspark imports it anyway
+        import threading  # pyspark imports it anyway
 
         read, write = os.pipe()
         forward = threading.Thread(

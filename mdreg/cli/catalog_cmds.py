@@ -22,38 +22,57 @@ DEFAULT_LIMIT = 50
 
 @app.command("list")
 def list_cmd(
-    version_set: Optional[str] = typer.Option(None, "--version-set", help="Only this version set (name or id)."),
-    tag: Optional[List[str]] = typer.Option(None, "--tag", help="Only models with tag KEY=VALUE (repeat: all must match)."),
-    name_contains: Optional[str] = typer.Option(None, "--name-contains",
-                                                help="Only display names containing this (any case)."),
-    limit: int = typer.Option(DEFAULT_LIMIT, "--limit", "-n", help="Show at most this many, newest first."),
+    version_set: Optional[str] = typer.Option(
+        None, "--version-set", help="Only this version set (name or id)."
+    ),
+    tag: Optional[List[str]] = typer.Option(
+        None, "--tag", help="Only models with tag KEY=VALUE (repeat: all must match)."
+    ),
+    name_contains: Optional[str] = typer.Option(
+        None, "--name-contains", help="Only display names containing this (any case)."
+    ),
+    limit: int = typer.Option(
+        DEFAULT_LIMIT, "--limit", "-n", help="Show at most this many, newest first."
+    ),
     show_all: bool = typer.Option(False, "--all", help="Show every match (no --limit)."),
     compartment_id: Optional[str] = typer.Option(
-        None, "--compartment-id", help="Only this compartment (OCI: the compartment listed "
-                                       "[default: the configured one])."),
+        None,
+        "--compartment-id",
+        help="Only this compartment (OCI: the compartment listed [default: the configured one]).",
+    ),
     project_id: Optional[str] = typer.Option(None, "--project-id", help="Only this project."),
-    catalog: Optional[str] = typer.Option(None, "--catalog", envvar="MDREG_CATALOG",
-                                          help="Catalog to list: local (default) or oci."),
+    catalog: Optional[str] = typer.Option(
+        None, "--catalog", envvar="MDREG_CATALOG", help="Catalog to list: local (default) or oci."
+    ),
     auth: Optional[str] = auth_option(),
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
     ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (a list of records)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON document (a list of records)."
+    ),
 ) -> None:
     """List models, newest first."""
-    from mdreg.catalog import open_catalog  # noqa: PLC0415
-    from mdreg.cli._catalog import oci_context, parse_pairs  # noqa: PLC0415
-    from mdreg.errors import UsageError  # noqa: PLC0415
+    from mdreg.catalog import open_catalog
+    from mdreg.cli._catalog import oci_context, parse_pairs
+    from mdreg.errors import UsageError
 
     if limit < 1:
         raise UsageError(f"--limit {limit}: give 1 or more (--all shows every match)")
     tags = parse_pairs(tag, "--tag")
-    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
-            open_catalog(catalog) as cat:
+    with (
+        oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint),
+        open_catalog(catalog) as cat,
+    ):
         # one more than asked tells whether to say that more exist
-        records = cat.list(version_set=version_set, tags=tags or None, name_contains=name_contains,
-                           compartment_id=compartment_id, project_id=project_id,
-                           limit=None if show_all else limit + 1)
+        records = cat.list(
+            version_set=version_set,
+            tags=tags or None,
+            name_contains=name_contains,
+            compartment_id=compartment_id,
+            project_id=project_id,
+            limit=None if show_all else limit + 1,
+        )
     more = not show_all and len(records) > limit
     records = records if show_all else records[:limit]
     if as_json:
@@ -68,15 +87,27 @@ def list_cmd(
 def _table(records: list) -> None:  # type: ignore[type-arg]
     """Aligned plain columns: nothing wraps or shortens, so ids can be copied and
     lines grepped at any terminal width."""
-    from mdreg.cli._catalog import human_size  # noqa: PLC0415
+    from mdreg.cli._catalog import human_size
 
     rows = [("ID", "DISPLAY NAME", "VERSION", "CREATED", "SIZE", "TAGS")]
     for r in records:
-        version = (r.model_version_set_name or "") + (f":{r.version_label}" if r.version_label else "")
+        version = (r.model_version_set_name or "") + (
+            f":{r.version_label}" if r.version_label else ""
+        )
         tags = _one_line(",".join(f"{k}={v}" for k, v in sorted(r.freeform_tags.items())))
-        size = "-" if r.artifact_size is None else human_size(r.artifact_size)  # OCI listings lack it
-        rows.append((r.id, _one_line(r.display_name), _one_line(version), r.time_created[:19].replace("T", " "),
-                     size, tags))
+        size = (
+            "-" if r.artifact_size is None else human_size(r.artifact_size)
+        )  # OCI listings lack it
+        rows.append(
+            (
+                r.id,
+                _one_line(r.display_name),
+                _one_line(version),
+                r.time_created[:19].replace("T", " "),
+                size,
+                tags,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for row in rows:
@@ -96,14 +127,18 @@ def show_cmd(
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
     ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print the whole record as one JSON document."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the whole record as one JSON document."
+    ),
 ) -> None:
     """Show one model's record."""
-    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
-    from mdreg.cli._catalog import oci_context, render_record  # noqa: PLC0415
+    from mdreg.catalog import catalog_for_id
+    from mdreg.cli._catalog import oci_context, render_record
 
-    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
-            catalog_for_id(model_id) as cat:
+    with (
+        oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint),
+        catalog_for_id(model_id) as cat,
+    ):
         record = cat.get(model_id)
     if as_json:
         emit_json(record.to_dict())
@@ -115,29 +150,46 @@ def show_cmd(
 def update_cmd(
     model_id: str = typer.Argument(..., help="Model id."),
     display_name: Optional[str] = typer.Option(None, "--display-name", help="New display name."),
-    description: Optional[str] = typer.Option(None, "--description", help="New description (at most 255 characters)."),
-    tag: Optional[List[str]] = typer.Option(None, "--tag", help="Set freeform tag KEY=VALUE (repeat it)."),
-    remove_tag: Optional[List[str]] = typer.Option(None, "--remove-tag", help="Remove freeform tag KEY."),
-    metadata: Optional[List[str]] = typer.Option(None, "--metadata",
-                                                 help="Set custom metadata KEY=VALUE (value at most 255 characters)."),
-    remove_metadata: Optional[List[str]] = typer.Option(None, "--remove-metadata", help="Remove custom metadata KEY."),
+    description: Optional[str] = typer.Option(
+        None, "--description", help="New description (at most 255 characters)."
+    ),
+    tag: Optional[List[str]] = typer.Option(
+        None, "--tag", help="Set freeform tag KEY=VALUE (repeat it)."
+    ),
+    remove_tag: Optional[List[str]] = typer.Option(
+        None, "--remove-tag", help="Remove freeform tag KEY."
+    ),
+    metadata: Optional[List[str]] = typer.Option(
+        None, "--metadata", help="Set custom metadata KEY=VALUE (value at most 255 characters)."
+    ),
+    remove_metadata: Optional[List[str]] = typer.Option(
+        None, "--remove-metadata", help="Remove custom metadata KEY."
+    ),
     auth: Optional[str] = auth_option(),
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
     ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print the updated record as one JSON document."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the updated record as one JSON document."
+    ),
 ) -> None:
     """Change a model's name, description, tags or custom metadata."""
-    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
-    from mdreg.cli._catalog import oci_context, parse_pairs, render_record  # noqa: PLC0415
-    from mdreg.flows.update import ModelEdit, update_model  # noqa: PLC0415
+    from mdreg.catalog import catalog_for_id
+    from mdreg.cli._catalog import oci_context, parse_pairs, render_record
+    from mdreg.flows.update import ModelEdit, update_model
 
-    edit = ModelEdit(display_name=display_name, description=description,
-                     set_tags=parse_pairs(tag, "--tag"), remove_tags=list(remove_tag or []),
-                     set_metadata=parse_pairs(metadata, "--metadata"),
-                     remove_metadata=list(remove_metadata or []))
-    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
-            catalog_for_id(model_id) as cat:
+    edit = ModelEdit(
+        display_name=display_name,
+        description=description,
+        set_tags=parse_pairs(tag, "--tag"),
+        remove_tags=list(remove_tag or []),
+        set_metadata=parse_pairs(metadata, "--metadata"),
+        remove_metadata=list(remove_metadata or []),
+    )
+    with (
+        oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint),
+        catalog_for_id(model_id) as cat,
+    ):
         record = update_model(cat, model_id, edit)
     if as_json:
         emit_json(record.to_dict())
@@ -148,7 +200,9 @@ def update_cmd(
 @app.command("delete")
 def delete_cmd(
     model_id: str = typer.Argument(..., help="Model id."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."
+    ),
     auth: Optional[str] = auth_option(),
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
@@ -156,17 +210,21 @@ def delete_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Delete a model and (when no other model shares it) its artifact."""
-    from mdreg.catalog import catalog_for_id  # noqa: PLC0415
-    from mdreg.cli._catalog import oci_context  # noqa: PLC0415
-    from mdreg.errors import UsageError  # noqa: PLC0415
+    from mdreg.catalog import catalog_for_id
+    from mdreg.cli._catalog import oci_context
+    from mdreg.errors import UsageError
 
-    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint), \
-            catalog_for_id(model_id) as cat:
+    with (
+        oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint),
+        catalog_for_id(model_id) as cat,
+    ):
         record = cat.get(model_id)
         if not yes:
             if not sys.stdin.isatty():
-                raise UsageError("delete asks for confirmation on a terminal: pass --yes to delete "
-                                 "without asking")
+                raise UsageError(
+                    "delete asks for confirmation on a terminal: pass --yes to delete "
+                    "without asking"
+                )
             if not typer.confirm(f"delete {record.id} ({record.display_name})?", err=True):
                 note("nothing deleted")
                 raise typer.Exit(1)
@@ -180,14 +238,15 @@ def delete_cmd(
 @app.command("gc")
 def gc_cmd(
     folders: Optional[List[Path]] = typer.Argument(
-        None, help="Folders to clear of temp files that killed zips and loads left there."),
+        None, help="Folders to clear of temp files that killed zips and loads left there."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Remove artifact blobs no model uses and temp files crashed saves left (local catalog),
     and in FOLDERS the temp files of zips and loads whose process is gone."""
-    from mdreg.catalog.local import LocalCatalog  # noqa: PLC0415
-    from mdreg.cli._catalog import human_size  # noqa: PLC0415
+    from mdreg.catalog.local import LocalCatalog
+    from mdreg.cli._catalog import human_size
 
     with LocalCatalog() as cat:
         report = cat.gc(dry_run=dry_run, folders=folders or ())
@@ -195,6 +254,8 @@ def gc_cmd(
         emit_json(report.to_dict())
         return
     verb = "would remove" if dry_run else "removed"
-    note(f"{verb} {len(report.removed_blobs)} unused artifacts ({human_size(report.removed_bytes)}) "
-         f"and {len(report.removed_temps) + len(report.removed_leftovers)} temp files; "
-         f"{report.kept_blobs} artifacts in use")
+    note(
+        f"{verb} {len(report.removed_blobs)} unused artifacts ({human_size(report.removed_bytes)}) "
+        f"and {len(report.removed_temps) + len(report.removed_leftovers)} temp files; "
+        f"{report.kept_blobs} artifacts in use"
+    )

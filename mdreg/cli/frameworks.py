@@ -13,18 +13,35 @@ def frameworks_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """List the framework plugins, whether each framework is installed, and its version."""
-    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+    from mdreg.frameworks.registry import default_registry
 
     reg = default_registry()
-    rows = [{"name": p.name, "framework": p.display_name, "package": p.distribution,
-             "installed": p.installed() if p.distribution else True, "version": p.version(),
-             "plugin": f"{type(p).__module__}.{type(p).__qualname__}"}
-            for p in sorted(reg.plugins.values(), key=lambda p: p.name)]
+    rows = [
+        {
+            "name": p.name,
+            "framework": p.display_name,
+            "package": p.distribution,
+            "installed": p.installed() if p.distribution else True,
+            "version": p.version(),
+            "plugin": f"{type(p).__module__}.{type(p).__qualname__}",
+        }
+        for p in sorted(reg.plugins.values(), key=lambda p: p.name)
+    ]
     for w in reg.warnings:
         warn(w)
     if as_json:
         emit_json({"frameworks": rows, "warnings": reg.warnings})
         return
-    print_table(["name", "framework", "package", "installed", "version"],
-                [[r["name"], r["framework"], r["package"] or "-",
-                  "yes" if r["installed"] else "no", r["version"] or "-"] for r in rows])
+    print_table(
+        ["name", "framework", "package", "installed", "version"],
+        [
+            [
+                r["name"],
+                r["framework"],
+                r["package"] or "-",
+                "yes" if r["installed"] else "no",
+                r["version"] or "-",
+            ]
+            for r in rows
+        ],
+    )

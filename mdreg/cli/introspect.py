@@ -16,22 +16,27 @@ _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
 @app.command("introspect")
 def introspect_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
-    online: bool = typer.Option(False, "--online",
-                                help="Also run the checks that need the network and OCI credentials."),
+    online: bool = typer.Option(
+        False, "--online", help="Also run the checks that need the network and OCI credentials."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Run the service's artifact checks, then mdreg's. Exit 1 when a check failed."""
-    from mdreg.checks.introspect import introspect  # noqa: PLC0415
+    from mdreg.checks.introspect import introspect
 
     report = introspect(artifact, online=online)
     if as_json:
         emit_json(report.to_dict())
     else:
-        print_table(["key", "category", "result", "message"],
-                    [[r.key, r.category, r.status.value, r.message or ""] for r in report.results],
-                    title=str(artifact), styles=_STYLE)
+        print_table(
+            ["key", "category", "result", "message"],
+            [[r.key, r.category, r.status.value, r.message or ""] for r in report.results],
+            title=str(artifact),
+            styles=_STYLE,
+        )
         counts = report.to_dict()["counts"]
-        sys.stdout.write(f"{counts['passed']} passed, {counts['failed']} failed, "
-                         f"{counts['skipped']} skipped\n")
+        sys.stdout.write(
+            f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped\n"
+        )
     if not report.ok:
         raise typer.Exit(1)

@@ -21,15 +21,23 @@ from mdreg.cli._output import emit_json, note, warn
 
 @app.command("load")
 def load_cmd(
-    source: str = typer.Argument(..., help="Model id, bucket URI of a zip (file:///...zip, "
-                                           "oci://bucket@namespace/...zip), zip file or folder."),
+    source: str = typer.Argument(
+        ...,
+        help="Model id, bucket URI of a zip (file:///...zip, "
+        "oci://bucket@namespace/...zip), zip file or folder.",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Folder to unpack the artifact into."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
-    trust: bool = typer.Option(False, "--trust",
-                               help="Load it even if its pickles reference code outside the allow-list."),
-    bucket: Optional[str] = typer.Option(None, "--bucket", envvar="MDREG_OCI_BUCKET",
-                                         help="oci:// bucket prefix an OCI model's artifact over 2 GiB "
-                                              "travels through (import_model_artifact)."),
+    trust: bool = typer.Option(
+        False, "--trust", help="Load it even if its pickles reference code outside the allow-list."
+    ),
+    bucket: Optional[str] = typer.Option(
+        None,
+        "--bucket",
+        envvar="MDREG_OCI_BUCKET",
+        help="oci:// bucket prefix an OCI model's artifact over 2 GiB "
+        "travels through (import_model_artifact).",
+    ),
     auth: Optional[str] = auth_option(),
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
@@ -40,13 +48,20 @@ def load_cmd(
 ) -> None:
     """Unpack an artifact safely, verify every file against its manifest and scan its
     pickles: anything but safe is refused (exit 4) without --trust."""
-    from mdreg.cli._catalog import oci_context, progress_factory  # noqa: PLC0415
-    from mdreg.flows.load import load_artifact  # noqa: PLC0415
+    from mdreg.cli._catalog import oci_context, progress_factory
+    from mdreg.flows.load import load_artifact
 
-    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint,
-                     os_endpoint=os_endpoint, bucket=bucket):
-        result = load_artifact(source, output, force=force, progress=progress_factory(quiet or as_json),
-                               trust=trust)
+    with oci_context(
+        auth=auth,
+        profile=profile,
+        config_file=config_file,
+        ds_endpoint=ds_endpoint,
+        os_endpoint=os_endpoint,
+        bucket=bucket,
+    ):
+        result = load_artifact(
+            source, output, force=force, progress=progress_factory(quiet or as_json), trust=trust
+        )
     if as_json:
         emit_json(result.to_dict())
         return

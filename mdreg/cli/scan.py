@@ -22,16 +22,19 @@ class Format(str, Enum):
 def scan_cmd(
     paths: List[Path] = typer.Argument(..., help="Model files or folders."),
     framework: Optional[List[str]] = typer.Option(
-        None, "--framework", help="Judge against this framework's allow-list (repeatable) [default: all]."),
+        None,
+        "--framework",
+        help="Judge against this framework's allow-list (repeatable) [default: all].",
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Walk every pickle stream (never executing it) and judge its globals: safe, unknown
     or dangerous. Archives are opened, nested ones too (zip, tar, 7z, gzip/bz2/xz); one
     that cannot be read fully is unknown. Exit 0 when every file is safe, 4 otherwise."""
-    from mdreg import __version__  # noqa: PLC0415
-    from mdreg.errors import EXIT_UNSAFE, InputError  # noqa: PLC0415
-    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+    from mdreg import __version__
+    from mdreg.errors import EXIT_UNSAFE, InputError
+    from mdreg.scan import Verdict, scan_path
 
     for p in paths:
         if not p.exists():
@@ -40,7 +43,7 @@ def scan_cmd(
     if as_json or fmt is Format.json:
         emit_json({"verdict": _worst(reports).value, "files": [r.to_dict() for r in reports]})
     elif fmt is Format.sarif:
-        from mdreg.scan.sarif import to_sarif  # noqa: PLC0415
+        from mdreg.scan.sarif import to_sarif
 
         emit_json(to_sarif(reports, __version__))
     else:
@@ -50,7 +53,7 @@ def scan_cmd(
 
 
 def _worst(reports):  # type: ignore[no-untyped-def]
-    from mdreg.scan.policy import worst  # noqa: PLC0415
+    from mdreg.scan.policy import worst
 
     return worst(r.verdict for r in reports)
 
@@ -62,15 +65,24 @@ def _table(reports) -> None:  # type: ignore[no-untyped-def]
         stdout().print(f"{report.path}: [{style[v]}]{v}[/]", highlight=False)
         if not report.findings:
             continue
-        print_table(["file", "global", "byte", "severity", "why"],
-                    [[_where(f, report.path), f.ref.dotted if f.ref else "-",
-                      str(f.ref.offset) if f.ref else "-", f.severity.value, f.reason]
-                     for f in report.findings])
+        print_table(
+            ["file", "global", "byte", "severity", "why"],
+            [
+                [
+                    _where(f, report.path),
+                    f.ref.dotted if f.ref else "-",
+                    str(f.ref.offset) if f.ref else "-",
+                    f.severity.value,
+                    f.reason,
+                ]
+                for f in report.findings
+            ],
+        )
 
 
 def _where(finding, path) -> str:  # type: ignore[no-untyped-def]
     """The file, and the member the global is in: "outer.zip member a.zip > inner.pkl"."""
-    from mdreg.scan.report import shown  # noqa: PLC0415
+    from mdreg.scan.report import shown
 
     where = finding.ref.where if finding.ref else ""
     return f"{finding.path or path}" + (f" member {shown(where, 400)}" if where else "")

@@ -22,8 +22,11 @@ from mdreg.cli._output import emit_json, note, warn
 @app.command("upload")
 def upload_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder (zipped first) or zip."),
-    uri: str = typer.Argument(..., help="Bucket prefix (file:///dir/, oci://bucket@namespace/prefix/) "
-                                        "or object URI ending in .zip."),
+    uri: str = typer.Argument(
+        ...,
+        help="Bucket prefix (file:///dir/, oci://bucket@namespace/prefix/) "
+        "or object URI ending in .zip.",
+    ),
     auth: Optional[str] = auth_option(),
     profile: Optional[str] = profile_option(),
     config_file: Optional[str] = config_file_option(),
@@ -34,11 +37,17 @@ def upload_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Put the artifact's zip into a bucket; print the object's URI."""
-    from mdreg.cli._catalog import human_size, oci_context, progress_factory  # noqa: PLC0415
-    from mdreg.flows.upload import upload_artifact  # noqa: PLC0415
+    from mdreg.cli._catalog import human_size, oci_context, progress_factory
+    from mdreg.flows.upload import upload_artifact
 
-    with oci_context(auth=auth, profile=profile, config_file=config_file, os_endpoint=os_endpoint,
-                     part_size=part_size, parallel=parallel):
+    with oci_context(
+        auth=auth,
+        profile=profile,
+        config_file=config_file,
+        os_endpoint=os_endpoint,
+        part_size=part_size,
+        parallel=parallel,
+    ):
         result = upload_artifact(artifact, uri, progress=progress_factory(quiet or as_json))
     if as_json:
         emit_json(result.to_dict())

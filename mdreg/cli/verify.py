@@ -28,35 +28,56 @@ class ResponseFormat(str, Enum):  # mdreg.payload.RESPONSE_FORMATS
 @app.command("verify")
 def verify_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload (JSON files as they are)."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload (JSON files as they are).",
+    ),
     data_json: Optional[str] = typer.Option(None, "--data-json", help="Payload as JSON text."),
-    payload: PayloadFormat = typer.Option(PayloadFormat.json, "--payload", help="Send the sample encoded as this request body format."),
-    response: Optional[ResponseFormat] = typer.Option(None, "--response", help="Ask score.py for this answer format (npy: arrays as base64 .npy)."),
-    python: Optional[str] = typer.Option(None, "--python", help="Interpreter of the inference environment."),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds before score.py and its children are killed."),
+    payload: PayloadFormat = typer.Option(
+        PayloadFormat.json, "--payload", help="Send the sample encoded as this request body format."
+    ),
+    response: Optional[ResponseFormat] = typer.Option(
+        None, "--response", help="Ask score.py for this answer format (npy: arrays as base64 .npy)."
+    ),
+    python: Optional[str] = typer.Option(
+        None, "--python", help="Interpreter of the inference environment."
+    ),
+    timeout: float = typer.Option(
+        300.0, "--timeout", help="Seconds before score.py and its children are killed."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Import score.py, call load_model() and predict() on a sample. Exit 1 when it fails."""
-    from mdreg.checks.verify import verify  # noqa: PLC0415
-    from mdreg.errors import UsageError  # noqa: PLC0415
+    from mdreg.checks.verify import verify
+    from mdreg.errors import UsageError
 
     if data is not None and data_json is not None:
         raise UsageError("give --data or --data-json, not both")
-    result = verify(artifact, data if data is not None else data_json, payload_format=payload.value,
-                    response=response.value if response else None, python=python, timeout=timeout)
+    result = verify(
+        artifact,
+        data if data is not None else data_json,
+        payload_format=payload.value,
+        response=response.value if response else None,
+        python=python,
+        timeout=timeout,
+    )
     sent = f"payload: {result.payload_format}, {result.payload_bytes:,} bytes"
     if as_json:
         emit_json(result.to_dict())
     elif result.ok:
-        import json  # noqa: PLC0415
+        import json
 
         out = stdout()
-        out.print(f"{sent}; load_model: {result.load_s * 1000:.1f} ms, "
-                  f"predict: {result.predict_s * 1000:.1f} ms", highlight=False)
+        out.print(
+            f"{sent}; load_model: {result.load_s * 1000:.1f} ms, "
+            f"predict: {result.predict_s * 1000:.1f} ms",
+            highlight=False,
+        )
         out.print_json(json.dumps(result.prediction))
     else:
         if result.traceback:
-            import sys  # noqa: PLC0415
+            import sys
 
             sys.stderr.write(result.traceback)
         error(f"score.py failed at {result.stage} ({sent}): {result.error}")

@@ -14,21 +14,37 @@ from mdreg.cli._output import emit_json, note, progress_bar, warn
 @app.command("zip")
 def zip_cmd(
     artifact: Path = typer.Argument(..., help="Artifact folder."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Zip file to write [default: ARTIFACT.zip]."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List the files left out by .model-ignore."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Zip file to write [default: ARTIFACT.zip]."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="List the files left out by .model-ignore."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Zip the artifact (honouring .model-ignore): same folder, byte-identical zip."""
-    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact
 
     dest = output or artifact.with_name(artifact.resolve().name + ".zip")
-    total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file()) if artifact.is_dir() else 0
+    total = (
+        sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
+        if artifact.is_dir()
+        else 0
+    )
     with progress_bar(total, "zip", quiet=quiet or as_json) as advance:
         result = zip_artifact(artifact, dest, progress=advance)
     if as_json:
-        emit_json({"zip": str(result.path), "size": result.size, "sha256": result.sha256,
-                   "files": result.files, "skipped": result.skipped, "warnings": result.warnings})
+        emit_json(
+            {
+                "zip": str(result.path),
+                "size": result.size,
+                "sha256": result.sha256,
+                "files": result.files,
+                "skipped": result.skipped,
+                "warnings": result.warnings,
+            }
+        )
         return
     for w in result.warnings:
         warn(w)

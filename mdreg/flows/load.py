@@ -82,7 +82,7 @@ def load_artifact(
         with _fetch(source, work, catalog, progress) as (zip_path, kind, model_id, sha):
             staged = temp_name(dest, "loading")
             try:
-                from mdreg.artifact.unzipping import safe_extract  # noqa: PLC0415
+                from mdreg.artifact.unzipping import safe_extract
 
                 root = safe_extract(zip_path, staged)
                 manifest, unlisted = _verify(root, source)
@@ -129,7 +129,7 @@ def _fetch(
     """(local zip, kind, model id, sha256 when known) for ``source``, valid in the block."""
     target = work / "artifact.zip"
     if "://" in source:
-        from mdreg.storage.uri import open_location  # noqa: PLC0415
+        from mdreg.storage.uri import open_location
 
         bucket, key = open_location(source)
         head = bucket.head(key)
@@ -139,7 +139,7 @@ def _fetch(
         return
     path = Path(source)
     if looks_like_id(source) and not path.exists():
-        from mdreg.catalog import catalog_for_id  # noqa: PLC0415
+        from mdreg.catalog import catalog_for_id
 
         cat = catalog or catalog_for_id(source)
         try:
@@ -154,7 +154,7 @@ def _fetch(
                 cat.close()
         return
     if path.is_dir():
-        from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
+        from mdreg.artifact.zipping import zip_artifact
 
         total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         with progress(total, "zip") as advance:
@@ -170,7 +170,7 @@ def _fetch(
 
 
 def _verify(root: Path, source: str) -> tuple[str, list[str]]:
-    from mdreg.artifact.manifest import read_manifest, verify_manifest  # noqa: PLC0415
+    from mdreg.artifact.manifest import read_manifest, verify_manifest
 
     manifest = read_manifest(root)
     if manifest is None:
@@ -193,8 +193,8 @@ def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
     """Scan the unpacked artifact's pickles as ``prepare`` and ``introspect`` do: against
     the allow-lists of the framework its metadata names (every list when it names none).
     Not safe: refused without ``trust``; with it, recorded in the metadata."""
-    from mdreg._text import with_article  # noqa: PLC0415
-    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+    from mdreg._text import with_article
+    from mdreg.scan import Verdict, scan_path
 
     meta = _metadata(root)
     facts = meta.get("mdreg") if meta is not None else None
@@ -216,14 +216,14 @@ def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
             "trusted": True,
             "findings": findings[:50],
         }
-        from mdreg.artifact.metadata import write_metadata  # noqa: PLC0415
+        from mdreg.artifact.metadata import write_metadata
 
         write_metadata(root, meta)
     return report.verdict.value, findings
 
 
 def _metadata(root: Path) -> dict[str, Any] | None:
-    from mdreg.artifact.metadata import read_metadata  # noqa: PLC0415
+    from mdreg.artifact.metadata import read_metadata
 
     try:
         return read_metadata(root)
@@ -234,7 +234,7 @@ def _metadata(root: Path) -> dict[str, Any] | None:
 def _allow_lists(framework: Any) -> list[str] | None:
     if not isinstance(framework, str):
         return None
-    from mdreg.frameworks.registry import default_registry  # noqa: PLC0415
+    from mdreg.frameworks.registry import default_registry
 
     plugin = default_registry().plugins.get(framework)
     return list(plugin.allow) if plugin is not None else None

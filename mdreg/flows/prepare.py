@@ -90,7 +90,7 @@ def prepare(
     registry: Registry | None = None,
 ) -> PrepareResult:
     """Write an OCI Data Science model artifact for ``model_path`` into ``artifact_dir``."""
-    from mdreg.artifact.sample import read_sample  # noqa: PLC0415 - pulls in pandas
+    from mdreg.artifact.sample import read_sample  # pulls in pandas
 
     model_path = Path(model_path)
     dest = Path(artifact_dir) if artifact_dir else Path(f"{model_path.stem}-artifact")
@@ -155,7 +155,7 @@ def prepare(
         (tmp / layout.MODEL_IGNORE).write_text(DEFAULT_MODEL_IGNORE, encoding="utf-8")
         (tmp / layout.MDREG_DIR).mkdir()
         if X is not None:
-            from mdreg.artifact.sample import head_rows, to_json_payload  # noqa: PLC0415
+            from mdreg.artifact.sample import head_rows, to_json_payload
 
             _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
             if expected is not None:
@@ -243,7 +243,7 @@ def _unpickling(
     """For a score.py that unpickles the model file (``loader``: "joblib" or "pickle"):
     the globals its unpickler may import. The file as saved into the artifact is the one
     score.py loads, so that is the one read."""
-    from mdreg.scan import read_pickle_globals  # noqa: PLC0415
+    from mdreg.scan import read_pickle_globals
 
     clearance = clear(
         read_pickle_globals(model_file),
@@ -261,7 +261,7 @@ def _scan_artifact(
     """Every file that ships is scanned, whatever the framework: a pickle (or a container
     holding one) that the model's allow-lists do not clear is refused unless trusted.
     Returns the verdict."""
-    from mdreg.scan import Verdict, scan_path  # noqa: PLC0415
+    from mdreg.scan import Verdict, scan_path
 
     report = scan_path(tmp, plugin.allow)
     verdict, findings = admit(report.verdict, report.findings, admitted)
@@ -329,7 +329,7 @@ def _write_score_py(
     if score_py:
         shutil.copyfile(score_py, tmp / layout.SCORE_PY)
         return
-    from mdreg.templates import render  # noqa: PLC0415
+    from mdreg.templates import render
 
     context = plugin.template_context(model, source)
     loader = context.get("loader")  # how score.py reads the model file

@@ -85,7 +85,7 @@ def save_model(
     progress: ProgressFactory = no_progress,
 ) -> SaveResult:
     """Check, zip and store ``artifact`` in ``catalog`` (default: the configured one)."""
-    from mdreg.catalog import open_catalog  # noqa: PLC0415
+    from mdreg.catalog import open_catalog
 
     bucket = _check_options(options)
     artifact = layout.existing_artifact(artifact)
@@ -160,7 +160,7 @@ def _check_options(options: SaveOptions) -> Any:
     )  # before the slow steps
     if options.bucket is None:
         return None
-    from mdreg.storage.uri import open_bucket, parse_uri  # noqa: PLC0415
+    from mdreg.storage.uri import open_bucket, parse_uri
 
     return open_bucket(parse_uri(options.bucket))
 
@@ -172,7 +172,7 @@ class _Introspection:
 
 
 def _introspect(artifact: Path, ignore: bool) -> _Introspection:
-    from mdreg.checks.introspect import introspect  # noqa: PLC0415
+    from mdreg.checks.introspect import introspect
 
     report = introspect(artifact, record=False)
     names = [r.key for r in report.failed]
@@ -186,9 +186,9 @@ def _introspect(artifact: Path, ignore: bool) -> _Introspection:
 
 def _verify(artifact: Path, skip: bool) -> dict[str, Any]:
     """Run score.py as verify does; refuse a failure. The custom metadata item recording it."""
-    import time  # noqa: PLC0415
+    import time
 
-    from mdreg.checks.verify import verify  # noqa: PLC0415
+    from mdreg.checks.verify import verify
 
     doc: dict[str, Any] = {"ok": None, "skipped": True}
     if not skip:
@@ -289,7 +289,7 @@ class _SideFiles:
         if self.artifact.is_dir():
             path = self.artifact / rel
             return path.read_bytes() if path.is_file() else None
-        from mdreg.artifact.unzipping import artifact_root_in_zip  # noqa: PLC0415
+        from mdreg.artifact.unzipping import artifact_root_in_zip
 
         try:
             with zipfile.ZipFile(self.artifact) as zf:
@@ -313,10 +313,10 @@ def _zip(
     """(zip path, size, sha256 when known, whether it is a staged copy the catalog may take,
     warnings about files in it that look like keys or tokens)."""
     if artifact.is_file():
-        from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
+        from mdreg.artifact.secrets import zip_secret_warnings
 
         return artifact, artifact.stat().st_size, None, False, zip_secret_warnings(artifact)
-    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact
 
     total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
     with progress(total, "zip") as advance:
@@ -350,8 +350,8 @@ def _save_through_bucket(
     failed: list[str],
     progress: ProgressFactory,
 ) -> SaveResult:
-    from mdreg.catalog.ids import ulid  # noqa: PLC0415
-    from mdreg.storage.uri import open_location  # noqa: PLC0415
+    from mdreg.catalog.ids import ulid
+    from mdreg.storage.uri import open_location
 
     name = artifact.resolve().name.removesuffix(".zip")
     # a fresh name under a prefix: concurrent saves of one artifact must not share an object
@@ -369,7 +369,7 @@ def _save_through_bucket(
 
 
 def _delete_quietly(bucket: Any, key: str) -> None:
-    from mdreg.storage.base import ObjectNotFoundError  # noqa: PLC0415
+    from mdreg.storage.base import ObjectNotFoundError
 
     try:
         bucket.delete(key)

@@ -45,10 +45,10 @@ def upload_artifact(
     name = artifact.resolve().name
     bucket, key = open_location(uri, default_name=name if name.endswith(".zip") else f"{name}.zip")
     if artifact.is_file():
-        from mdreg.artifact.secrets import zip_secret_warnings  # noqa: PLC0415
+        from mdreg.artifact.secrets import zip_secret_warnings
 
         return _put(bucket, key, artifact, progress, zip_secret_warnings(artifact))
-    from mdreg.artifact.zipping import zip_artifact  # noqa: PLC0415
+    from mdreg.artifact.zipping import zip_artifact
 
     tmp = Path(tempfile.mkdtemp(prefix="mdreg-upload-"))
     try:

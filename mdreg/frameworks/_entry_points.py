@@ -34,12 +34,13 @@ class EntryPoint:
     group: str
 
     def load(self) -> Any:
-        import functools  # noqa: PLC0415
-        from importlib import import_module  # noqa: PLC0415
+        import functools
+        from importlib import import_module
 
         # importlib.metadata.EntryPoint.pattern
-        match = re.match(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$",
-                         self.value)
+        match = re.match(
+            r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$", self.value
+        )
         if match is None:
             raise ValueError(f"malformed entry point value {self.value!r}")
         module = import_module(match.group("module"))
@@ -53,7 +54,7 @@ def entry_points(group: str) -> list[Any]:
     try:
         return _read(group)
     except _Unsupported:
-        import importlib.metadata  # noqa: PLC0415
+        import importlib.metadata
 
         return list(importlib.metadata.entry_points(group=group))
 
@@ -64,7 +65,7 @@ def _normalize(name: str) -> str:
 
 
 def _read(group: str) -> list[EntryPoint]:
-    import importlib.machinery  # noqa: PLC0415 - already imported by the import system
+    import importlib.machinery  # already imported by the import system
 
     for finder in sys.meta_path:
         if finder is not importlib.machinery.PathFinder and hasattr(finder, "find_distributions"):
@@ -87,8 +88,9 @@ def _read(group: str) -> list[EntryPoint]:
             if low.endswith((".dist-info", ".egg-info")):
                 if not child.endswith((".dist-info", ".egg-info")):
                     raise _Unsupported  # the name would come from the METADATA file
-                by_name.setdefault(_normalize(low.rpartition(".")[0].partition("-")[0]),
-                                   []).append(child)
+                by_name.setdefault(_normalize(low.rpartition(".")[0].partition("-")[0]), []).append(
+                    child
+                )
         for children_of_name in by_name.values():
             for child in children_of_name:
                 name = _normalize(child.rpartition(".")[0].partition("-")[0])

@@ -48,7 +48,9 @@ class ModelFacts:
 class LoadOptions:
     """What the user told prepare about how to rebuild the model object."""
 
-    model_code: Path | None = None  # a .py file defining the model's class (copied into the artifact)
+    model_code: Path | None = (
+        None  # a .py file defining the model's class (copied into the artifact)
+    )
     model_class: str | None = None  # "module:Class" to instantiate before loading a state_dict
     trust: bool = False  # --trust: the user vouches for code the model file carries
     #: The (module, name) globals the safety gate cleared: a pickle load imports these only
@@ -204,7 +206,7 @@ class Framework(ABC):
     def version(self) -> str | None:
         if not self.distribution:
             return None
-        import importlib.metadata  # noqa: PLC0415 - ~25 ms: only when a version is asked for
+        import importlib.metadata  # ~25 ms: only when a version is asked for
 
         try:
             return importlib.metadata.version(self.distribution)

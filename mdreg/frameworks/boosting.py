@@ -56,7 +56,7 @@ def storage(model: Any, module: Any, estimator_classes: tuple[str, ...], native:
 def save_pickle(model: Any, dest_dir: Path) -> str:
     """``model`` as a plain pickle (score.py then needs no more than the standard
     library to read it); the file's name."""
-    import pickle  # noqa: PLC0415 - not needed to sniff
+    import pickle  # not needed to sniff
 
     with (dest_dir / PICKLE_FILE_NAME).open("wb") as f:
         pickle.dump(model, f, protocol=5)

@@ -23,8 +23,23 @@ from mdreg.errors import InputError
 
 #: Names a --model-code file may not take: score.py, or a module score.py itself imports.
 RESERVED_MODULES = frozenset(
-    {"score", "mdreg", "numpy", "pandas", "joblib", "sklearn", "xgboost", "lightgbm", "torch",
-     "tensorflow", "keras", "h5py", "absl", "google", "ml_dtypes"}
+    {
+        "score",
+        "mdreg",
+        "numpy",
+        "pandas",
+        "joblib",
+        "sklearn",
+        "xgboost",
+        "lightgbm",
+        "torch",
+        "tensorflow",
+        "keras",
+        "h5py",
+        "absl",
+        "google",
+        "ml_dtypes",
+    }
 ) | frozenset(sys.stdlib_module_names)
 
 
@@ -40,11 +55,15 @@ class ModelCode:
     def load(cls, path: Path) -> ModelCode:
         name = path.stem
         if not name.isidentifier() or keyword.iskeyword(name):
-            raise InputError(f"--model-code {path}: {name!r} is not a Python module name; "
-                             "rename the file (letters, digits, underscores)")
+            raise InputError(
+                f"--model-code {path}: {name!r} is not a Python module name; "
+                "rename the file (letters, digits, underscores)"
+            )
         if name in RESERVED_MODULES:
-            raise InputError(f"--model-code {path}: a module named {name!r} would shadow one "
-                             "that score.py needs; rename the file")
+            raise InputError(
+                f"--model-code {path}: a module named {name!r} would shadow one "
+                "that score.py needs; rename the file"
+            )
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise InputError(f"--model-code {path}: cannot be imported as a Python module")
@@ -53,8 +72,9 @@ class ModelCode:
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:  # noqa: BLE001 - the user's code: report, don't crash
-                raise InputError(f"--model-code {path}: importing it failed: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                raise InputError(
+                    f"--model-code {path}: importing it failed: {type(exc).__name__}: {exc}"
+                ) from exc
         return cls(path, name, module)
 
     def owns(self, module: str) -> bool:
@@ -65,8 +85,11 @@ class ModelCode:
     def defined_names(self) -> frozenset[str]:
         """The classes and functions the file defines at its top level."""
         tree = ast.parse(self.path.read_bytes(), filename=str(self.path))
-        return frozenset(node.name for node in tree.body if isinstance(
-            node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)))
+        return frozenset(
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        )
 
     def admitted(self) -> frozenset[tuple[str, str]]:
         """The (module, name) globals the gate admits because this file defines them."""

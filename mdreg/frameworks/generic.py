@@ -36,14 +36,16 @@ class GenericPickleFramework(Framework):
     def _loader(self, source: Path) -> str:
         # joblib's format interleaves raw array bytes with the pickle: plain pickle can't read it.
         report = Probe.of(source).pickle
-        return "joblib" if report is not None and report.container.startswith("joblib") else "pickle"
+        return (
+            "joblib" if report is not None and report.container.startswith("joblib") else "pickle"
+        )
 
     def load(self, path: Path, options: LoadOptions) -> Any:
-        from mdreg.scan.gate import load_joblib, load_pickle  # noqa: PLC0415
+        from mdreg.scan.gate import load_joblib, load_pickle
 
         if self._loader(path) == "joblib":
             try:
-                import joblib  # noqa: PLC0415, F401 - a clear error when it is missing
+                import joblib  # noqa: F401 - a clear error when it is missing
             except ImportError as exc:
                 raise FrameworkNotInstalledError("joblib", "joblib") from exc
             return load_joblib(path, options.cleared)
@@ -51,8 +53,10 @@ class GenericPickleFramework(Framework):
             try:
                 return load_pickle(f, options.cleared)
             except ModuleNotFoundError as exc:
-                raise InputError(f"{path}: the pickle needs module {exc.name!r}, which is not "
-                                 "installed or not on the Python path") from exc
+                raise InputError(
+                    f"{path}: the pickle needs module {exc.name!r}, which is not "
+                    "installed or not on the Python path"
+                ) from exc
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         # Keep the user's bytes: re-pickling could change how their classes are referenced.
@@ -62,8 +66,9 @@ class GenericPickleFramework(Framework):
 
     def describe(self, model: Any) -> ModelFacts:
         cls = type(model)
-        return ModelFacts(algorithm=cls.__qualname__,
-                          n_features=getattr(model, "n_features_in_", None))
+        return ModelFacts(
+            algorithm=cls.__qualname__, n_features=getattr(model, "n_features_in_", None)
+        )
 
     def predict(self, model: Any, data: Any) -> Any:
         return model.predict(data) if hasattr(model, "predict") else model(data)

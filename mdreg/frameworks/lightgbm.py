@@ -33,10 +33,30 @@ _HEADER_LINE = re.compile(r"^(\w+)=(.*?)\r?$", re.MULTILINE)
 #: The scikit-learn-API classes whose predict() score.py reproduces from model.txt.
 ESTIMATOR_CLASSES = ("LGBMClassifier", "LGBMRegressor", "LGBMRanker")
 _REGRESSION_OBJECTIVES = {
-    "regression", "regression_l2", "l2", "mean_squared_error", "mse", "l2_root",
-    "root_mean_squared_error", "rmse", "regression_l1", "l1", "mean_absolute_error", "mae",
-    "huber", "fair", "poisson", "quantile", "mape", "mean_absolute_percentage_error",
-    "gamma", "tweedie", "cross_entropy", "xentropy", "cross_entropy_lambda", "xentlambda",
+    "regression",
+    "regression_l2",
+    "l2",
+    "mean_squared_error",
+    "mse",
+    "l2_root",
+    "root_mean_squared_error",
+    "rmse",
+    "regression_l1",
+    "l1",
+    "mean_absolute_error",
+    "mae",
+    "huber",
+    "fair",
+    "poisson",
+    "quantile",
+    "mape",
+    "mean_absolute_percentage_error",
+    "gamma",
+    "tweedie",
+    "cross_entropy",
+    "xentropy",
+    "cross_entropy_lambda",
+    "xentlambda",
 }
 
 
@@ -68,8 +88,11 @@ class LightGBMFramework(Framework):
             header = _header(probe.head.decode("utf-8", "replace"))
             objective = header.get("objective")
             what = f", objective={objective}" if objective else ""
-            return Detection(self.name, 0.95, f"LightGBM text model (tree, version="
-                             f"{match.group(1).decode()}{what})")
+            return Detection(
+                self.name,
+                0.95,
+                f"LightGBM text model (tree, version={match.group(1).decode()}{what})",
+            )
         return probe.claim_pickle(self.name, "lightgbm")
 
     # -- the model ------------------------------------------------------------------
@@ -77,24 +100,25 @@ class LightGBMFramework(Framework):
         self.require()
         if _is_text_model(path):
             _check_trees(path)
-            import lightgbm as lgb  # noqa: PLC0415 - frameworks load only when needed
+            import lightgbm as lgb  # frameworks load only when needed
 
             try:
                 with _native_stderr_held():
                     return lgb.Booster(model_file=str(path))
             except lgb.basic.LightGBMError as exc:
                 raise InputError(f"{path}: LightGBM could not read the model: {exc}") from exc
-        from mdreg.scan.gate import load_joblib  # noqa: PLC0415
+        from mdreg.scan.gate import load_joblib
 
         model = load_joblib(path, options.cleared)  # also reads plain pickles
-        import lightgbm as lgb  # noqa: PLC0415
+        import lightgbm as lgb
 
-        boosting.check_loaded(path, model, (lgb.Booster, lgb.LGBMModel),
-                              "a LightGBM Booster or estimator")
+        boosting.check_loaded(
+            path, model, (lgb.Booster, lgb.LGBMModel), "a LightGBM Booster or estimator"
+        )
         return model
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
-        import lightgbm as lgb  # noqa: PLC0415
+        import lightgbm as lgb
 
         if _storage(model) == boosting.PICKLE:
             return boosting.save_pickle(model, dest_dir)
@@ -107,7 +131,7 @@ class LightGBMFramework(Framework):
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
-        import lightgbm as lgb  # noqa: PLC0415
+        import lightgbm as lgb
 
         estimator = boosting.final_estimator(model)
         if isinstance(estimator, lgb.LGBMModel):
@@ -126,13 +150,20 @@ class LightGBMFramework(Framework):
             algorithm = f"Booster({kind}, {objective or 'custom objective'})"
             names = _named(booster.feature_name())
         return boosting.facts(
-            model, estimator, algorithm=algorithm, params=params,
-            use_case_type=boosting.use_case(estimator, lgb.LGBMClassifier, lgb.LGBMRegressor,
-                                            _use_case(objective)),
-            feature_names=names, n_features=booster.num_feature(), version=self.version())
+            model,
+            estimator,
+            algorithm=algorithm,
+            params=params,
+            use_case_type=boosting.use_case(
+                estimator, lgb.LGBMClassifier, lgb.LGBMRegressor, _use_case(objective)
+            ),
+            feature_names=names,
+            n_features=booster.num_feature(),
+            version=self.version(),
+        )
 
     def predict(self, model: Any, data: Any) -> Any:
-        import lightgbm as lgb  # noqa: PLC0415
+        import lightgbm as lgb
 
         booster = model if isinstance(model, lgb.Booster) else getattr(model, "booster_", None)
         if isinstance(booster, lgb.Booster) and hasattr(data, "columns"):
@@ -143,15 +174,21 @@ class LightGBMFramework(Framework):
         return model.predict(data)
 
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
-        import lightgbm as lgb  # noqa: PLC0415
+        import lightgbm as lgb
 
         storage = _storage(model)
         classes = None
-        if storage == "text" and isinstance(model, lgb.LGBMClassifier) \
-                and not callable(model.objective):  # a custom objective predicts raw scores
+        if (
+            storage == "text"
+            and isinstance(model, lgb.LGBMClassifier)
+            and not callable(model.objective)
+        ):  # a custom objective predicts raw scores
             classes = json_safe(list(model.classes_))
-        return {"predict_call": "_predict(model, features)", "loader": storage,
-                "classes_json": json.dumps(classes)}
+        return {
+            "predict_call": "_predict(model, features)",
+            "loader": storage,
+            "classes_json": json.dumps(classes),
+        }
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -183,7 +220,7 @@ def _native_stderr_held() -> Iterator[None]:
     reason as an exception, which becomes mdreg's one error line: the native copy is
     dropped. On success its warnings are passed on to stderr.
     """
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     sys.stderr.flush()
     saved = os.dup(2)
@@ -200,8 +237,14 @@ def _native_stderr_held() -> Iterator[None]:
 
 _TREE_ALWAYS = ("num_leaves", "num_cat", "leaf_value")
 _PER_SPLIT_REQUIRED = ("left_child", "right_child", "split_feature", "threshold")
-_PER_SPLIT = (*_PER_SPLIT_REQUIRED, "split_gain", "decision_type", "internal_value",
-              "internal_weight", "internal_count")
+_PER_SPLIT = (
+    *_PER_SPLIT_REQUIRED,
+    "split_gain",
+    "decision_type",
+    "internal_value",
+    "internal_weight",
+    "internal_count",
+)
 _PER_LEAF = ("leaf_value", "leaf_weight", "leaf_count")
 
 
@@ -231,8 +274,10 @@ def _check_trees(path: Path) -> None:
 def _check_tree(path: Path, name: str, fields: dict[str, str]) -> None:
     problem = _tree_problem(fields)
     if problem:
-        raise InputError(f"{path}: LightGBM text model, {name}: {problem} (the file is "
-                         "corrupt or was edited; LightGBM's loader would abort on it)")
+        raise InputError(
+            f"{path}: LightGBM text model, {name}: {problem} (the file is "
+            "corrupt or was edited; LightGBM's loader would abort on it)"
+        )
 
 
 def _tree_problem(fields: dict[str, str]) -> str | None:
@@ -248,8 +293,11 @@ def _tree_problem(fields: dict[str, str]) -> str | None:
     is_linear = fields.get("is_linear", "0").strip() not in ("0", "")
     counts = {"leaf_value": leaves}
     if leaves > 1 or is_linear:  # a single plain leaf: LightGBM reads its leaf_value alone
-        needs = [*_PER_SPLIT_REQUIRED, *(("cat_boundaries", "cat_threshold") if n_cat else ()),
-                 *(("leaf_const", "num_features", "leaf_features", "leaf_coeff") if is_linear else ())]
+        needs = [
+            *_PER_SPLIT_REQUIRED,
+            *(("cat_boundaries", "cat_threshold") if n_cat else ()),
+            *(("leaf_const", "num_features", "leaf_features", "leaf_coeff") if is_linear else ()),
+        ]
         missing = [k for k in needs if k not in fields]
         if missing:
             return f"no {', '.join(missing)} field"
@@ -263,8 +311,8 @@ def _tree_problem(fields: dict[str, str]) -> str | None:
 
 
 def _storage(model: Any) -> str:
-    """"text" when model.txt (plus the class labels) carries everything predict needs."""
-    import lightgbm as lgb  # noqa: PLC0415
+    """ "text" when model.txt (plus the class labels) carries everything predict needs."""
+    import lightgbm as lgb
 
     return boosting.storage(model, lgb, ESTIMATOR_CLASSES, "text")
 

@@ -24,8 +24,9 @@ class Probe:
     head: bytes = b""
     names: list[str] = field(default_factory=list)  # entries of a folder, sorted
     #: walks the file's pickles: read_pickle_globals, or a cache in front of it
-    read: Callable[[Path], PickleReport] = field(default=read_pickle_globals, repr=False,
-                                                 compare=False)
+    read: Callable[[Path], PickleReport] = field(
+        default=read_pickle_globals, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, path: Path, read: Callable[[Path], PickleReport] | None = None) -> Probe:
@@ -33,7 +34,7 @@ class Probe:
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
             return cls(path, is_dir=True, names=sorted(p.name for p in path.iterdir()))
-        from mdreg.scan.containers import open_regular  # noqa: PLC0415
+        from mdreg.scan.containers import open_regular
 
         with open_regular(path) as f:  # a FIFO named like a model would block a plain open
             head = f.read(HEAD_BYTES)
@@ -52,8 +53,9 @@ class Probe:
         if report.container in ("tar", "7z") or (
             report.container == "zip" and not self.head.startswith(ZIP_MAGIC)
         ):
-            return PickleReport(self.path, "not-pickle",
-                                error=f"a {report.container} archive, not a pickle")
+            return PickleReport(
+                self.path, "not-pickle", error=f"a {report.container} archive, not a pickle"
+            )
         return report
 
     def global_names(self) -> list[str]:
@@ -81,8 +83,9 @@ class Probe:
         outer = names[0] if names else found
         if outer.split(".", 1)[0] == module:
             return Detection(framework, 0.95, f"{report.container} stream pickles {found}")
-        return Detection(framework, 0.92,
-                         f"{report.container} stream pickles {outer} holding {found}")
+        return Detection(
+            framework, 0.92, f"{report.container} stream pickles {outer} holding {found}"
+        )
 
     def describe(self) -> str:
         """One line on what was found, for 'cannot tell the framework' errors."""

@@ -32,42 +32,52 @@ class Registry:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_entry_points(cls, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
-                          ) -> Registry:
+    def from_entry_points(
+        cls, entry_points: Iterable[importlib.metadata.EntryPoint] | None = None
+    ) -> Registry:
         """Each entry point's plugin class, in ``importlib.metadata``'s order; the group is
         read by ``_entry_points`` (the same answer without importing importlib.metadata)."""
-        from mdreg.frameworks._entry_points import entry_points as group_entry_points  # noqa: PLC0415
+        from mdreg.frameworks._entry_points import entry_points as group_entry_points
 
         reg = cls()
-        eps: Iterable[Any] = entry_points if entry_points is not None else \
-            group_entry_points(ENTRY_POINT_GROUP)
+        eps: Iterable[Any] = (
+            entry_points if entry_points is not None else group_entry_points(ENTRY_POINT_GROUP)
+        )
         for ep in eps:
             try:
                 plugin_cls = ep.load()
             except Exception as exc:  # noqa: BLE001 - a broken third-party plugin must not stop mdreg
-                reg.warnings.append(f"framework plugin {ep.name!r} ({ep.value}) failed to load: "
-                                    f"{type(exc).__name__}: {exc}")
+                reg.warnings.append(
+                    f"framework plugin {ep.name!r} ({ep.value}) failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                )
                 continue
             reg.add(plugin_cls, source=ep.value)
         if not reg.plugins:
-            reg.warnings.append("no framework plugins are registered: is mdreg installed "
-                                "(pip install -e .)?")
+            reg.warnings.append(
+                "no framework plugins are registered: is mdreg installed (pip install -e .)?"
+            )
         return reg
 
     def add(self, plugin_cls: type[Framework], source: str = "") -> None:
         if not (isinstance(plugin_cls, type) and issubclass(plugin_cls, Framework)):
-            raise PluginError(f"framework plugin {source or plugin_cls!r} is not a Framework subclass")
+            raise PluginError(
+                f"framework plugin {source or plugin_cls!r} is not a Framework subclass"
+            )
         missing = sorted(getattr(plugin_cls, "__abstractmethods__", ()))
         if missing:
-            raise PluginError(f"framework plugin {source or plugin_cls!r} does not write "
-                              f"{', '.join(missing)}")
+            raise PluginError(
+                f"framework plugin {source or plugin_cls!r} does not write {', '.join(missing)}"
+            )
         plugin = plugin_cls()
         if not plugin.name:
             raise PluginError(f"framework plugin {source or plugin_cls!r} has no name")
         if plugin.name in self.plugins:
             other = type(self.plugins[plugin.name])
-            raise PluginError(f"two framework plugins are named {plugin.name!r}: "
-                              f"{other.__module__}.{other.__qualname__} and {source}")
+            raise PluginError(
+                f"two framework plugins are named {plugin.name!r}: "
+                f"{other.__module__}.{other.__qualname__} and {source}"
+            )
         self.plugins[plugin.name] = plugin
 
     def get(self, name: str) -> Framework:
@@ -77,8 +87,9 @@ class Registry:
             known = ", ".join(sorted(self.plugins)) or "none"
             raise UsageError(f"unknown framework {name!r} (known: {known})") from None
 
-    def detect(self, path: Path, override: str | None = None, *, probe: Probe | None = None
-               ) -> tuple[Framework, Detection, Probe]:
+    def detect(
+        self, path: Path, override: str | None = None, *, probe: Probe | None = None
+    ) -> tuple[Framework, Detection, Probe]:
         """Pick the plugin for a model file from its bytes, or the one ``override`` names
         (``probe``: one already made of ``path``)."""
         probe = probe or Probe.of(path)
@@ -86,17 +97,28 @@ class Registry:
             plugin = self.get(override)
             claim = plugin.sniff(probe)
             evidence = claim.evidence if claim else "no evidence in the file's bytes"
-            return plugin, Detection(plugin.name, 1.0, f"chosen with --framework ({evidence})"), probe
-        claims = sorted((c for p in self.plugins.values() if (c := p.sniff(probe)) and c.confidence > 0),
-                        key=lambda c: -c.confidence)
+            return (
+                plugin,
+                Detection(plugin.name, 1.0, f"chosen with --framework ({evidence})"),
+                probe,
+            )
+        claims = sorted(
+            (c for p in self.plugins.values() if (c := p.sniff(probe)) and c.confidence > 0),
+            key=lambda c: -c.confidence,
+        )
         if not claims:
             _refuse_if_dangerous(path, probe)
-            raise DetectionError(f"{path}: cannot tell the framework: {probe.describe()}; "
-                                 "pass --framework NAME if you know it, or --framework other "
-                                 "for a score.py template to fill in")
+            raise DetectionError(
+                f"{path}: cannot tell the framework: {probe.describe()}; "
+                "pass --framework NAME if you know it, or --framework other "
+                "for a score.py template to fill in"
+            )
         if len(claims) > 1 and claims[0].confidence == claims[1].confidence:
-            tied = " / ".join(f"{c.framework} ({c.evidence})" for c in claims
-                              if c.confidence == claims[0].confidence)
+            tied = " / ".join(
+                f"{c.framework} ({c.evidence})"
+                for c in claims
+                if c.confidence == claims[0].confidence
+            )
             raise DetectionError(f"{path}: ambiguous framework: {tied}; pass --framework NAME")
         best = claims[0]
         return self.plugins[best.framework], best, probe
@@ -109,17 +131,22 @@ def _refuse_if_dangerous(path: Path, probe: Probe) -> None:
     if probe.pickle is None:
         return
     if probe.pickle.error:
-        raise UnsafeModelError(f"{path}: cannot be parsed ({probe.pickle.error}); refusing "
-                               "to load what cannot be checked, and mdreg cannot tell its "
-                               "framework either")
-    from mdreg.scan import Verdict, judge  # noqa: PLC0415
+        raise UnsafeModelError(
+            f"{path}: cannot be parsed ({probe.pickle.error}); refusing "
+            "to load what cannot be checked, and mdreg cannot tell its "
+            "framework either"
+        )
+    from mdreg.scan import Verdict, judge
 
     verdict, findings = judge(probe.pickle.globals, None)
     if verdict is Verdict.DANGEROUS:
-        shown = ", ".join(sorted({f.ref.dotted for f in findings
-                                  if f.ref and f.severity is Verdict.DANGEROUS}))
-        raise UnsafeModelError(f"{path}: refusing to load a dangerous pickle (references "
-                               f"{shown}); mdreg cannot tell its framework either")
+        shown = ", ".join(
+            sorted({f.ref.dotted for f in findings if f.ref and f.severity is Verdict.DANGEROUS})
+        )
+        raise UnsafeModelError(
+            f"{path}: refusing to load a dangerous pickle (references "
+            f"{shown}); mdreg cannot tell its framework either"
+        )
 
 
 _default: Registry | None = None

@@ -31,7 +31,7 @@ class SklearnFramework(Framework):
 
     def load(self, path: Path, options: LoadOptions) -> Any:
         self.require()
-        from mdreg.scan.gate import load_joblib  # noqa: PLC0415
+        from mdreg.scan.gate import load_joblib
 
         return load_joblib(path, options.cleared)  # also reads plain pickles
 
@@ -39,18 +39,21 @@ class SklearnFramework(Framework):
         return {**super().template_context(model, source), "loader": "joblib"}
 
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
-        import joblib  # noqa: PLC0415
+        import joblib
 
         joblib.dump(model, dest_dir / self.model_file_name)
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
-        from sklearn import base  # noqa: PLC0415
+        from sklearn import base
 
         classes = getattr(model, "classes_", None)
         if base.is_classifier(model):
-            use_case = "binary_classification" if classes is not None and len(classes) == 2 \
+            use_case = (
+                "binary_classification"
+                if classes is not None and len(classes) == 2
                 else "multinomial_classification"
+            )
         elif base.is_regressor(model):
             use_case = "regression"
         elif getattr(base, "is_clusterer", lambda m: False)(model):

@@ -30,11 +30,19 @@ from mdreg.scan import is_pickle_like
 #: Distributions that ship the ``xgboost`` module (the CPU-only wheel is ``xgboost-cpu``).
 DISTRIBUTIONS = ("xgboost", "xgboost-cpu", "xgboost-cu12", "xgboost-cu13")
 #: The scikit-learn-API classes score.py may rebuild by name from ``model.json``.
-ESTIMATOR_CLASSES = ("XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier",
-                     "XGBRFRegressor")
+ESTIMATOR_CLASSES = (
+    "XGBClassifier",
+    "XGBRegressor",
+    "XGBRanker",
+    "XGBRFClassifier",
+    "XGBRFRegressor",
+)
 #: What ``XGBModel.save_model`` records as ``_estimator_type`` -> the class to reload into.
-_ESTIMATOR_TYPES = {"classifier": "XGBClassifier", "regressor": "XGBRegressor",
-                    "ranker": "XGBRanker"}
+_ESTIMATOR_TYPES = {
+    "classifier": "XGBClassifier",
+    "regressor": "XGBRegressor",
+    "ranker": "XGBRanker",
+}
 
 _JSON_HEAD = re.compile(rb'\A\s*\{\s*"learner"\s*:\s*\{')
 _JSON_VERSION = re.compile(rb'"version"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]\s*\}\s*\Z')
@@ -60,7 +68,7 @@ class XGBoostFramework(Framework):
 
     # -- packaging ------------------------------------------------------------------
     def version(self) -> str | None:
-        import importlib.metadata  # noqa: PLC0415 - kept out of sniffing
+        import importlib.metadata  # kept out of sniffing
 
         for dist in DISTRIBUTIONS:
             try:
@@ -77,18 +85,27 @@ class XGBoostFramework(Framework):
         if _JSON_HEAD.match(head):
             version = _json_version(probe.path)
             saved = f", saved by XGBoost {version}" if version else ""
-            return Detection(self.name, 0.95 if version else 0.9,
-                             f"XGBoost JSON model (first key 'learner'{saved})")
+            return Detection(
+                self.name,
+                0.95 if version else 0.9,
+                f"XGBoost JSON model (first key 'learner'{saved})",
+            )
         if _ubj_first_key(head) == b"learner":
             version = _ubj_version(probe.path)
             saved = f", saved by XGBoost {version}" if version else ""
-            return Detection(self.name, 0.95 if version else 0.9,
-                             f"XGBoost UBJSON model (first key 'learner'{saved})")
+            return Detection(
+                self.name,
+                0.95 if version else 0.9,
+                f"XGBoost UBJSON model (first key 'learner'{saved})",
+            )
         legacy = legacy_binary(head)
         if legacy:
             objective, booster = legacy
-            return Detection(self.name, 0.95, f"legacy binary XGBoost model "
-                             f"(objective {objective}, booster {booster})")
+            return Detection(
+                self.name,
+                0.95,
+                f"legacy binary XGBoost model (objective {objective}, booster {booster})",
+            )
         return probe.claim_pickle(self.name, "xgboost")
 
     # -- the model ------------------------------------------------------------------
@@ -96,15 +113,16 @@ class XGBoostFramework(Framework):
         self.require()
         head = _read_head(path)
         if _native_kind(head) is None and is_pickle_like(head):
-            from mdreg.scan.gate import load_joblib  # noqa: PLC0415
+            from mdreg.scan.gate import load_joblib
 
             model = load_joblib(path, options.cleared)  # also reads plain pickles
-            import xgboost as xgb  # noqa: PLC0415
+            import xgboost as xgb
 
-            boosting.check_loaded(path, model, (xgb.Booster, xgb.XGBModel),
-                                  "an XGBoost Booster or estimator")
+            boosting.check_loaded(
+                path, model, (xgb.Booster, xgb.XGBModel), "an XGBoost Booster or estimator"
+            )
             return model
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb
 
         try:
             booster = xgb.Booster(model_file=str(path))
@@ -130,7 +148,7 @@ class XGBoostFramework(Framework):
         return self.model_file_name
 
     def describe(self, model: Any) -> ModelFacts:
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb
 
         estimator = boosting.final_estimator(model)
         if isinstance(estimator, xgb.XGBModel):
@@ -142,17 +160,26 @@ class XGBoostFramework(Framework):
             return ModelFacts(algorithm=type(model).__name__, framework_version=self.version())
         config = json.loads(booster.save_config())["learner"]
         objective = config["objective"]["name"]
-        algorithm = type(estimator).__name__ if estimator is not booster else \
-            f"Booster({config['gradient_booster']['name']}, {objective})"
+        algorithm = (
+            type(estimator).__name__
+            if estimator is not booster
+            else f"Booster({config['gradient_booster']['name']}, {objective})"
+        )
         return boosting.facts(
-            model, estimator, algorithm=algorithm, params=params,
-            use_case_type=boosting.use_case(estimator, xgb.XGBClassifier, xgb.XGBRegressor,
-                                            _use_case(objective)),
-            feature_names=booster.feature_names, n_features=booster.num_features() or None,
-            version=self.version())
+            model,
+            estimator,
+            algorithm=algorithm,
+            params=params,
+            use_case_type=boosting.use_case(
+                estimator, xgb.XGBClassifier, xgb.XGBRegressor, _use_case(objective)
+            ),
+            feature_names=booster.feature_names,
+            n_features=booster.num_features() or None,
+            version=self.version(),
+        )
 
     def predict(self, model: Any, data: Any) -> Any:
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb
 
         if isinstance(model, (xgb.Booster, xgb.XGBModel)) and hasattr(data, "columns"):
             booster = model if isinstance(model, xgb.Booster) else model.get_booster()
@@ -164,12 +191,15 @@ class XGBoostFramework(Framework):
         return model.predict(data)
 
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb
 
         storage = _storage(model)
         cls = type(model).__name__ if storage == "json" and isinstance(model, xgb.XGBModel) else ""
-        return {"predict_call": "_predict(model, features)", "loader": storage,
-                "estimator_class": cls}
+        return {
+            "predict_call": "_predict(model, features)",
+            "loader": storage,
+            "estimator_class": cls,
+        }
 
 
 # -- sniffing helpers ----------------------------------------------------------------------
@@ -187,10 +217,10 @@ def _ubj_first_key(head: bytes) -> bytes | None:
     if fmt is None:
         return None
     size = struct.calcsize(fmt)
-    (length,) = struct.unpack(fmt, head[2:2 + size]) if len(head) >= 2 + size else (-1,)
+    (length,) = struct.unpack(fmt, head[2 : 2 + size]) if len(head) >= 2 + size else (-1,)
     if not 0 < length <= 64:
         return None
-    return head[2 + size:2 + size + length]
+    return head[2 + size : 2 + size + length]
 
 
 def _ubj_version(path: Path) -> str | None:
@@ -200,20 +230,20 @@ def _ubj_version(path: Path) -> str | None:
     if at < 0:
         return None
     pos = at + len(b"version[")
-    if tail[pos:pos + 1] == b"$":  # typed array: $<type>#<count>
+    if tail[pos : pos + 1] == b"$":  # typed array: $<type>#<count>
         pos += 2
-    if tail[pos:pos + 1] == b"#":
-        fmt = _UBJ_INT.get(tail[pos + 1:pos + 2])
+    if tail[pos : pos + 1] == b"#":
+        fmt = _UBJ_INT.get(tail[pos + 1 : pos + 2])
         if fmt is None:
             return None
         pos += 2 + struct.calcsize(fmt)
     parts = []
     for _ in range(3):
-        fmt = _UBJ_INT.get(tail[pos:pos + 1])
+        fmt = _UBJ_INT.get(tail[pos : pos + 1])
         size = struct.calcsize(fmt) if fmt else 0
         if not fmt or len(tail) < pos + 1 + size:
             return None
-        parts.append(str(struct.unpack(fmt, tail[pos + 1:pos + 1 + size])[0]))
+        parts.append(str(struct.unpack(fmt, tail[pos + 1 : pos + 1 + size])[0]))
         pos += 1 + size
     return ".".join(parts)
 
@@ -235,10 +265,10 @@ def legacy_binary(head: bytes) -> tuple[str, str] | None:
     for _ in range(2):
         if len(head) < pos + 8:
             return None
-        (length,) = struct.unpack("<Q", head[pos:pos + 8])
+        (length,) = struct.unpack("<Q", head[pos : pos + 8])
         if not 0 < length <= 64 or len(head) < pos + 8 + length:
             return None
-        names.append(head[pos + 8:pos + 8 + length])
+        names.append(head[pos + 8 : pos + 8 + length])
         pos += 8 + length
     objective, booster = names
     if not _LEGACY_OBJECTIVE.match(objective) or booster not in _LEGACY_BOOSTERS:
@@ -271,8 +301,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _storage(model: Any) -> str:
-    """"json" when the native model file carries everything predict needs, else "pickle"."""
-    import xgboost as xgb  # noqa: PLC0415
+    """ "json" when the native model file carries everything predict needs, else "pickle"."""
+    import xgboost as xgb
 
     return boosting.storage(model, xgb, ESTIMATOR_CLASSES, "json")
 

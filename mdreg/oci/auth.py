@@ -21,8 +21,10 @@ from typing import Any
 from mdreg.errors import InputError, RemoteError, UsageError
 from mdreg.oci.settings import OciSettings
 
-_NO_CONFIG_HINT = ("create it (`oci setup config`), point --config-file or OCI_CONFIG_LOCATION at "
-                   "one, or use --auth resource_principal / instance_principal inside OCI")
+_NO_CONFIG_HINT = (
+    "create it (`oci setup config`), point --config-file or OCI_CONFIG_LOCATION at "
+    "one, or use --auth resource_principal / instance_principal inside OCI"
+)
 
 
 @dataclass
@@ -44,18 +46,21 @@ def credentials(settings: OciSettings) -> Credentials:
 
 
 def _from_config_file(settings: OciSettings) -> Credentials:
-    import oci  # noqa: PLC0415
+    import oci
 
     path = os.path.expanduser(settings.config_file)
     where = f"{path} [{settings.profile}]"
     if not os.path.isfile(path):
-        raise UsageError(f"no OCI config file at {path}: the OCI backend needs credentials; "
-                         + _NO_CONFIG_HINT)
+        raise UsageError(
+            f"no OCI config file at {path}: the OCI backend needs credentials; " + _NO_CONFIG_HINT
+        )
     try:
         config = oci.config.from_file(path, settings.profile)
     except oci.exceptions.ProfileNotFound:
-        raise UsageError(f"no profile {settings.profile!r} in {path}: choose one with --profile "
-                         "or OCI_CONFIG_PROFILE") from None
+        raise UsageError(
+            f"no profile {settings.profile!r} in {path}: choose one with --profile "
+            "or OCI_CONFIG_PROFILE"
+        ) from None
     except (oci.exceptions.ClientError, ValueError) as exc:
         raise UsageError(f"{where}: {exc}") from exc
     if settings.region:
@@ -65,20 +70,29 @@ def _from_config_file(settings: OciSettings) -> Credentials:
         needed.append("user")
     else:
         needed.append("security_token_file")
-    missing = [k for k in needed if not config.get(k) and not (k == "key_file" and config.get("key_content"))]
+    missing = [
+        k
+        for k in needed
+        if not config.get(k) and not (k == "key_file" and config.get("key_content"))
+    ]
     if missing:
         hint = ""
         if settings.auth == "api_key" and config.get("security_token_file"):
             hint = " (the profile has a security_token_file: use --auth security_token)"
-        raise UsageError(f"{where} lacks {', '.join(missing)}, which --auth {settings.auth} needs{hint}")
+        raise UsageError(
+            f"{where} lacks {', '.join(missing)}, which --auth {settings.auth} needs{hint}"
+        )
     pass_phrase = config.get("pass_phrase")
     try:
         if settings.auth == "api_key":
-            signer = oci.signer.Signer(tenancy=config["tenancy"], user=config["user"],
-                                       fingerprint=config["fingerprint"],
-                                       private_key_file_location=config.get("key_file"),
-                                       pass_phrase=pass_phrase,
-                                       private_key_content=config.get("key_content"))
+            signer = oci.signer.Signer(
+                tenancy=config["tenancy"],
+                user=config["user"],
+                fingerprint=config["fingerprint"],
+                private_key_file_location=config.get("key_file"),
+                pass_phrase=pass_phrase,
+                private_key_content=config.get("key_content"),
+            )
         else:
             token = _read_token(os.path.expanduser(config["security_token_file"]), where)
             key = oci.signer.load_private_key_from_file(config["key_file"], pass_phrase)
@@ -96,14 +110,16 @@ def _read_token(path: str, where: str) -> str:
     exp = _token_expiry(token)
     if exp is not None and exp <= time.time():
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(exp))
-        raise UsageError(f"{where}: the session token expired at {stamp}: run "
-                         "`oci session refresh` (or `oci session authenticate`)")
+        raise UsageError(
+            f"{where}: the session token expired at {stamp}: run "
+            "`oci session refresh` (or `oci session authenticate`)"
+        )
     return token
 
 
 def _token_expiry(token: str) -> float | None:
     try:
-        import jwt  # noqa: PLC0415 - PyJWT, an oci dependency
+        import jwt  # PyJWT, an oci dependency
 
         return float(jwt.decode(token, options={"verify_signature": False})["exp"])
     except Exception:  # noqa: BLE001 - not a JWT: let the service judge it
@@ -111,19 +127,27 @@ def _token_expiry(token: str) -> float | None:
 
 
 def _resource_principal(settings: OciSettings) -> Credentials:
-    import oci  # noqa: PLC0415
+    import oci
 
     if not os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
-        raise UsageError("--auth resource_principal works inside OCI jobs, notebooks and functions, "
-                         "which set OCI_RESOURCE_PRINCIPAL_VERSION and its companions; it is not "
-                         "set here")
+        raise UsageError(
+            "--auth resource_principal works inside OCI jobs, notebooks and functions, "
+            "which set OCI_RESOURCE_PRINCIPAL_VERSION and its companions; it is not "
+            "set here"
+        )
     try:
         signer = oci.auth.signers.get_resource_principals_signer()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError,
-            oci.exceptions.ClientError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        oci.exceptions.ClientError,
+    ) as exc:
         raise UsageError(f"resource principal: {type(exc).__name__}: {exc}") from exc
     except oci.exceptions.ServiceError as exc:
-        from mdreg.oci.errors import service_error  # noqa: PLC0415
+        from mdreg.oci.errors import service_error
 
         raise service_error(exc, "getting a resource principal token") from exc
     region = settings.region or getattr(signer, "region", None)
@@ -131,15 +155,17 @@ def _resource_principal(settings: OciSettings) -> Credentials:
 
 
 def _instance_principal(settings: OciSettings) -> Credentials:
-    import oci  # noqa: PLC0415
+    import oci
 
-    from mdreg.oci.errors import is_network_error, service_error  # noqa: PLC0415
-    from mdreg.oci.retry import sdk_strategy  # noqa: PLC0415
+    from mdreg.oci.errors import is_network_error, service_error
+    from mdreg.oci.retry import sdk_strategy
 
     # mdreg's bounded retries: the SDK's own metadata-service strategy keeps trying for
     # about 90 s when there is no metadata service (anywhere but on OCI compute)
-    kwargs: dict[str, Any] = {"retry_strategy": sdk_strategy(settings),
-                              "federation_client_retry_strategy": sdk_strategy(settings)}
+    kwargs: dict[str, Any] = {
+        "retry_strategy": sdk_strategy(settings),
+        "federation_client_retry_strategy": sdk_strategy(settings),
+    }
     auth = settings.endpoint("auth")
     if auth:
         kwargs["federation_endpoint"] = f"{auth}/v1/x509"
@@ -149,9 +175,11 @@ def _instance_principal(settings: OciSettings) -> Credentials:
         raise service_error(exc, "getting an instance principal token") from exc
     except Exception as exc:  # noqa: BLE001 - the SDK raises requests' errors and RuntimeError
         if is_network_error(exc):
-            raise RemoteError("--auth instance_principal: the instance metadata service did not "
-                              f"answer ({str(exc).splitlines()[0][:200]}); it works only on OCI "
-                              "compute instances") from exc
+            raise RemoteError(
+                "--auth instance_principal: the instance metadata service did not "
+                f"answer ({str(exc).splitlines()[0][:200]}); it works only on OCI "
+                "compute instances"
+            ) from exc
         raise RemoteError(f"--auth instance_principal: {type(exc).__name__}: {exc}") from exc
     region = settings.region or getattr(signer, "region", None)
     return Credentials({"region": region} if region else {}, signer, region, "instance principal")

@@ -37,24 +37,26 @@ class OciClients:
 
     @cached_property
     def data_science(self) -> Any:
-        import oci  # noqa: PLC0415
+        import oci
 
         return self._make(oci.data_science.DataScienceClient, "data_science")
 
     @cached_property
     def object_storage(self) -> Any:
-        import oci  # noqa: PLC0415
+        import oci
 
         return self._make(oci.object_storage.ObjectStorageClient, "object_storage")
 
     def _make(self, cls: Any, service: str) -> Any:
-        import oci  # noqa: PLC0415
+        import oci
 
         endpoint = self.settings.endpoint(service)
         config = dict(self.credentials.config)
         if not endpoint and not self.region:
-            raise UsageError(f"no OCI region for the {service.replace('_', ' ')} service: set region "
-                             "in the config profile or [oci] table, or OCI_RESOURCE_REGION")
+            raise UsageError(
+                f"no OCI region for the {service.replace('_', ' ')} service: set region "
+                "in the config profile or [oci] table, or OCI_RESOURCE_REGION"
+            )
         if self.region:
             config["region"] = self.region
         kwargs: dict[str, Any] = {
@@ -84,7 +86,7 @@ class OciClients:
 
 def require_sdk() -> None:
     """UsageError with the install hint when the ``oci`` package is missing."""
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
     if importlib.util.find_spec("oci") is None:
         raise UsageError("talking to OCI needs the oci SDK: pip install 'mdreg[oci]'")
@@ -93,11 +95,14 @@ def require_sdk() -> None:
 def _size_pool(client: Any, size: int) -> None:
     """Mount adapters whose pools hold ``size`` connections, keeping the SDK's HTTPS
     adapter class (as its UploadManager does)."""
-    from oci._vendor import requests  # noqa: PLC0415
+    from oci._vendor import requests
 
     session = client.base_client.session
     for scheme in ("https://", "http://"):
         current = session.adapters.get(scheme)
-        cls = type(current) if getattr(current, "preserves_oci_https_adapter_behavior", False) \
+        cls = (
+            type(current)
+            if getattr(current, "preserves_oci_https_adapter_behavior", False)
             else requests.adapters.HTTPAdapter
+        )
         session.mount(scheme, cls(pool_connections=10, pool_maxsize=size))

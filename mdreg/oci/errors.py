@@ -20,7 +20,7 @@ from mdreg.errors import MdregError, RemoteError, UsageError
 
 _HINTS = {
     401: "the service refused the request's signature: check the key, profile and auth mode, "
-         "and that this machine's clock is right",
+    "and that this machine's clock is right",
     403: "the principal lacks the IAM policy for this operation",
     429: "throttled by the service: try again later",
 }
@@ -29,8 +29,16 @@ _HINTS = {
 class OciServiceError(RemoteError):
     """An OCI service answered with an error."""
 
-    def __init__(self, message: str, *, status: int, code: str | None, service_message: str | None,
-                 opc_request_id: str | None, operation: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None,
+        service_message: str | None,
+        opc_request_id: str | None,
+        operation: str,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -41,7 +49,9 @@ class OciServiceError(RemoteError):
 
 def describe(exc: Any) -> str:
     """``HTTP 404 NotAuthorizedOrNotFound: message (opc-request-id X)`` for a ServiceError."""
-    rid = getattr(exc, "request_id", None) or (getattr(exc, "headers", None) or {}).get("opc-request-id")
+    rid = getattr(exc, "request_id", None) or (getattr(exc, "headers", None) or {}).get(
+        "opc-request-id"
+    )
     text = f"HTTP {exc.status} {exc.code or ''}".rstrip()
     if exc.message:
         text += f": {exc.message}"
@@ -51,29 +61,38 @@ def describe(exc: Any) -> str:
 
 
 def service_error(exc: Any, operation: str) -> OciServiceError:
-    rid = getattr(exc, "request_id", None) or (getattr(exc, "headers", None) or {}).get("opc-request-id")
+    rid = getattr(exc, "request_id", None) or (getattr(exc, "headers", None) or {}).get(
+        "opc-request-id"
+    )
     message = f"{operation} failed: {describe(exc)}"
     hint = _HINTS.get(exc.status)
     if hint:
         message += f"; {hint}"
-    return OciServiceError(message, status=exc.status, code=exc.code, service_message=exc.message,
-                           opc_request_id=rid, operation=operation)
+    return OciServiceError(
+        message,
+        status=exc.status,
+        code=exc.code,
+        service_message=exc.message,
+        opc_request_id=rid,
+        operation=operation,
+    )
 
 
 def is_not_found(exc: BaseException) -> bool:
-    import oci  # noqa: PLC0415
+    import oci
 
     return isinstance(exc, oci.exceptions.ServiceError) and exc.status == 404
 
 
 @contextmanager
-def translated(operation: str, *,
-               not_found: Callable[[Any], MdregError] | None = None) -> Iterator[None]:
+def translated(
+    operation: str, *, not_found: Callable[[Any], MdregError] | None = None
+) -> Iterator[None]:
     """Run the block; turn SDK and network exceptions into mdreg errors.
 
     ``not_found(exc)`` builds the error for an HTTP 404 (the request id is appended).
     """
-    import oci  # noqa: PLC0415
+    import oci
 
     try:
         yield
@@ -97,20 +116,31 @@ def translated(operation: str, *,
 
 def is_network_error(exc: BaseException) -> bool:
     """Connection refused/reset, timeouts, a body cut short: worth another try."""
-    import http.client  # noqa: PLC0415
+    import http.client
 
-    import oci  # noqa: PLC0415
-    import urllib3  # noqa: PLC0415 - the SDK vendors requests but uses this urllib3
-    from oci._vendor import requests  # noqa: PLC0415
+    import oci
+    import urllib3  # the SDK vendors requests but uses this urllib3
+    from oci._vendor import requests
 
-    return isinstance(exc, (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout,
-                            requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                            http.client.HTTPException, ConnectionError, TimeoutError))
+    return isinstance(
+        exc,
+        (
+            oci.exceptions.RequestException,
+            oci.exceptions.ConnectTimeout,
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
 
 
 def network_error(exc: BaseException, operation: str) -> RemoteError:
-    return RemoteError(f"{operation} failed: cannot reach the service ({_first_line(exc)}); "
-                       "check the network, the region and any endpoint override")
+    return RemoteError(
+        f"{operation} failed: cannot reach the service ({_first_line(exc)}); "
+        "check the network, the region and any endpoint override"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -33,9 +33,9 @@ class Corrupted(Exception):
 
 
 def is_retryable(exc: BaseException) -> bool:
-    import oci  # noqa: PLC0415
+    import oci
 
-    from mdreg.oci.errors import is_network_error  # noqa: PLC0415
+    from mdreg.oci.errors import is_network_error
 
     if isinstance(exc, Corrupted):
         return True
@@ -61,8 +61,13 @@ def backoff(attempt: int, settings: OciSettings, exc: BaseException | None = Non
     return wait
 
 
-def call(fn: Callable[[int], T], settings: OciSettings, *, stop: threading.Event | None = None,
-         on_retry: Callable[[int, BaseException], None] | None = None) -> T:
+def call(
+    fn: Callable[[int], T],
+    settings: OciSettings,
+    *,
+    stop: threading.Event | None = None,
+    on_retry: Callable[[int, BaseException], None] | None = None,
+) -> T:
     """``fn(attempt)`` until it succeeds, a non-retryable error, or ``max_attempts``."""
     attempt = 1
     while True:
@@ -71,7 +76,11 @@ def call(fn: Callable[[int], T], settings: OciSettings, *, stop: threading.Event
         try:
             return fn(attempt)
         except Exception as exc:  # noqa: BLE001 - sorted by is_retryable
-            if isinstance(exc, Stopped) or attempt >= settings.max_attempts or not is_retryable(exc):
+            if (
+                isinstance(exc, Stopped)
+                or attempt >= settings.max_attempts
+                or not is_retryable(exc)
+            ):
                 raise
             if on_retry is not None:
                 on_retry(attempt, exc)
@@ -86,12 +95,15 @@ def call(fn: Callable[[int], T], settings: OciSettings, *, stop: threading.Event
 
 def sdk_strategy(settings: OciSettings) -> Any:
     """The SDK retry strategy for JSON calls, with the same limits as ``call``."""
-    import oci  # noqa: PLC0415
+    import oci
 
     return oci.retry.RetryStrategyBuilder(
-        max_attempts_check=True, max_attempts=settings.max_attempts,
-        total_elapsed_time_check=True, total_elapsed_time_seconds=600,
-        service_error_check=True, service_error_retry_on_any_5xx=True,
+        max_attempts_check=True,
+        max_attempts=settings.max_attempts,
+        total_elapsed_time_check=True,
+        total_elapsed_time_seconds=600,
+        service_error_check=True,
+        service_error_retry_on_any_5xx=True,
         service_error_retry_config={429: [], 409: list(RETRY_409_CODES)},
         retry_base_sleep_time_seconds=settings.retry_base_seconds,
         retry_max_wait_between_calls_seconds=settings.retry_max_seconds,
@@ -100,6 +112,6 @@ def sdk_strategy(settings: OciSettings) -> Any:
 
 
 def no_retries() -> Any:
-    import oci  # noqa: PLC0415
+    import oci
 
     return oci.retry.NoneRetryStrategy()

@@ -59,9 +59,13 @@ _ENV: dict[str, tuple[str, ...]] = {
     "config_file": ("OCI_CONFIG_LOCATION",),
     "profile": ("OCI_CONFIG_PROFILE",),
     "region": ("OCI_RESOURCE_REGION", "MDREG_OCI_REGION"),
-    "compartment_id": ("MDREG_OCI_COMPARTMENT_ID", "NB_SESSION_COMPARTMENT_OCID",
-                       "JOB_RUN_COMPARTMENT_OCID", "PIPELINE_RUN_COMPARTMENT_OCID",
-                       "PROJECT_COMPARTMENT_OCID"),
+    "compartment_id": (
+        "MDREG_OCI_COMPARTMENT_ID",
+        "NB_SESSION_COMPARTMENT_OCID",
+        "JOB_RUN_COMPARTMENT_OCID",
+        "PIPELINE_RUN_COMPARTMENT_OCID",
+        "PROJECT_COMPARTMENT_OCID",
+    ),
     "project_id": ("MDREG_OCI_PROJECT_ID", "PROJECT_OCID"),
     "bucket": ("MDREG_OCI_BUCKET",),
     "part_size": ("MDREG_OCI_PART_SIZE",),
@@ -102,15 +106,19 @@ class OciSettings:
 
     def require_compartment(self) -> str:
         if not self.compartment_id:
-            raise UsageError("no OCI compartment: give --compartment-id, set "
-                             "NB_SESSION_COMPARTMENT_OCID, or add compartment_id to the [oci] "
-                             f"table of {config_path()}")
+            raise UsageError(
+                "no OCI compartment: give --compartment-id, set "
+                "NB_SESSION_COMPARTMENT_OCID, or add compartment_id to the [oci] "
+                f"table of {config_path()}"
+            )
         return self.compartment_id
 
     def require_project(self) -> str:
         if not self.project_id:
-            raise UsageError("no Data Science project: give --project-id, set PROJECT_OCID, or "
-                             f"add project_id to the [oci] table of {config_path()}")
+            raise UsageError(
+                "no Data Science project: give --project-id, set PROJECT_OCID, or "
+                f"add project_id to the [oci] table of {config_path()}"
+            )
         return self.project_id
 
 
@@ -149,8 +157,12 @@ def current_options() -> OciOptions:
     return _OPTIONS.get()
 
 
-def resolve(options: OciOptions | None = None, *, environ: Mapping[str, str] | None = None,
-            config: Mapping[str, Any] | None = None) -> OciSettings:
+def resolve(
+    options: OciOptions | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> OciSettings:
     """The settings from ``options`` (default: those of ``using``), the environment and
     the config file, in that order of precedence."""
     opts = options if options is not None else current_options()
@@ -172,8 +184,11 @@ def resolve(options: OciOptions | None = None, *, environ: Mapping[str, str] | N
     endpoints = {}
     file_endpoints = table.get("endpoints") or {}
     for service in ENDPOINT_SERVICES:
-        value = (flag_values.get(f"{service}_endpoint") or env.get(_ENDPOINT_ENV[service])
-                 or file_endpoints.get(service))
+        value = (
+            flag_values.get(f"{service}_endpoint")
+            or env.get(_ENDPOINT_ENV[service])
+            or file_endpoints.get(service)
+        )
         if value:
             endpoints[service] = str(value).rstrip("/")
     settings = replace(OciSettings(), **values, endpoints=endpoints)
@@ -182,6 +197,7 @@ def resolve(options: OciOptions | None = None, *, environ: Mapping[str, str] | N
 
 
 # -- the config file ----------------------------------------------------------------------
+
 
 def config_path() -> Path:
     value = os.environ.get(ENV_CONFIG)
@@ -199,14 +215,15 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    import tomllib  # noqa: PLC0415 - only when a config file exists
+    import tomllib  # only when a config file exists
+
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from exc
     catalog = doc.get("catalog")
     if catalog is not None and not isinstance(catalog, str):
-        raise UsageError(f"{path}: catalog must be a string such as \"oci\" or \"local\"")
+        raise UsageError(f'{path}: catalog must be a string such as "oci" or "local"')
     return doc
 
 
@@ -227,12 +244,15 @@ def _oci_table(doc: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError(f"{config_path()}: [oci] must be a table")
     unknown = sorted(set(table) - _KNOWN_KEYS)
     if unknown:
-        raise UsageError(f"{config_path()}: unknown key(s) in [oci]: {', '.join(unknown)}; known: "
-                         f"{', '.join(sorted(_KNOWN_KEYS))}")
+        raise UsageError(
+            f"{config_path()}: unknown key(s) in [oci]: {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(_KNOWN_KEYS))}"
+        )
     endpoints = table.get("endpoints") or {}
     if not isinstance(endpoints, dict) or set(endpoints) - set(ENDPOINT_SERVICES):
-        raise UsageError(f"{config_path()}: [oci.endpoints] takes "
-                         f"{', '.join(ENDPOINT_SERVICES)} (URLs)")
+        raise UsageError(
+            f"{config_path()}: [oci.endpoints] takes {', '.join(ENDPOINT_SERVICES)} (URLs)"
+        )
     return table
 
 
@@ -241,8 +261,14 @@ def _oci_table(doc: Mapping[str, Any]) -> dict[str, Any]:
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _UNITS = {"b": 1, "kb": 10**3, "kib": 1 << 10, "mb": 10**6, "mib": MIB, "gb": 10**9, "gib": GIB}
 _INTS = {"parallelism", "max_attempts"}
-_FLOATS = {"retry_base_seconds", "retry_max_seconds", "poll_seconds", "work_request_timeout_seconds",
-           "connect_timeout_seconds", "read_timeout_seconds"}
+_FLOATS = {
+    "retry_base_seconds",
+    "retry_max_seconds",
+    "poll_seconds",
+    "work_request_timeout_seconds",
+    "connect_timeout_seconds",
+    "read_timeout_seconds",
+}
 _SIZES = {"part_size", "max_direct_bytes"}
 
 
@@ -284,4 +310,6 @@ def _check(s: OciSettings) -> None:
         raise UsageError("retry_base_seconds and poll_seconds must be 0 or more")
     for service, url in s.endpoints.items():
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"the {service} endpoint {url!r} must start with https:// (or http://)")
+            raise UsageError(
+                f"the {service} endpoint {url!r} must start with https:// (or http://)"
+            )

@@ -392,8 +392,8 @@ def _zip_entry(
 
 def _7z_members(b: _Budget, source: BinaryIO, where: str, depth: int) -> None:
     try:
-        import py7zr  # noqa: PLC0415 - optional, only for 7z archives
-        from py7zr.io import Py7zIO, WriterFactory  # noqa: PLC0415
+        import py7zr  # optional, only for 7z archives
+        from py7zr.io import Py7zIO, WriterFactory
     except ImportError:
         b.note(where, "a 7z archive: reading it needs the py7zr package (>= 1.0)")
         return

@@ -140,7 +140,7 @@ def read_pickle_globals(
     to ``max_bytes`` in all (default ``archives.NEST_BYTES``); past either budget,
     or where a member cannot be read, ``incomplete`` says why.
     """
-    from mdreg.scan import archives  # noqa: PLC0415 - archives imports this module
+    from mdreg.scan import archives  # archives imports this module
 
     path = Path(path)
     depth = archives.NEST_DEPTH if max_depth is None else max_depth
@@ -267,7 +267,7 @@ def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
         return lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE)
     if compression == "lz4":
         try:
-            import lz4.frame  # noqa: PLC0415 - optional, only for lz4-compressed joblib files
+            import lz4.frame  # optional, only for lz4-compressed joblib files
         except ImportError:
             raise OSError("scanning lz4-compressed files needs the 'lz4' package") from None
         return lz4.frame.LZ4FrameFile(raw)  # type: ignore[no-any-return]
@@ -277,7 +277,7 @@ def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
 def _read_compressed(
     path: Path, raw: BinaryIO, compression: str, max_bytes: int | None, max_depth: int
 ) -> PickleReport:
-    from mdreg.scan import archives  # noqa: PLC0415 - archives imports this module
+    from mdreg.scan import archives  # archives imports this module
 
     container = "joblib-compat" if compression == "compat" else f"joblib+{compression}"
     where = f"{compression} stream"

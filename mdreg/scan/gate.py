@@ -123,8 +123,8 @@ def load_pickle(file: BinaryIO, allowed: frozenset[tuple[str, str]] | None) -> A
 def load_joblib(path: Path, allowed: frozenset[tuple[str, str]] | None) -> Any:
     """``joblib.load(path)`` (plain or compressed, plain pickles too), importing only
     ``allowed`` globals: joblib's own NumpyUnpickler with the guarded find_class."""
-    import joblib  # noqa: PLC0415 - a framework dependency, imported to load only
-    from joblib import numpy_pickle as jp  # noqa: PLC0415
+    import joblib  # a framework dependency, imported to load only
+    from joblib import numpy_pickle as jp
 
     if allowed is None:
         return joblib.load(path)

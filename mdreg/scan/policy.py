@@ -46,8 +46,20 @@ class Finding:
     path: Path | None = None  # the file, when a folder was scanned
 
 
-__all__ = ["ALLOW", "DENY_MODULES", "DENY_NAMES", "IMPLIES", "RECONSTRUCTORS", "UNTRUSTED",
-           "VALUE_FUNCTIONS", "Finding", "Verdict", "classify", "judge", "worst"]
+__all__ = [
+    "ALLOW",
+    "DENY_MODULES",
+    "DENY_NAMES",
+    "IMPLIES",
+    "RECONSTRUCTORS",
+    "UNTRUSTED",
+    "VALUE_FUNCTIONS",
+    "Finding",
+    "Verdict",
+    "classify",
+    "judge",
+    "worst",
+]
 
 _CLOUDPICKLE = "cloudpickle rebuilds functions or classes from code in the file: loading can run it"
 

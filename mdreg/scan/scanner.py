@@ -119,8 +119,9 @@ def scan_path(
         raise InputError(f"cannot scan {path}: no such file or folder")
     frameworks = None if frameworks is None else list(frameworks)
     if path.is_dir():
-        reports = [r for r in (_scan_member(p, max_bytes, read) for p in _files(path))
-                   if r is not None]
+        reports = [
+            r for r in (_scan_member(p, max_bytes, read) for p in _files(path)) if r is not None
+        ]
     else:
         reports = [read(path, max_bytes=max_bytes)]
     findings: list[Finding] = []

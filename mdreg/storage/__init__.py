@@ -8,5 +8,13 @@ each backend implements (see ``mdreg.storage.base``).
 from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, check_key
 from mdreg.storage.uri import BucketURI, open_bucket, open_location, parse_uri
 
-__all__ = ["Bucket", "BucketURI", "ObjectInfo", "ObjectNotFoundError", "check_key",
-           "open_bucket", "open_location", "parse_uri"]
+__all__ = [
+    "Bucket",
+    "BucketURI",
+    "ObjectInfo",
+    "ObjectNotFoundError",
+    "check_key",
+    "open_bucket",
+    "open_location",
+    "parse_uri",
+]

@@ -46,9 +46,13 @@ class ObjectInfo:
     sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "size": self.size,
-                "modified": self.modified.isoformat() if self.modified else None,
-                "etag": self.etag, "sha256": self.sha256}
+        return {
+            "key": self.key,
+            "size": self.size,
+            "modified": self.modified.isoformat() if self.modified else None,
+            "etag": self.etag,
+            "sha256": self.sha256,
+        }
 
 
 class Bucket(ABC):
@@ -91,6 +95,7 @@ class Bucket(ABC):
 
 def check_key(key: str) -> str:
     """``key`` when it is a usable object key, else InputError saying why."""
+
     def bad(why: str) -> InputError:
         return InputError(f"object key {key!r} {why}")
 

@@ -49,8 +49,9 @@ class FileBucket(Bucket):
                 raise InputError(f"no such file: {src}") from exc
             raise MdregError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         except (NotADirectoryError, IsADirectoryError) as exc:
-            raise InputError(f"cannot put {key!r} into {self.uri}: a file and a folder "
-                             "would share a name") from exc
+            raise InputError(
+                f"cannot put {key!r} into {self.uri}: a file and a folder would share a name"
+            ) from exc
         except OSError as exc:
             raise MdregError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         return self._info(key, dest, sha256=digest, size=size)
@@ -96,9 +97,14 @@ class FileBucket(Bucket):
         return (self._info(key, path) for key, path in sorted(found))
 
     @staticmethod
-    def _info(key: str, path: Path, *, sha256: str | None = None, size: int | None = None) -> ObjectInfo:
+    def _info(
+        key: str, path: Path, *, sha256: str | None = None, size: int | None = None
+    ) -> ObjectInfo:
         st = path.stat()
-        return ObjectInfo(key=key, size=st.st_size if size is None else size,
-                          modified=datetime.fromtimestamp(st.st_mtime, UTC),
-                          etag=f"{st.st_mtime_ns:x}-{st.st_size:x}", sha256=sha256)
-
+        return ObjectInfo(
+            key=key,
+            size=st.st_size if size is None else size,
+            modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+            sha256=sha256,
+        )

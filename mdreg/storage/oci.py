@@ -43,8 +43,14 @@ class OciBucket(Bucket):
 
     scheme = "oci"
 
-    def __init__(self, name: str, namespace: str, *, settings: OciSettings | None = None,
-                 clients: OciClients | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        settings: OciSettings | None = None,
+        clients: OciClients | None = None,
+    ) -> None:
         self.name = name
         self.namespace = namespace
         self.settings = settings or (clients.settings if clients else resolve())
@@ -77,8 +83,9 @@ class OciBucket(Bucket):
         except FileNotFoundError:
             raise InputError(f"no such file: {src}") from None
         if size > self.settings.part_size:
-            target = UploadTarget(self.client, self.namespace, self.name, key, self.uri_for(key),
-                                  self.settings)
+            target = UploadTarget(
+                self.client, self.namespace, self.name, key, self.uri_for(key), self.settings
+            )
             done = upload_multipart(target, Path(src), size, progress)
             etag, modified, sha = done.etag, done.last_modified, done.sha256
         else:
@@ -86,8 +93,9 @@ class OciBucket(Bucket):
         self._sha256[(key, etag)] = sha
         return ObjectInfo(key=key, size=size, modified=_http_date(modified), etag=etag, sha256=sha)
 
-    def _put_single(self, key: str, src: Path, size: int,
-                    progress: ProgressFn | None) -> tuple[str, str | None, str]:
+    def _put_single(
+        self, key: str, src: Path, size: int, progress: ProgressFn | None
+    ) -> tuple[str, str | None, str]:
         seen = [0]
 
         def on_pos(pos: int) -> None:
@@ -98,28 +106,40 @@ class OciBucket(Bucket):
         def attempt(_: int) -> tuple[str, str | None, str]:
             reader = SliceReader(src, 0, size, on_pos=on_pos, sha256=True)
             try:
-                resp = self.client.put_object(self.namespace, self.name, key,
-                                              reader if size else b"", content_length=size,
-                                              retry_strategy=retry.no_retries())
+                resp = self.client.put_object(
+                    self.namespace,
+                    self.name,
+                    key,
+                    reader if size else b"",
+                    content_length=size,
+                    retry_strategy=retry.no_retries(),
+                )
             finally:
                 reader.close()
             if resp.headers.get("opc-content-md5") != reader.md5_b64():
                 raise retry.Corrupted("the service's MD5 differs from what was sent")
-            return resp.headers["etag"], resp.headers.get("last-modified"), reader.sha256.hexdigest()  # type: ignore[union-attr]
+            return (
+                resp.headers["etag"],
+                resp.headers.get("last-modified"),
+                reader.sha256.hexdigest(),
+            )  # type: ignore[union-attr]
 
         with translated(f"uploading {self.uri_for(key)}"):
             try:
                 return retry.call(attempt, self.settings)
             except retry.Corrupted as exc:
-                raise RemoteError(f"uploading {self.uri_for(key)}: {exc}, "
-                                  f"{self.settings.max_attempts} times") from exc
+                raise RemoteError(
+                    f"uploading {self.uri_for(key)}: {exc}, {self.settings.max_attempts} times"
+                ) from exc
 
     # -- get ------------------------------------------------------------------------------
     def get(self, key: str, dest: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
         key = check_key(key)
         dest = Path(dest)
         uri = self.uri_for(key)
-        with translated(f"downloading {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")):
+        with translated(
+            f"downloading {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")
+        ):
             resp = self.client.get_object(self.namespace, self.name, key)
         headers = resp.headers
         size = int(headers["content-length"])
@@ -129,8 +149,10 @@ class OciBucket(Bucket):
             sha, md5 = self._stream_into(tmp, resp, key, size, etag, progress)
             expected_md5 = headers.get("content-md5")
             if expected_md5 and not headers.get("opc-multipart-md5") and expected_md5 != md5:
-                raise RemoteError(f"{uri}: the downloaded bytes' MD5 {md5} differs from the "
-                                  f"object's {expected_md5}; nothing was written")
+                raise RemoteError(
+                    f"{uri}: the downloaded bytes' MD5 {md5} differs from the "
+                    f"object's {expected_md5}; nothing was written"
+                )
             os.replace(tmp, dest)
         except BaseException:
             unlink_quietly(tmp)
@@ -138,11 +160,23 @@ class OciBucket(Bucket):
         fsync_dir(dest.parent)
         if etag:
             self._sha256[(key, etag)] = sha
-        return ObjectInfo(key=key, size=size, modified=_http_date(headers.get("last-modified")),
-                          etag=etag, sha256=sha)
+        return ObjectInfo(
+            key=key,
+            size=size,
+            modified=_http_date(headers.get("last-modified")),
+            etag=etag,
+            sha256=sha,
+        )
 
-    def _stream_into(self, tmp: Path, resp: Any, key: str, size: int, etag: str | None,
-                     progress: ProgressFn | None) -> tuple[str, str]:
+    def _stream_into(
+        self,
+        tmp: Path,
+        resp: Any,
+        key: str,
+        size: int,
+        etag: str | None,
+        progress: ProgressFn | None,
+    ) -> tuple[str, str]:
         """Write the object into ``tmp``; on a cut connection, resume from where it
         stopped (``Range``, ``If-Match`` the ETag) up to ``max_attempts`` times."""
         sha, md5 = hashlib.sha256(), hashlib.md5()  # noqa: S324
@@ -165,8 +199,10 @@ class OciBucket(Bucket):
                         if not is_network_error(exc):
                             raise
                         if attempt >= self.settings.max_attempts:
-                            raise RemoteError(f"downloading {self.uri_for(key)} failed after {done} of "
-                                              f"{size} bytes, {attempt} times: {exc}") from exc
+                            raise RemoteError(
+                                f"downloading {self.uri_for(key)} failed after {done} of "
+                                f"{size} bytes, {attempt} times: {exc}"
+                            ) from exc
                         resp.data.close()
                         attempt += 1
                         resp = self._resume(key, done, etag, attempt, exc)
@@ -174,15 +210,18 @@ class OciBucket(Bucket):
                 os.fsync(out.fileno())
         except OSError as exc:
             if is_network_error(exc):
-                raise RemoteError(f"downloading {self.uri_for(key)} failed after {done} of {size} "
-                                  f"bytes: {exc}") from exc
+                raise RemoteError(
+                    f"downloading {self.uri_for(key)} failed after {done} of {size} bytes: {exc}"
+                ) from exc
             raise MdregError(f"cannot write {tmp.parent}: {exc.strerror or exc}") from exc
         finally:
             resp.data.close()
         return sha.hexdigest(), base64.b64encode(md5.digest()).decode()
 
-    def _resume(self, key: str, offset: int, etag: str | None, attempt: int, cause: BaseException) -> Any:
-        import time  # noqa: PLC0415
+    def _resume(
+        self, key: str, offset: int, etag: str | None, attempt: int, cause: BaseException
+    ) -> Any:
+        import time
 
         time.sleep(retry.backoff(attempt - 1, self.settings, cause))
         kwargs: dict[str, Any] = {"range": f"bytes={offset}-"}
@@ -201,13 +240,20 @@ class OciBucket(Bucket):
             return None
         h = resp.headers
         etag = h.get("etag")
-        return ObjectInfo(key=key, size=int(h["content-length"]), modified=_http_date(h.get("last-modified")),
-                          etag=etag, sha256=self._sha256.get((key, etag or "")))
+        return ObjectInfo(
+            key=key,
+            size=int(h["content-length"]),
+            modified=_http_date(h.get("last-modified")),
+            etag=etag,
+            sha256=self._sha256.get((key, etag or "")),
+        )
 
     def delete(self, key: str) -> None:
         key = check_key(key)
         uri = self.uri_for(key)
-        with translated(f"deleting {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")):
+        with translated(
+            f"deleting {uri}", not_found=lambda e: ObjectNotFoundError(f"{uri}: no such object")
+        ):
             self.client.delete_object(self.namespace, self.name, key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -222,8 +268,15 @@ class OciBucket(Bucket):
                     kwargs["start"] = start
                 page = self.client.list_objects(self.namespace, self.name, **kwargs).data
                 for o in page.objects or []:
-                    found.append(ObjectInfo(key=o.name, size=o.size or 0, modified=o.time_modified,
-                                            etag=o.etag, sha256=self._sha256.get((o.name, o.etag or ""))))
+                    found.append(
+                        ObjectInfo(
+                            key=o.name,
+                            size=o.size or 0,
+                            modified=o.time_modified,
+                            etag=o.etag,
+                            sha256=self._sha256.get((o.name, o.etag or "")),
+                        )
+                    )
                 start = page.next_start_with
                 if not start:
                     break

@@ -69,7 +69,9 @@ def plan_parts(size: int, part_size: int) -> list[tuple[int, int, int]]:
     """(part number from 1, offset, length) for each part; the part size grows when
     ``size`` would need more than Object Storage's 10,000 parts."""
     part_size = max(part_size, math.ceil(size / MAX_PARTS))
-    return [(i + 1, off, min(part_size, size - off)) for i, off in enumerate(range(0, size, part_size))]
+    return [
+        (i + 1, off, min(part_size, size - off)) for i, off in enumerate(range(0, size, part_size))
+    ]
 
 
 def multipart_md5(md5s: list[bytes]) -> str:
@@ -91,28 +93,34 @@ class UploadTarget:
     settings: OciSettings
 
 
-def upload_multipart(target: UploadTarget, src: Path, size: int,
-                     progress: ProgressFn | None) -> Committed:
+def upload_multipart(
+    target: UploadTarget, src: Path, size: int, progress: ProgressFn | None
+) -> Committed:
     """Upload ``src`` to ``target`` in parallel parts; see the module docstring."""
-    import oci  # noqa: PLC0415
+    import oci
 
     parts = plan_parts(size, target.settings.part_size)
     with translated(f"starting the multipart upload of {target.uri}"):
         upload_id = target.client.create_multipart_upload(
-            target.namespace, target.bucket,
-            oci.object_storage.models.CreateMultipartUploadDetails(object=target.key)).data.upload_id
+            target.namespace,
+            target.bucket,
+            oci.object_storage.models.CreateMultipartUploadDetails(object=target.key),
+        ).data.upload_id
     stop = threading.Event()
     tracker = PartProgress(progress)
     sha: dict[str, str] = {}
-    hasher = threading.Thread(target=_sha256_of, args=(src, stop, sha), name="mdreg-sha256",
-                              daemon=True)
+    hasher = threading.Thread(
+        target=_sha256_of, args=(src, stop, sha), name="mdreg-sha256", daemon=True
+    )
     hasher.start()
-    pool = ThreadPoolExecutor(max_workers=min(target.settings.parallelism, len(parts)),
-                              thread_name_prefix="mdreg-part")
+    pool = ThreadPoolExecutor(
+        max_workers=min(target.settings.parallelism, len(parts)), thread_name_prefix="mdreg-part"
+    )
     try:
         futures: dict[Future[tuple[str, bytes]], int] = {
             pool.submit(_upload_part, target, upload_id, src, part, tracker, stop): part[0]
-            for part in parts}
+            for part in parts
+        }
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for fut in done:
             fut.result()  # the first part that failed for good raises here
@@ -130,16 +138,29 @@ def upload_multipart(target: UploadTarget, src: Path, size: int,
     return Committed(etag, modified, sha["sha256"])
 
 
-def _upload_part(target: UploadTarget, upload_id: str, src: Path, part: tuple[int, int, int],
-                 tracker: PartProgress, stop: threading.Event) -> tuple[str, bytes]:
+def _upload_part(
+    target: UploadTarget,
+    upload_id: str,
+    src: Path,
+    part: tuple[int, int, int],
+    tracker: PartProgress,
+    stop: threading.Event,
+) -> tuple[str, bytes]:
     number, offset, length = part
 
     def attempt(_: int) -> tuple[str, bytes]:
         reader = SliceReader(src, offset, length, on_pos=tracker.for_part(number), stop=stop)
         try:
-            resp = target.client.upload_part(target.namespace, target.bucket, target.key, upload_id,
-                                             number, reader, content_length=length,
-                                             retry_strategy=retry.no_retries())
+            resp = target.client.upload_part(
+                target.namespace,
+                target.bucket,
+                target.key,
+                upload_id,
+                number,
+                reader,
+                content_length=length,
+                retry_strategy=retry.no_retries(),
+            )
         finally:
             reader.close()
         if resp.headers.get("opc-content-md5") != reader.md5_b64():
@@ -150,39 +171,55 @@ def _upload_part(target: UploadTarget, upload_id: str, src: Path, part: tuple[in
         try:
             return retry.call(attempt, target.settings, stop=stop)
         except retry.Corrupted as exc:
-            raise RemoteError(f"uploading part {number} of {target.uri}: {exc}, "
-                              f"{target.settings.max_attempts} times") from exc
+            raise RemoteError(
+                f"uploading part {number} of {target.uri}: {exc}, "
+                f"{target.settings.max_attempts} times"
+            ) from exc
 
 
-def _commit(target: UploadTarget, upload_id: str,
-            results: dict[int, tuple[str, bytes]]) -> tuple[str, str | None]:
-    import oci  # noqa: PLC0415
+def _commit(
+    target: UploadTarget, upload_id: str, results: dict[int, tuple[str, bytes]]
+) -> tuple[str, str | None]:
+    import oci
 
     models = oci.object_storage.models
     numbers = sorted(results)
-    details = models.CommitMultipartUploadDetails(parts_to_commit=[
-        models.CommitMultipartUploadPartDetails(part_num=n, etag=results[n][0]) for n in numbers])
+    details = models.CommitMultipartUploadDetails(
+        parts_to_commit=[
+            models.CommitMultipartUploadPartDetails(part_num=n, etag=results[n][0]) for n in numbers
+        ]
+    )
     expected = multipart_md5([results[n][1] for n in numbers])
     with translated(f"committing the multipart upload of {target.uri}"):
-        resp = target.client.commit_multipart_upload(target.namespace, target.bucket, target.key,
-                                                     upload_id, details)
+        resp = target.client.commit_multipart_upload(
+            target.namespace, target.bucket, target.key, upload_id, details
+        )
     got = resp.headers.get("opc-multipart-md5")
     if got is not None and got != expected:
-        raise RemoteError(f"{target.uri}: the committed object's MD5 {got} differs from "
-                          f"the parts sent ({expected})")
+        raise RemoteError(
+            f"{target.uri}: the committed object's MD5 {got} differs from "
+            f"the parts sent ({expected})"
+        )
     return resp.headers["etag"], resp.headers.get("last-modified")
 
 
 def _abort(target: UploadTarget, upload_id: str, cause: BaseException) -> None:
     """Abort the upload; if that fails too, say so in ``cause``'s message."""
     try:
-        target.client.abort_multipart_upload(target.namespace, target.bucket, target.key, upload_id,
-                                             retry_strategy=retry.sdk_strategy(target.settings))
+        target.client.abort_multipart_upload(
+            target.namespace,
+            target.bucket,
+            target.key,
+            upload_id,
+            retry_strategy=retry.sdk_strategy(target.settings),
+        )
     except Exception as exc:  # noqa: BLE001 - the original failure is what the user needs
         if isinstance(cause, MdregError) and cause.args:
-            cause.args = (f"{cause.args[0]}; the multipart upload {upload_id} could not be aborted "
-                          f"either ({type(exc).__name__}): the bucket's lifecycle policy removes "
-                          "it, or abort it with `oci os multipart abort`",)
+            cause.args = (
+                f"{cause.args[0]}; the multipart upload {upload_id} could not be aborted "
+                f"either ({type(exc).__name__}): the bucket's lifecycle policy removes "
+                "it, or abort it with `oci os multipart abort`",
+            )
 
 
 def _sha256_of(path: Path, stop: threading.Event, out: dict[str, str]) -> None:

@@ -56,7 +56,9 @@ def parse_uri(uri: str) -> BucketURI:
     """Parse a ``file://`` or ``oci://`` URI; InputError for anything else."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        raise InputError(f"{uri!r} is not a bucket URI: write file:///abs/path or oci://bucket@namespace/prefix")
+        raise InputError(
+            f"{uri!r} is not a bucket URI: write file:///abs/path or oci://bucket@namespace/prefix"
+        )
     scheme = scheme.lower()
     if scheme == "file":
         return _parse_file(uri)
@@ -99,11 +101,11 @@ def open_bucket(uri: BucketURI | str) -> Bucket:
     """
     parsed = parse_uri(uri) if isinstance(uri, str) else uri
     if parsed.scheme == "file":
-        from mdreg.storage.file import FileBucket  # noqa: PLC0415
+        from mdreg.storage.file import FileBucket
 
         return FileBucket(parsed.bucket)
     if parsed.scheme == "oci":
-        from mdreg.storage.oci import OciBucket  # noqa: PLC0415
+        from mdreg.storage.oci import OciBucket
 
         return OciBucket(parsed.bucket, parsed.namespace)
     raise UsageError(f"{parsed.scheme}:// buckets are not supported")

@@ -26,7 +26,7 @@ _INDENT = "    "
 
 @cache
 def _environment(package: str | None) -> Any:
-    import jinja2  # noqa: PLC0415 - only prepare renders templates
+    import jinja2  # only prepare renders templates
 
     loaders = [jinja2.PackageLoader(package, "templates")] if package else []
     env = jinja2.Environment(

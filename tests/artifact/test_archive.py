@@ -40,8 +40,10 @@ def write(path: Path, data: bytes | str) -> Path:
 def art(tmp_path: Path) -> Path:
     """An artifact folder with a model of each storage kind and some clutter."""
     root = tmp_path / "art"
-    write(root / "score.py",
-          "def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n    return data\n")
+    write(
+        root / "score.py",
+        "def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n    return data\n",
+    )
     write(root / "runtime.yaml", "MODEL_ARTIFACT_VERSION: '3.0'\n")
     write(root / "input_schema.json", json.dumps({"schema": [], "version": "1.1"}))
     write(root / ".model-ignore", DEFAULT_MODEL_IGNORE + "*.csv\n!keep.csv\n")
@@ -73,13 +75,24 @@ def leftovers(folder: Path) -> list[str]:
 def test_zip_holds_what_the_rules_keep(art: Path, tmp_path: Path) -> None:
     result = zip_artifact(art, tmp_path / "a.zip")
     expected = [
-        ".model-ignore", "data/keep.csv", "input_schema.json", "model.joblib", "model.txt",
-        "runtime.yaml", "score.py", "variables/variables.data-00000-of-00001", "weights.pt",
+        ".model-ignore",
+        "data/keep.csv",
+        "input_schema.json",
+        "model.joblib",
+        "model.txt",
+        "runtime.yaml",
+        "score.py",
+        "variables/variables.data-00000-of-00001",
+        "weights.pt",
     ]
     assert names(tmp_path / "a.zip") == expected
     assert result.files == expected
     assert result.skipped == [
-        ".env", "__pycache__/", "data/drop.csv", "logs/", "test_json_output.json",
+        ".env",
+        "__pycache__/",
+        "data/drop.csv",
+        "logs/",
+        "test_json_output.json",
     ]
 
 
@@ -87,8 +100,12 @@ def test_score_runtime_and_manifest_files_are_kept_whatever_the_patterns(
     art: Path, tmp_path: Path
 ) -> None:
     write(art / ".model-ignore", "*.py\n*.yaml\n*.log\n*.json\n")
-    manifest = {"version": 1, "generated_by": "test", "generated_at": "now",
-                "files": {"logs/train.log": {"sha256": "x", "size": 8}}}
+    manifest = {
+        "version": 1,
+        "generated_by": "test",
+        "generated_at": "now",
+        "files": {"logs/train.log": {"sha256": "x", "size": 8}},
+    }
     write(art / "model_artifact_manifest.json", json.dumps(manifest))
     zip_artifact(art, tmp_path / "a.zip")
     got = names(tmp_path / "a.zip")
@@ -224,8 +241,9 @@ def test_entries_have_fixed_metadata_and_classic_headers(art: Path, tmp_path: Pa
 @pytest.mark.skipif(shutil.which("unzip") is None, reason="needs Info-ZIP unzip")
 def test_info_zip_accepts_the_zip(art: Path, tmp_path: Path) -> None:
     zip_artifact(art, tmp_path / "a.zip")
-    proc = subprocess.run(["unzip", "-t", str(tmp_path / "a.zip")],
-                          check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["unzip", "-t", str(tmp_path / "a.zip")], check=False, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -254,8 +272,14 @@ def test_compressed_content_is_stored_and_text_deflated(art: Path, tmp_path: Pat
     zip_artifact(art, tmp_path / "a.zip")
     with zipfile.ZipFile(tmp_path / "a.zip") as zf:
         kind = {i.filename: i.compress_type for i in zf.infolist()}
-        stored = ["weights.pt", "model.joblib", "model.npy", "model.keras", "model.ubj",
-                  "variables/variables.data-00000-of-00001"]
+        stored = [
+            "weights.pt",
+            "model.joblib",
+            "model.npy",
+            "model.keras",
+            "model.ubj",
+            "variables/variables.data-00000-of-00001",
+        ]
         for name in stored:
             assert kind[name] == zipfile.ZIP_STORED, name
         for name in ["score.py", "runtime.yaml", "input_schema.json", "model.txt", "data/keep.csv"]:
@@ -372,8 +396,13 @@ print(peak_mb, result.size, seconds)
 
 
 def zip_in_subprocess(root: Path, dest: Path) -> tuple[float, int, float]:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, str(root), str(dest)],
-                          check=False, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(root), str(dest)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     peak_mb, size, seconds = proc.stdout.split()
     return float(peak_mb), int(size), float(seconds)
@@ -395,8 +424,9 @@ def test_large_model_zips_in_constant_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("MDREG_HUGE_TESTS") != "1",
-                    reason="writes 4.1 GiB; set MDREG_HUGE_TESTS=1")
+@pytest.mark.skipif(
+    os.environ.get("MDREG_HUGE_TESTS") != "1", reason="writes 4.1 GiB; set MDREG_HUGE_TESTS=1"
+)
 def test_zip64_for_a_file_over_4_gib(tmp_path: Path) -> None:
     root = tmp_path / "huge"
     write(root / "score.py", "def load_model(): pass\n")
@@ -528,7 +558,7 @@ def patch_declared_size(zip_path: Path, name: str, declared: int) -> None:
     central = data.index(b"PK\x01\x02")
     while True:  # walk the central directory to the entry
         name_len = struct.unpack_from("<H", data, central + 28)[0]
-        if data[central + 46: central + 46 + name_len].decode() == name:
+        if data[central + 46 : central + 46 + name_len].decode() == name:
             struct.pack_into("<I", data, central + 24, declared)
             break
         extra_len, comment_len = struct.unpack_from("<HH", data, central + 30)
@@ -568,21 +598,34 @@ def test_not_a_zip_is_an_artifact_error(tmp_path: Path) -> None:
 
 
 def test_one_folder_deep_zip_is_flattened(tmp_path: Path) -> None:
-    zip_path = make_zip(tmp_path / "deep.zip", [
-        ("model/", b""), ("model/score.py", b"s"), ("model/runtime.yaml", b"r"),
-        ("model/sub/m.txt", b"m"),
-    ])
+    zip_path = make_zip(
+        tmp_path / "deep.zip",
+        [
+            ("model/", b""),
+            ("model/score.py", b"s"),
+            ("model/runtime.yaml", b"r"),
+            ("model/sub/m.txt", b"m"),
+        ],
+    )
     out = safe_extract(zip_path, tmp_path / "out")
     assert out == tmp_path / "out"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "runtime.yaml", "score.py", "sub", "sub/m.txt",
+        "runtime.yaml",
+        "score.py",
+        "sub",
+        "sub/m.txt",
     ]
 
 
 def test_one_folder_deep_beside_other_entries_returns_the_folder(tmp_path: Path) -> None:
-    zip_path = make_zip(tmp_path / "mac.zip", [
-        ("model/score.py", b"s"), ("model/runtime.yaml", b"r"), ("__MACOSX/model/._score.py", b"x"),
-    ])
+    zip_path = make_zip(
+        tmp_path / "mac.zip",
+        [
+            ("model/score.py", b"s"),
+            ("model/runtime.yaml", b"r"),
+            ("__MACOSX/model/._score.py", b"x"),
+        ],
+    )
     out = safe_extract(zip_path, tmp_path / "out")
     assert out == tmp_path / "out" / "model"
     assert (out / "score.py").read_bytes() == b"s"

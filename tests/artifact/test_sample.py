@@ -37,23 +37,36 @@ def test_csv_keeps_strings_and_reads_iso_dates_as_datetimes(tmp_path: Path) -> N
 
 def test_csv_dates_are_typed_as_parquet_types_them(tmp_path: Path) -> None:
     """The same table as CSV and as Parquet: one input schema (dtype and feature type)."""
-    frame = pd.DataFrame({
-        "day": pd.to_datetime(["2024-01-05", "2023-11-30", None]),
-        "at": pd.to_datetime(["2024-01-05T10:00:00", "2024-01-05T10:00:01.250", "2024-02-29 23:59"],
-                             format="ISO8601"),
-        "utc": pd.to_datetime(["2024-01-05T10:00:00Z", "2024-01-06T10:00:00Z", "2024-01-07T00:00Z"],
-                              format="ISO8601"),
-        "n": [1.5, 2.0, 3.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2024-01-05", "2023-11-30", None]),
+            "at": pd.to_datetime(
+                ["2024-01-05T10:00:00", "2024-01-05T10:00:01.250", "2024-02-29 23:59"],
+                format="ISO8601",
+            ),
+            "utc": pd.to_datetime(
+                ["2024-01-05T10:00:00Z", "2024-01-06T10:00:00Z", "2024-01-07T00:00Z"],
+                format="ISO8601",
+            ),
+            "n": [1.5, 2.0, 3.0],
+        }
+    )
     frame.to_parquet(tmp_path / "s.parquet")
     frame.to_csv(tmp_path / "s.csv", index=False)
 
     def types(path: Path) -> list[tuple[str, str, str, bool]]:
-        return [(c["name"], c["dtype"], c["feature_type"], c["required"])
-                for c in infer_schema(read_sample(path))["schema"]]
+        return [
+            (c["name"], c["dtype"], c["feature_type"], c["required"])
+            for c in infer_schema(read_sample(path))["schema"]
+        ]
 
     assert types(tmp_path / "s.csv") == types(tmp_path / "s.parquet")
-    assert [t[2] for t in types(tmp_path / "s.csv")] == ["DateTime", "DateTime", "DateTime", "Continuous"]
+    assert [t[2] for t in types(tmp_path / "s.csv")] == [
+        "DateTime",
+        "DateTime",
+        "DateTime",
+        "Continuous",
+    ]
     assert types(tmp_path / "s.csv")[0][3] is False  # the missing day
 
 

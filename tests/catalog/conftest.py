@@ -31,8 +31,9 @@ def prepared(iris_rf: Path, iris_x_csv: Path, tmp_path_factory: pytest.TempPathF
     """A scikit-learn artifact made by ``mdreg.prepare`` once; copy it before changing it."""
     from mdreg import prepare
 
-    return prepare(iris_rf, tmp_path_factory.mktemp("prepared") / "rf-artifact",
-                   x_sample=iris_x_csv).artifact_dir
+    return prepare(
+        iris_rf, tmp_path_factory.mktemp("prepared") / "rf-artifact", x_sample=iris_x_csv
+    ).artifact_dir
 
 
 @pytest.fixture

@@ -54,14 +54,24 @@ class CatalogSuite:
     def test_save_returns_the_full_record(self, catalog: Catalog, make_zip: MakeZip) -> None:
         z = make_zip()
         full = details(
-            "iris rf", description="a forest", compartment_id="ocid1.compartment.oc1..c",
-            project_id="ocid1.datascienceproject.oc1..p", freeform_tags={"team": "ml", "stage": "dev"},
-            custom_metadata_list=[{"key": "ModelFileName", "value": "model.joblib",
-                                   "category": "Other", "description": ""}],
+            "iris rf",
+            description="a forest",
+            compartment_id="ocid1.compartment.oc1..c",
+            project_id="ocid1.datascienceproject.oc1..p",
+            freeform_tags={"team": "ml", "stage": "dev"},
+            custom_metadata_list=[
+                {
+                    "key": "ModelFileName",
+                    "value": "model.joblib",
+                    "category": "Other",
+                    "description": "",
+                }
+            ],
             defined_metadata_list=[{"key": "Framework", "value": "scikit-learn"}],
             input_schema={"schema": [{"name": "x", "dtype": "float64"}], "version": "1.1"},
             output_schema={"schema": [{"name": "y", "dtype": "int64"}], "version": "1.1"},
-            provenance={"git_commit": "abc123", "repository_url": "https://example.com/r.git"})
+            provenance={"git_commit": "abc123", "repository_url": "https://example.com/r.git"},
+        )
         record = catalog.save(full, z)
         assert not record.id.startswith("ocid1.") or catalog.name == "oci"
         assert backend_for_id(record.id) == catalog.name
@@ -72,7 +82,9 @@ class CatalogSuite:
         assert record.freeform_tags == {"team": "ml", "stage": "dev"}
         assert record.custom_metadata_list == full.custom_metadata_list
         assert record.defined_metadata_list == full.defined_metadata_list
-        assert record.input_schema == full.input_schema and record.output_schema == full.output_schema
+        assert (
+            record.input_schema == full.input_schema and record.output_schema == full.output_schema
+        )
         assert record.provenance == full.provenance
         assert record.artifact_size == z.stat().st_size and record.artifact_sha256 == sha256(z)
         assert catalog.get(record.id) == record
@@ -80,10 +92,15 @@ class CatalogSuite:
 
     def test_get_a_missing_model(self, catalog: Catalog) -> None:
         with pytest.raises(ModelNotFoundError, match="no model"):
-            catalog.get("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ" if catalog.name == "local"
-                        else "ocid1.datasciencemodel.oc1..missing")
+            catalog.get(
+                "mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ"
+                if catalog.name == "local"
+                else "ocid1.datasciencemodel.oc1..missing"
+            )
 
-    def test_download_is_byte_identical(self, catalog: Catalog, make_zip: MakeZip, tmp_path: Path) -> None:
+    def test_download_is_byte_identical(
+        self, catalog: Catalog, make_zip: MakeZip, tmp_path: Path
+    ) -> None:
         z = make_zip(b"\x00\x01weights" * 50_000)
         record = catalog.save(details(), z)
         seen: list[int] = []
@@ -96,11 +113,19 @@ class CatalogSuite:
         record = catalog.save(details(), z)
         with catalog.open_artifact(record.id) as path:
             assert path.read_bytes() == z.read_bytes()
-        with pytest.raises(ModelNotFoundError), catalog.open_artifact("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ"):
+        with (
+            pytest.raises(ModelNotFoundError),
+            catalog.open_artifact("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ"),
+        ):
             pass
 
-    def test_save_from_a_bucket(self, catalog: Catalog, bucket, make_zip: MakeZip,  # type: ignore[no-untyped-def]
-                                tmp_path: Path) -> None:
+    def test_save_from_a_bucket(
+        self,
+        catalog: Catalog,
+        bucket,
+        make_zip: MakeZip,  # type: ignore[no-untyped-def]
+        tmp_path: Path,
+    ) -> None:
         z = make_zip()
         bucket.put("staging/m.zip", z)
         record = catalog.save_from_bucket(details("big"), bucket, "staging/m.zip")
@@ -116,9 +141,16 @@ class CatalogSuite:
 
     # -- list ---------------------------------------------------------------------------
     def test_list_gives_summaries_of_the_records(self, catalog: Catalog, make_zip: MakeZip) -> None:
-        record = catalog.save(details("m", freeform_tags={"a": "b"}, version_set="s",
-                                      version_label="v1", compartment_id="ocid1.compartment.oc1..c"),
-                              make_zip())
+        record = catalog.save(
+            details(
+                "m",
+                freeform_tags={"a": "b"},
+                version_set="s",
+                version_label="v1",
+                compartment_id="ocid1.compartment.oc1..c",
+            ),
+            make_zip(),
+        )
         [summary] = catalog.list()
         expected = record.summary()
         if summary.artifact_sha256 is None:  # a backend whose listing lacks artifact facts
@@ -157,28 +189,59 @@ class CatalogSuite:
         assert catalog.list(version_set="nope") == []
 
     def test_list_by_compartment_and_project(self, catalog: Catalog, make_zip: MakeZip) -> None:
-        a = catalog.save(details("a", compartment_id="ocid1.compartment.oc1..a",
-                                 project_id="ocid1.datascienceproject.oc1..p"), make_zip()).id
+        a = catalog.save(
+            details(
+                "a",
+                compartment_id="ocid1.compartment.oc1..a",
+                project_id="ocid1.datascienceproject.oc1..p",
+            ),
+            make_zip(),
+        ).id
         catalog.save(details("b", compartment_id="ocid1.compartment.oc1..b"), make_zip())
         assert [r.id for r in catalog.list(compartment_id="ocid1.compartment.oc1..a")] == [a]
         assert [r.id for r in catalog.list(project_id="ocid1.datascienceproject.oc1..p")] == [a]
 
     # -- update -------------------------------------------------------------------------
-    def test_update_name_description_tags_metadata(self, catalog: Catalog, make_zip: MakeZip) -> None:
+    def test_update_name_description_tags_metadata(
+        self, catalog: Catalog, make_zip: MakeZip
+    ) -> None:
         record = catalog.save(details("old", freeform_tags={"a": "1"}), make_zip())
-        new = catalog.update(record.id, ModelUpdate(
-            display_name="new", description="now described", freeform_tags={"b": "2"},
-            custom_metadata_list=[{"key": "k", "value": "v", "category": "Other", "description": ""}]))
-        assert (new.display_name, new.description, new.freeform_tags) == ("new", "now described", {"b": "2"})
+        new = catalog.update(
+            record.id,
+            ModelUpdate(
+                display_name="new",
+                description="now described",
+                freeform_tags={"b": "2"},
+                custom_metadata_list=[
+                    {"key": "k", "value": "v", "category": "Other", "description": ""}
+                ],
+            ),
+        )
+        assert (new.display_name, new.description, new.freeform_tags) == (
+            "new",
+            "now described",
+            {"b": "2"},
+        )
         assert catalog.get(record.id) == new
-        assert new.artifact_sha256 == record.artifact_sha256 and new.time_created == record.time_created
-        assert catalog.list(tags={"a": "1"}) == [] and [r.id for r in catalog.list(tags={"b": "2"})] == [record.id]
+        assert (
+            new.artifact_sha256 == record.artifact_sha256
+            and new.time_created == record.time_created
+        )
+        assert catalog.list(tags={"a": "1"}) == [] and [
+            r.id for r in catalog.list(tags={"b": "2"})
+        ] == [record.id]
 
     def test_update_past_a_limit_changes_nothing(self, catalog: Catalog, make_zip: MakeZip) -> None:
         record = catalog.save(details("m"), make_zip())
         with pytest.raises(InputError, match=r"'long'.*256 characters.*255"):
-            catalog.update(record.id, ModelUpdate(custom_metadata_list=[
-                {"key": "long", "value": "x" * 256, "category": "Other", "description": ""}]))
+            catalog.update(
+                record.id,
+                ModelUpdate(
+                    custom_metadata_list=[
+                        {"key": "long", "value": "x" * 256, "category": "Other", "description": ""}
+                    ]
+                ),
+            )
         with pytest.raises(InputError, match="description is 256 characters"):
             catalog.update(record.id, ModelUpdate(description="d" * 256))
         assert catalog.get(record.id) == record
@@ -201,7 +264,9 @@ class CatalogSuite:
         assert [r.id for r in catalog.list()] == [keep.id]
         catalog.download_artifact(keep.id, tmp_path / "keep.zip")
 
-    def test_two_models_with_one_artifact(self, catalog: Catalog, make_zip: MakeZip, tmp_path: Path) -> None:
+    def test_two_models_with_one_artifact(
+        self, catalog: Catalog, make_zip: MakeZip, tmp_path: Path
+    ) -> None:
         z = make_zip()
         a = catalog.save(details("a"), z)
         b = catalog.save(details("b"), z)
@@ -216,7 +281,10 @@ class CatalogSuite:
         b = catalog.save(details("b", version_set="iris", version_label="v2"), make_zip())
         vs = catalog.get_version_set("iris")
         assert a.model_version_set_id == b.model_version_set_id == vs.id
-        assert a.model_version_set_name == "iris" and (a.version_label, b.version_label) == ("v1", "v2")
+        assert a.model_version_set_name == "iris" and (a.version_label, b.version_label) == (
+            "v1",
+            "v2",
+        )
         assert catalog.get_version_set(vs.id) == vs
         assert [v.name for v in catalog.list_version_sets()] == ["iris"]
 
@@ -224,7 +292,9 @@ class CatalogSuite:
         first = catalog.save(details("a", version_set="iris", version_label="v1"), make_zip())
         with pytest.raises(VersionLabelTakenError, match=f"'v1' is already used.*{first.id}"):
             catalog.save(details("b", version_set="iris", version_label="v1"), make_zip())
-        catalog.save(details("c", version_set="churn", version_label="v1"), make_zip())  # other set: fine
+        catalog.save(
+            details("c", version_set="churn", version_label="v1"), make_zip()
+        )  # other set: fine
         catalog.save(details("d", version_set="iris"), make_zip())  # no label: fine
         catalog.save(details("e", version_set="iris"), make_zip())
         assert len(catalog.list(version_set="iris")) == 3
@@ -249,8 +319,11 @@ class CatalogSuite:
         ok = [{"key": "fits", "value": "x" * 255, "category": "Other", "description": ""}]
         catalog.save(details("a", custom_metadata_list=ok), make_zip())
         bad = [{"key": "TrainingNotes", "value": "x" * 256, "category": "Other", "description": ""}]
-        with pytest.raises(InputError, match=r"'TrainingNotes' is 256 characters.*allows 255.*"
-                                             r"put it in a file inside the artifact"):
+        with pytest.raises(
+            InputError,
+            match=r"'TrainingNotes' is 256 characters.*allows 255.*"
+            r"put it in a file inside the artifact",
+        ):
             catalog.save(details("b", custom_metadata_list=bad), make_zip())
         assert [r.display_name for r in catalog.list()] == ["a"]
 
@@ -261,8 +334,10 @@ class CatalogSuite:
         assert len(catalog.list()) == 1
 
     def test_all_metadata_limit(self, catalog: Catalog, make_zip: MakeZip) -> None:
-        items = [{"key": f"k{i:03d}", "value": "v" * 250, "category": "Other", "description": ""}
-                 for i in range(130)]  # each fits; together over 32,000 bytes
+        items = [
+            {"key": f"k{i:03d}", "value": "v" * 250, "category": "Other", "description": ""}
+            for i in range(130)
+        ]  # each fits; together over 32,000 bytes
         with pytest.raises(InputError, match=r"metadata is \d+ bytes; the catalog allows 32000"):
             catalog.save(details("a", custom_metadata_list=items), make_zip())
         assert catalog.list() == []

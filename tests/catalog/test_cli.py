@@ -19,9 +19,15 @@ from tests.conftest import Run, mdreg_proc
 def run(*args: str | Path, home: Path, stdin: str | None = None) -> Run:
     if stdin is None:
         return mdreg_proc(*args, env={"MDREG_HOME": str(home)})
-    proc = subprocess.run([sys.executable, "-m", "mdreg", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "MDREG_HOME": str(home)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mdreg", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "MDREG_HOME": str(home)},
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -33,14 +39,35 @@ def one_error_line(r: Run) -> str:
 
 
 def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, tmp_path: Path) -> None:
-    r = run("save", art, "--tag", "team=ml", "--version-set", "iris", "--version-label", "v1",
-            "--description", "first", home=mdreg_home)
+    r = run(
+        "save",
+        art,
+        "--tag",
+        "team=ml",
+        "--version-set",
+        "iris",
+        "--version-label",
+        "v1",
+        "--description",
+        "first",
+        home=mdreg_home,
+    )
     assert r.code == 0, r.err
     model_id = r.out.strip()
     assert model_id.startswith("mdl-") and len(model_id) == 30 and "\n" not in model_id
 
-    r = run("save", art, "--json", "--display-name", "second", "--version-set", "iris",
-            "--version-label", "v2", home=mdreg_home)
+    r = run(
+        "save",
+        art,
+        "--json",
+        "--display-name",
+        "second",
+        "--version-set",
+        "iris",
+        "--version-label",
+        "v2",
+        home=mdreg_home,
+    )
     assert r.code == 0, r.err
     second = json.loads(r.out)
     assert second["display_name"] == "second" and second["version_label"] == "v2"
@@ -68,12 +95,26 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, tmp_path
     shown = json.loads(r.out)
     assert shown["id"] == model_id and shown["description"] == "first"
 
-    r = run("update", model_id, "--display-name", "renamed", "--tag", "stage=prod", "--remove-tag", "team",
-            "--metadata", "Owner=me", "--json", home=mdreg_home)
+    r = run(
+        "update",
+        model_id,
+        "--display-name",
+        "renamed",
+        "--tag",
+        "stage=prod",
+        "--remove-tag",
+        "team",
+        "--metadata",
+        "Owner=me",
+        "--json",
+        home=mdreg_home,
+    )
     assert r.code == 0, r.err
     updated = json.loads(r.out)
     assert updated["display_name"] == "renamed" and updated["freeform_tags"] == {"stage": "prod"}
-    assert {"key": "Owner", "value": "me", "category": "Other", "description": ""} in updated["custom_metadata_list"]
+    assert {"key": "Owner", "value": "me", "category": "Other", "description": ""} in updated[
+        "custom_metadata_list"
+    ]
 
     r = run("load", model_id, "-o", tmp_path / "loaded", home=mdreg_home)
     assert r.code == 0, r.err
@@ -85,8 +126,10 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, tmp_path
     r = run("delete", model_id, "--yes", home=mdreg_home)
     assert r.code == 0 and "deleted" in r.err
     r = run("show", model_id, home=mdreg_home)
-    assert r.code == 3 and one_error_line(r) == \
-        f"error: no model {model_id} in the local catalog ({mdreg_home})"
+    assert (
+        r.code == 3
+        and one_error_line(r) == f"error: no model {model_id} in the local catalog ({mdreg_home})"
+    )
     r = run("list", "--json", home=mdreg_home)
     assert [m["id"] for m in json.loads(r.out)] == [second["id"]]
 
@@ -95,9 +138,16 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, tmp_path
 
 
 def test_save_errors_are_one_line_with_their_exit_code(art: Path, mdreg_home: Path) -> None:
-    (art / ".mdreg" / "metadata.json").write_text(json.dumps({
-        **json.loads((art / ".mdreg" / "metadata.json").read_text()),
-        "custom": [{"key": "Notes", "value": "x" * 256, "category": "Other", "description": ""}]}))
+    (art / ".mdreg" / "metadata.json").write_text(
+        json.dumps(
+            {
+                **json.loads((art / ".mdreg" / "metadata.json").read_text()),
+                "custom": [
+                    {"key": "Notes", "value": "x" * 256, "category": "Other", "description": ""}
+                ],
+            }
+        )
+    )
     r = run("save", art, home=mdreg_home)
     assert r.code == 3
     assert "'Notes' is 256 characters" in one_error_line(r) and r.out == ""
@@ -115,7 +165,9 @@ def test_save_errors_are_one_line_with_their_exit_code(art: Path, mdreg_home: Pa
     r = run("save", art, home=mdreg_home)
     assert r.code == 1
     line = one_error_line(r)
-    assert "introspection failed:" in line and "score_load_model" in line and "score_predict" in line
+    assert (
+        "introspection failed:" in line and "score_load_model" in line and "score_predict" in line
+    )
     assert not (mdreg_home / "blobs" / "sha256").exists()
 
 
@@ -188,10 +240,14 @@ def test_bad_ids_and_empty_updates(mdreg_home: Path) -> None:
 
 @pytest.mark.parametrize("module", ["mdreg", "mdreg.cli"])
 def test_import_stays_light(module: str) -> None:
-    code = (f"import sys, {module}; heavy = [m for m in ('sqlite3', 'mdreg.catalog.local', "
-            "'mdreg.storage.file', 'sklearn', 'pandas', 'oci', 'rich.table') if m in sys.modules]; "
-            "print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        f"import sys, {module}; heavy = [m for m in ('sqlite3', 'mdreg.catalog.local', "
+        "'mdreg.storage.file', 'sklearn', 'pandas', 'oci', 'rich.table') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -200,4 +256,6 @@ def test_list_limit_below_one_is_a_usage_error(mdreg_home: Path, limit: str) -> 
     for extra in ((), ("--all",)):
         r = run("list", "--limit", limit, *extra, home=mdreg_home)
         assert r.code == 2 and r.out == ""
-        assert one_error_line(r) == f"error: --limit {limit}: give 1 or more (--all shows every match)"
+        assert (
+            one_error_line(r) == f"error: --limit {limit}: give 1 or more (--all shows every match)"
+        )

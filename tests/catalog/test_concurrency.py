@@ -63,11 +63,19 @@ print(runs)
 def test_eight_processes_saving_at_once(art: Path, mdreg_home: Path, tmp_path: Path) -> None:
     LocalCatalog().list()  # not required (workers race to create it too), but keeps timing fair
     stop = tmp_path / "stop"
-    gc = subprocess.Popen([sys.executable, "-c", GC_LOOP, str(stop)], stdout=subprocess.PIPE, text=True)
+    gc = subprocess.Popen(
+        [sys.executable, "-c", GC_LOOP, str(stop)], stdout=subprocess.PIPE, text=True
+    )
     start = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(art), str(tmp_path), str(n), str(SAVES)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for n in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(art), str(tmp_path), str(n), str(SAVES)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(WORKERS)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -90,8 +98,14 @@ def test_eight_processes_saving_at_once(art: Path, mdreg_home: Path, tmp_path: P
             mine = cat.list(tags={"worker": str(n)})
             assert sorted(r.version_label for r in mine) == sorted(f"v{j}" for j in range(SAVES))
         report = cat.fsck()
-        assert report.integrity == "ok" and report.missing_artifacts == [] and report.orphan_blobs == []
-        assert len({r.artifact_sha256 for r in records}) == len(list(cat.blobs)) == SAVES  # the race reuses save 24
+        assert (
+            report.integrity == "ok"
+            and report.missing_artifacts == []
+            and report.orphan_blobs == []
+        )
+        assert (
+            len({r.artifact_sha256 for r in records}) == len(list(cat.blobs)) == SAVES
+        )  # the race reuses save 24
         for k, record in enumerate(records):
             result = load_artifact(record.id, tmp_path / "loaded" / str(k), catalog=cat)
             assert result.manifest == "verified"

@@ -31,9 +31,23 @@ TRIALS = 24
 
 def _save(art: Path, label: str) -> subprocess.Popen[bytes]:
     # --no-verify: the kill points are meant for the catalog's steps, not score.py's run
-    return subprocess.Popen([sys.executable, "-m", "mdreg", "save", str(art), "--quiet",
-                             "--no-verify", "--version-set", "crash", "--version-label", label],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mdreg",
+            "save",
+            str(art),
+            "--quiet",
+            "--no-verify",
+            "--version-set",
+            "crash",
+            "--version-label",
+            label,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _files(folder: Path) -> set[str]:
@@ -44,8 +58,9 @@ def _appeared(folder: Path, before: set[str], suffix: str) -> bool:
     return any(name.endswith(suffix) for name in _files(folder) - before)
 
 
-def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], deadline: float,
-               delay: float = 0.0) -> None:
+def _kill_when(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], deadline: float, delay: float = 0.0
+) -> None:
     """SIGKILL ``proc`` ``delay`` seconds after ``ready()`` turns true (polled every 0.5 ms)."""
     while proc.poll() is None and time.monotonic() < deadline:
         if ready():
@@ -58,16 +73,26 @@ def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], deadlin
 
 
 @pytest.mark.slow
-def test_sigkill_during_save_leaves_a_consistent_catalog(art: Path, mdreg_home: Path, tmp_path: Path) -> None:
+def test_sigkill_during_save_leaves_a_consistent_catalog(
+    art: Path, mdreg_home: Path, tmp_path: Path
+) -> None:
     # an 8 MB file the manifest does not list: zipping and storing take a while, so the
     # random kill points fall into every step, not only into start-up
     (art / "features.dat").write_bytes(os.urandom(8 << 20))
     rng = random.Random(5)
     t0 = time.monotonic()
     (art / "notes.txt").write_text("reference")
-    ref = mdreg_proc("save", art, "--quiet", "--no-verify", "--version-set", "crash",
-                     "--version-label", "reference",
-                     env={"MDREG_HOME": str(mdreg_home)})
+    ref = mdreg_proc(
+        "save",
+        art,
+        "--quiet",
+        "--no-verify",
+        "--version-set",
+        "crash",
+        "--version-label",
+        "reference",
+        env={"MDREG_HOME": str(mdreg_home)},
+    )
     assert ref.code == 0, ref.err
     duration = time.monotonic() - t0
 
@@ -115,5 +140,7 @@ def test_sigkill_during_save_leaves_a_consistent_catalog(art: Path, mdreg_home: 
         assert len(records) == 1 + outcomes["saved"]
         for record in records:
             load_artifact(record.id, tmp_path / "final" / record.id, catalog=cat)
-    print(f"\n{TRIALS} trials ({duration:.2f} s a save): {outcomes}, killed by mode {killed_by_mode}, "
-          f"gc removed {len(removed['removed_blobs'])} blobs, {len(removed['removed_temps'])} temps")
+    print(
+        f"\n{TRIALS} trials ({duration:.2f} s a save): {outcomes}, killed by mode {killed_by_mode}, "
+        f"gc removed {len(removed['removed_blobs'])} blobs, {len(removed['removed_temps'])} temps"
+    )

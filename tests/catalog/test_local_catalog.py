@@ -38,6 +38,7 @@ def blobs(home: Path) -> list[Path]:
 
 # -- ids --------------------------------------------------------------------------------
 
+
 def test_local_ids_never_look_like_ocids() -> None:
     ids = {new_model_id() for _ in range(1000)}
     assert len(ids) == 1000
@@ -58,7 +59,10 @@ def test_the_oci_catalog_needs_credentials(mdreg_home: Path) -> None:
 
 # -- storage ----------------------------------------------------------------------------
 
-def test_the_same_artifact_is_stored_once(cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path) -> None:
+
+def test_the_same_artifact_is_stored_once(
+    cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path
+) -> None:
     z = make_zip()
     a = cat.save(details("a"), z)
     b = cat.save(details("b"), z)
@@ -80,19 +84,25 @@ def test_move_takes_the_file_and_copy_leaves_it(cat: LocalCatalog, make_zip: Mak
     assert cat.fsck().ok
 
 
-def test_records_are_in_sqlite_in_wal_mode(cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path) -> None:
+def test_records_are_in_sqlite_in_wal_mode(
+    cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path
+) -> None:
     cat.save(details("a"), make_zip())
     assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert cat.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
     db = sqlite3.connect(mdreg_home / "catalog.db")
     assert db.execute("SELECT display_name FROM models").fetchall() == [("a",)]
     names = [r[0] for r in db.execute("SELECT name FROM _mdreg_migrations ORDER BY rowid")]
-    assert names == [name for name, _ in MIGRATIONS.steps] == \
-        ["m001_models_and_version_sets", "m002_listing_indexes"]
+    assert (
+        names
+        == [name for name, _ in MIGRATIONS.steps]
+        == ["m001_models_and_version_sets", "m002_listing_indexes"]
+    )
 
 
-def test_a_corrupt_blob_is_refused_on_download(cat: LocalCatalog, make_zip: MakeZip,
-                                               mdreg_home: Path, tmp_path: Path) -> None:
+def test_a_corrupt_blob_is_refused_on_download(
+    cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path, tmp_path: Path
+) -> None:
     record = cat.save(details("a"), make_zip())
     blob = blobs(mdreg_home)[0]
     blob.write_bytes(blob.read_bytes()[:-1] + b"X")
@@ -105,12 +115,17 @@ def test_a_corrupt_blob_is_refused_on_download(cat: LocalCatalog, make_zip: Make
     assert cat.fsck().missing_artifacts == [record.id]
 
 
-def test_artifact_size_limit_is_configurable(make_zip: MakeZip, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_artifact_size_limit_is_configurable(
+    make_zip: MakeZip, monkeypatch: pytest.MonkeyPatch
+) -> None:
     z = make_zip(b"x" * 5000)
     monkeypatch.setenv("MDREG_LOCAL_MAX_ARTIFACT_BYTES", "1000")
     with LocalCatalog() as cat:
         assert cat.max_artifact_bytes == 1000
-        with pytest.raises(InputError, match=r"over the local catalog's limit of 1000.*MDREG_LOCAL_MAX_ARTIFACT_BYTES"):
+        with pytest.raises(
+            InputError,
+            match=r"over the local catalog's limit of 1000.*MDREG_LOCAL_MAX_ARTIFACT_BYTES",
+        ):
             cat.save(details("a"), z)
         assert cat.list() == [] and cat.fsck().orphan_blobs == []
     monkeypatch.setenv("MDREG_LOCAL_MAX_ARTIFACT_BYTES", "none")
@@ -120,6 +135,7 @@ def test_artifact_size_limit_is_configurable(make_zip: MakeZip, monkeypatch: pyt
 
 
 # -- migrations -------------------------------------------------------------------------
+
 
 def test_migrations_run_once_and_are_recorded(mdreg_home: Path, make_zip: MakeZip) -> None:
     with LocalCatalog() as cat:
@@ -144,7 +160,9 @@ def test_an_old_database_is_upgraded(mdreg_home: Path) -> None:
     db.close()
     with LocalCatalog() as cat:
         cat.list()
-        indexes = {r[0] for r in cat.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        indexes = {
+            r[0] for r in cat.db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
     assert "models_newest" in indexes
 
 
@@ -165,12 +183,18 @@ def test_a_damaged_database_is_one_clear_error(mdreg_home: Path) -> None:
 
 # -- gc ---------------------------------------------------------------------------------
 
-def test_gc_removes_orphans_and_stale_temps_only(cat: LocalCatalog, make_zip: MakeZip,
-                                                 mdreg_home: Path) -> None:
+
+def test_gc_removes_orphans_and_stale_temps_only(
+    cat: LocalCatalog, make_zip: MakeZip, mdreg_home: Path
+) -> None:
     kept = cat.save(details("kept"), make_zip())
     orphan = cat.blobs.put_file(make_zip())  # a blob whose save died before its row
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     stale = cat.blobs.tmp / f"{dead}-0a1b2c3d.partial"
     stale.write_bytes(b"half a blob")
     stale_dir = cat.blobs.tmp / f"{dead}-0a1b2c3e.staging"
@@ -190,12 +214,19 @@ def test_gc_removes_orphans_and_stale_temps_only(cat: LocalCatalog, make_zip: Ma
     assert cat.fsck().ok and cat.fsck().orphan_blobs == []
 
 
-@pytest.mark.parametrize("failure", [sqlite3.OperationalError("disk I/O error"), KeyboardInterrupt()],
-                         ids=["error", "interrupt"])
-def test_a_save_failing_after_its_blob_removes_the_blob(cat: LocalCatalog, make_zip: MakeZip,
-                                                       mdreg_home: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       failure: BaseException) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [sqlite3.OperationalError("disk I/O error"), KeyboardInterrupt()],
+    ids=["error", "interrupt"],
+)
+def test_a_save_failing_after_its_blob_removes_the_blob(
+    cat: LocalCatalog,
+    make_zip: MakeZip,
+    mdreg_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException,
+) -> None:
     """Blob first, then the row: a failure between them takes the new blob away at once
     (gc is for SIGKILL), but never a blob another model uses."""
     from mdreg.storage.file import FileBucket
@@ -209,10 +240,12 @@ def test_a_save_failing_after_its_blob_removes_the_blob(cat: LocalCatalog, make_
         raise failure
 
     monkeypatch.setattr(cat, "_insert", insert)
-    for save in (lambda: cat.save(details("new"), make_zip()),
-                 lambda: cat.save(details("new"), make_zip(), move=True),
-                 lambda: cat.save_from_bucket(details("new"), bucket, "new.zip"),
-                 lambda: cat.save(details("again"), used)):  # the blob "kept" uses
+    for save in (
+        lambda: cat.save(details("new"), make_zip()),
+        lambda: cat.save(details("new"), make_zip(), move=True),
+        lambda: cat.save_from_bucket(details("new"), bucket, "new.zip"),
+        lambda: cat.save(details("again"), used),
+    ):  # the blob "kept" uses
         with pytest.raises(type(failure)):
             save()
         assert [b.name for b in blobs(mdreg_home)] == [f"{kept.artifact_sha256}.zip"]
@@ -226,5 +259,7 @@ def test_the_database_itself_keeps_labels_unique(cat: LocalCatalog, make_zip: Ma
     first = cat.save(details("a", version_set="s", version_label="v1"), make_zip())
     row = cat.db.execute("SELECT * FROM models WHERE id = ?", (first.id,)).fetchone()
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        cat.db.execute("INSERT INTO models VALUES (" + ",".join("?" * len(row)) + ")",
-                       ("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ", *row[1:]))
+        cat.db.execute(
+            "INSERT INTO models VALUES (" + ",".join("?" * len(row)) + ")",
+            ("mdl-01HZZZZZZZZZZZZZZZZZZZZZZZ", *row[1:]),
+        )

@@ -39,18 +39,30 @@ class TestOciCatalog(CatalogSuite):
     def test_list_by_compartment_and_project(self, catalog, make_zip) -> None:  # type: ignore[no-untyped-def]
         """OCI's ListModels needs a compartment, so a project filter applies within the
         compartment listed (the default one unless given)."""
-        a = catalog.save(details("a", compartment_id="ocid1.compartment.oc1..a",
-                                 project_id="ocid1.datascienceproject.oc1..p"), make_zip()).id
+        a = catalog.save(
+            details(
+                "a",
+                compartment_id="ocid1.compartment.oc1..a",
+                project_id="ocid1.datascienceproject.oc1..p",
+            ),
+            make_zip(),
+        ).id
         catalog.save(details("b", compartment_id="ocid1.compartment.oc1..b"), make_zip())
         d = catalog.save(details("d", project_id="ocid1.datascienceproject.oc1..p"), make_zip()).id
         assert [r.id for r in catalog.list(compartment_id="ocid1.compartment.oc1..a")] == [a]
-        assert [r.id for r in catalog.list(compartment_id="ocid1.compartment.oc1..a",
-                                           project_id="ocid1.datascienceproject.oc1..p")] == [a]
+        assert [
+            r.id
+            for r in catalog.list(
+                compartment_id="ocid1.compartment.oc1..a",
+                project_id="ocid1.datascienceproject.oc1..p",
+            )
+        ] == [a]
         assert [r.id for r in catalog.list(project_id="ocid1.datascienceproject.oc1..p")] == [d]
 
 
-def test_each_principal_saves_lists_loads_and_deletes(oci_server, oci_files, principal_auth,
-                                                      make_zip, tmp_path: Path) -> None:
+def test_each_principal_saves_lists_loads_and_deletes(
+    oci_server, oci_files, principal_auth, make_zip, tmp_path: Path
+) -> None:
     settings = settings_for(oci_server, oci_files, principal_auth)
     z = make_zip(b"weights" * 1000)
     with OciCatalog(settings) as cat:
@@ -60,8 +72,10 @@ def test_each_principal_saves_lists_loads_and_deletes(oci_server, oci_files, pri
         assert (tmp_path / "down.zip").read_bytes() == z.read_bytes()
         cat.delete(record.id)
         assert cat.list() == []
-    who = {"resource_principal": "ocid1.datasciencejobrun.oc1.iad.testrun",
-           "instance_principal": "ocid1.instance.oc1.iad.testinstance"}[principal_auth]
+    who = {
+        "resource_principal": "ocid1.datasciencejobrun.oc1.iad.testrun",
+        "instance_principal": "ocid1.instance.oc1.iad.testinstance",
+    }[principal_auth]
     assert record.created_by == who
 
 
@@ -77,27 +91,47 @@ def _models(server: Any) -> dict[str, str]:
 
 # -- what a save sends ---------------------------------------------------------------------
 
+
 def test_a_save_sends_what_the_service_expects(oci_server, cat, make_zip) -> None:
     z = make_zip()
-    record = cat.save(details("m", description="d", freeform_tags={"t": "1"},
-                              defined_metadata_list=[{"key": "ArtifactTestResults", "value": {"ok": True}}],
-                              input_schema={"schema": [], "version": "1.1"},
-                              provenance={"git_commit": "abc", "uncommitted_changes": False}), z)
+    record = cat.save(
+        details(
+            "m",
+            description="d",
+            freeform_tags={"t": "1"},
+            defined_metadata_list=[{"key": "ArtifactTestResults", "value": {"ok": True}}],
+            input_schema={"schema": [], "version": "1.1"},
+            provenance={"git_commit": "abc", "uncommitted_changes": False},
+        ),
+        z,
+    )
     stored = oci_server.store.models[record.id]
     assert stored["compartmentId"] == COMPARTMENT and stored["projectId"] == PROJECT
-    assert stored["inputSchema"] == '{"schema":[],"version":"1.1"}'  # OCI takes schemas as JSON text
+    assert (
+        stored["inputSchema"] == '{"schema":[],"version":"1.1"}'
+    )  # OCI takes schemas as JSON text
     assert stored["definedMetadataList"] == [{"key": "ArtifactTestResults", "value": '{"ok":true}'}]
-    assert stored["customMetadataList"] == [{"key": "ArtifactSha256", "value": sha256(z),
-                                             "category": "Other",
-                                             "description": "sha256 of the artifact zip, recorded by mdreg"}]
+    assert stored["customMetadataList"] == [
+        {
+            "key": "ArtifactSha256",
+            "value": sha256(z),
+            "category": "Other",
+            "description": "sha256 of the artifact zip, recorded by mdreg",
+        }
+    ]
     assert oci_server.store.provenance[record.id]["gitCommit"] == "abc"
     assert record.custom_metadata_list == [] and record.artifact_sha256 == sha256(z)
     assert record.provenance == {"git_commit": "abc"}  # OCI has no field for the rest
-    assert [op for op, _ in oci_server.log if op.startswith("create")] == \
-        ["create_model", "create_model_provenance", "create_model_artifact"]
+    assert [op for op, _ in oci_server.log if op.startswith("create")] == [
+        "create_model",
+        "create_model_provenance",
+        "create_model_artifact",
+    ]
 
 
-def test_the_artifact_upload_is_retried_on_503_and_resets(oci_server, cat, make_zip, tmp_path) -> None:
+def test_the_artifact_upload_is_retried_on_503_and_resets(
+    oci_server, cat, make_zip, tmp_path
+) -> None:
     z = make_zip(b"x" * 300_000)
     oci_server.faults.fail("create_model_artifact", status=503, times=1)
     oci_server.faults.reset("create_model_artifact", times=1, after_bytes=50_000)
@@ -110,11 +144,15 @@ def test_the_artifact_upload_is_retried_on_503_and_resets(oci_server, cat, make_
 
 
 @pytest.mark.parametrize("status, code", [(400, "InvalidParameter"), (503, "ServiceUnavailable")])
-def test_a_failed_artifact_upload_deletes_the_model(oci_server, cat, make_zip, status, code) -> None:
+def test_a_failed_artifact_upload_deletes_the_model(
+    oci_server, cat, make_zip, status, code
+) -> None:
     oci_server.faults.fail("create_model_artifact", status=status, code=code, times=None)
     with pytest.raises(OciServiceError) as err:
         cat.save(details("m"), make_zip())
-    assert err.value.exit_code == EXIT_REMOTE and err.value.status == status and err.value.code == code
+    assert (
+        err.value.exit_code == EXIT_REMOTE and err.value.status == status and err.value.code == code
+    )
     assert err.value.opc_request_id in str(err.value)
     assert list(_models(oci_server).values()) == ["DELETED"]
     assert oci_server.statuses("delete_model") == [204]
@@ -149,6 +187,7 @@ def test_an_interrupted_save_deletes_the_model(oci_server, cat, make_zip) -> Non
 
 # -- through a bucket ----------------------------------------------------------------------
 
+
 def test_export_follows_the_work_request(oci_server, cat, make_zip) -> None:
     z = make_zip(b"z" * 200_000)
     bucket = OciBucket("staging", NAMESPACE, clients=cat.clients)
@@ -163,10 +202,16 @@ def test_export_follows_the_work_request(oci_server, cat, make_zip) -> None:
 def test_a_failed_export_deletes_the_model(oci_server, cat, make_zip) -> None:
     bucket = OciBucket("staging", NAMESPACE, clients=cat.clients)
     bucket.put("tmp/m.zip", make_zip())
-    oci_server.faults.fail_work_requests("EXPORT_MODEL_ARTIFACT", code="InternalServerError",
-                                         message="Copying the artifact from Object Storage failed")
-    with pytest.raises(RemoteError, match=r"work request .* FAILED; InternalServerError: Copying the "
-                                          r"artifact from Object Storage failed") as err:
+    oci_server.faults.fail_work_requests(
+        "EXPORT_MODEL_ARTIFACT",
+        code="InternalServerError",
+        message="Copying the artifact from Object Storage failed",
+    )
+    with pytest.raises(
+        RemoteError,
+        match=r"work request .* FAILED; InternalServerError: Copying the "
+        r"artifact from Object Storage failed",
+    ) as err:
         cat.save_from_bucket(details("big"), bucket, "tmp/m.zip")
     assert err.value.exit_code == EXIT_REMOTE
     assert list(_models(oci_server).values()) == ["DELETED"]
@@ -196,7 +241,9 @@ def test_the_oci_catalog_takes_only_oci_buckets(cat, tmp_path: Path) -> None:
         cat.save_from_bucket(details(), FileBucket(tmp_path / "b"), "x.zip")
 
 
-def test_large_artifacts_come_back_through_the_bucket(oci_server, oci_files, make_zip, tmp_path) -> None:
+def test_large_artifacts_come_back_through_the_bucket(
+    oci_server, oci_files, make_zip, tmp_path
+) -> None:
     settings = settings_for(oci_server, oci_files, bucket=f"oci://staging@{NAMESPACE}/mdreg-tmp/")
     settings = replace(settings, max_direct_bytes=MIB)
     z = make_zip(b"q" * (2 * MIB))
@@ -206,10 +253,15 @@ def test_large_artifacts_come_back_through_the_bucket(oci_server, oci_files, mak
         seen: list[int] = []
         cat.download_artifact(record.id, tmp_path / "d.zip", progress=seen.append)
     assert (tmp_path / "d.zip").read_bytes() == z.read_bytes() and sum(seen) == z.stat().st_size
-    assert oci_server.calls["import_model_artifact"] == 1 and oci_server.calls["get_model_artifact_content"] == 0
+    assert (
+        oci_server.calls["import_model_artifact"] == 1
+        and oci_server.calls["get_model_artifact_content"] == 0
+    )
     assert oci_server.store.buckets[(NAMESPACE, "staging")] == {}  # the temporary object is gone
-    with OciCatalog(replace(settings, bucket=None)) as cat, \
-            pytest.raises(UsageError, match="only through a bucket; give --bucket"):
+    with (
+        OciCatalog(replace(settings, bucket=None)) as cat,
+        pytest.raises(UsageError, match="only through a bucket; give --bucket"),
+    ):
         cat.download_artifact(record.id, tmp_path / "e.zip")
 
 
@@ -227,14 +279,17 @@ def test_a_corrupted_download_is_refused(oci_server, cat, make_zip, tmp_path) ->
 
 # -- errors and settings ---------------------------------------------------------------------
 
+
 def test_service_errors_carry_status_code_message_and_request_id(oci_server, cat) -> None:
     oci_server.faults.fail("list_models", status=400, code="InvalidParameter", message="bad sort")
     with pytest.raises(OciServiceError) as err:
         cat.list()
     e = err.value
     assert (e.status, e.code, e.service_message) == (400, "InvalidParameter", "bad sort")
-    assert e.opc_request_id and str(e) == (f"listing models failed: HTTP 400 InvalidParameter: bad sort "
-                                           f"(opc-request-id {e.opc_request_id})")
+    assert e.opc_request_id and str(e) == (
+        f"listing models failed: HTTP 400 InvalidParameter: bad sort "
+        f"(opc-request-id {e.opc_request_id})"
+    )
 
 
 def test_throttling_is_retried(oci_server, cat, make_zip) -> None:
@@ -260,22 +315,34 @@ def test_missing_models_are_not_found(cat) -> None:
 def test_a_compartment_and_a_project_are_needed(oci_server, oci_files, make_zip) -> None:
     settings = replace(settings_for(oci_server, oci_files), compartment_id=None, project_id=None)
     with OciCatalog(settings) as cat:
-        with pytest.raises(UsageError, match="no OCI compartment: give --compartment-id, set "
-                                             "NB_SESSION_COMPARTMENT_OCID"):
+        with pytest.raises(
+            UsageError,
+            match="no OCI compartment: give --compartment-id, set NB_SESSION_COMPARTMENT_OCID",
+        ):
             cat.list()
         with pytest.raises(UsageError, match="no Data Science project"):
             cat.save(details("m", compartment_id=COMPARTMENT), make_zip())
     assert oci_server.store.models == {}
 
 
-def test_open_catalog_uses_the_settings_in_force(oci_server, oci_files, monkeypatch, tmp_path) -> None:
+def test_open_catalog_uses_the_settings_in_force(
+    oci_server, oci_files, monkeypatch, tmp_path
+) -> None:
     s = settings_for(oci_server, oci_files)
     monkeypatch.setenv("MDREG_OCI_COMPARTMENT_ID", COMPARTMENT)
     monkeypatch.setenv("MDREG_OCI_PROJECT_ID", PROJECT)
     (tmp_path / "config.toml").write_text('catalog = "oci"\n')
     monkeypatch.setenv("MDREG_CONFIG", str(tmp_path / "config.toml"))
-    with using(OciOptions(config_file=s.config_file, data_science_endpoint=oci_server.url,
-                          object_storage_endpoint=oci_server.url)), open_catalog() as cat:
+    with (
+        using(
+            OciOptions(
+                config_file=s.config_file,
+                data_science_endpoint=oci_server.url,
+                object_storage_endpoint=oci_server.url,
+            )
+        ),
+        open_catalog() as cat,
+    ):
         assert isinstance(cat, OciCatalog) and cat.list() == []
         assert cat.settings.endpoints["data_science"] == oci_server.url
 
@@ -283,8 +350,11 @@ def test_open_catalog_uses_the_settings_in_force(oci_server, oci_files, monkeypa
 def test_version_sets_live_in_the_default_compartment(oci_server, cat) -> None:
     vs = cat.create_version_set("fraud", "fraud models")
     stored = oci_server.store.version_sets[vs.id]
-    assert (stored["compartmentId"], stored["projectId"], stored["description"]) == \
-        (COMPARTMENT, PROJECT, "fraud models")
+    assert (stored["compartmentId"], stored["projectId"], stored["description"]) == (
+        COMPARTMENT,
+        PROJECT,
+        "fraud models",
+    )
     assert cat.get_version_set(vs.id) == vs == cat.list_version_sets()[0]
     with pytest.raises(ModelNotFoundError):
         cat.get_version_set("ocid1.datasciencemodelversionset.oc1..gone")

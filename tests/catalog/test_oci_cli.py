@@ -21,11 +21,23 @@ def _run(env: dict[str, str], *args: str | Path) -> Run:
     return mdreg_proc(*args, env=env, timeout=120)
 
 
-def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, oci_server: Any, oci_files: Any,
-                                           tmp_path: Path) -> None:
+def test_save_list_show_update_load_delete(
+    art: Path, mdreg_home: Path, oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
     env = cli_env(oci_server, oci_files, mdreg_home)
-    r = _run(env, "save", art, "--catalog", "oci", "--tag", "team=ml", "--version-set", "iris",
-             "--version-label", "v1")
+    r = _run(
+        env,
+        "save",
+        art,
+        "--catalog",
+        "oci",
+        "--tag",
+        "team=ml",
+        "--version-set",
+        "iris",
+        "--version-label",
+        "v1",
+    )
     assert r.code == 0, r.err
     model_id = r.out.strip()
     assert model_id.startswith("ocid1.datasciencemodel.") and "to the oci catalog" in r.err
@@ -39,7 +51,11 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, oci_serv
     r = _run(env, "show", model_id, "--json")
     assert r.code == 0, r.err
     record = json.loads(r.out)
-    assert (record["catalog"], record["created_by"], record["version_label"]) == ("oci", USER_ID, "v1")
+    assert (record["catalog"], record["created_by"], record["version_label"]) == (
+        "oci",
+        USER_ID,
+        "v1",
+    )
     assert record["artifact_size"] > 0 and len(record["artifact_sha256"]) == 64
 
     r = _run(env, "update", model_id, "--tag", "stage=prod", "--json")
@@ -48,7 +64,11 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, oci_serv
     r = _run(env, "load", model_id, "-o", tmp_path / "out", "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
-    assert (doc["kind"], doc["manifest"], doc["zip_sha256"]) == ("model", "verified", record["artifact_sha256"])
+    assert (doc["kind"], doc["manifest"], doc["zip_sha256"]) == (
+        "model",
+        "verified",
+        record["artifact_sha256"],
+    )
     assert (tmp_path / "out" / "score.py").read_bytes() == (art / "score.py").read_bytes()
 
     r = _run(env, "delete", model_id, "--yes")
@@ -57,8 +77,9 @@ def test_save_list_show_update_load_delete(art: Path, mdreg_home: Path, oci_serv
     assert r.code == 3 and "no model" in one_error_line(r)
 
 
-def test_upload_load_and_save_through_oci_buckets(art: Path, mdreg_home: Path, oci_server: Any,
-                                                 oci_files: Any, tmp_path: Path) -> None:
+def test_upload_load_and_save_through_oci_buckets(
+    art: Path, mdreg_home: Path, oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
     env = cli_env(oci_server, oci_files, mdreg_home)
     r = _run(env, "upload", art, f"oci://artifacts@{NAMESPACE}/team/", "--part-size", "1MiB")
     assert r.code == 0, r.err
@@ -69,8 +90,20 @@ def test_upload_load_and_save_through_oci_buckets(art: Path, mdreg_home: Path, o
     assert json.loads(r.out)["kind"] == "bucket" and json.loads(r.out)["manifest"] == "verified"
 
     # security_token auth (the SESSION profile), through the bucket route
-    r = _run(env, "save", art, "--catalog", "oci", "--auth", "security_token", "--profile", "SESSION", "--bucket",
-             f"oci://staging@{NAMESPACE}/tmp/", "--json")
+    r = _run(
+        env,
+        "save",
+        art,
+        "--catalog",
+        "oci",
+        "--auth",
+        "security_token",
+        "--profile",
+        "SESSION",
+        "--bucket",
+        f"oci://staging@{NAMESPACE}/tmp/",
+        "--json",
+    )
     assert r.code == 0, r.err
     result = json.loads(r.out)
     assert result["route"] == "bucket" and result["bucket_object"] is None
@@ -79,11 +112,15 @@ def test_upload_load_and_save_through_oci_buckets(art: Path, mdreg_home: Path, o
     assert ("session", USER_ID) in oci_server.principals
 
 
-def test_a_failed_export_exits_5_and_leaves_no_model(art: Path, mdreg_home: Path, oci_server: Any,
-                                                     oci_files: Any) -> None:
+def test_a_failed_export_exits_5_and_leaves_no_model(
+    art: Path, mdreg_home: Path, oci_server: Any, oci_files: Any
+) -> None:
     env = cli_env(oci_server, oci_files, mdreg_home)
-    oci_server.faults.fail_work_requests("EXPORT_MODEL_ARTIFACT", code="InternalServerError",
-                                         message="Copying the artifact from Object Storage failed")
+    oci_server.faults.fail_work_requests(
+        "EXPORT_MODEL_ARTIFACT",
+        code="InternalServerError",
+        message="Copying the artifact from Object Storage failed",
+    )
     r = _run(env, "save", art, "--catalog", "oci", "--bucket", f"oci://staging@{NAMESPACE}/tmp/")
     assert r.code == 5, r.err
     line = one_error_line(r)
@@ -95,8 +132,9 @@ def test_a_failed_export_exits_5_and_leaves_no_model(art: Path, mdreg_home: Path
     assert r.code == 0 and json.loads(r.out) == []
 
 
-def test_auth_problems_are_one_line_errors(mdreg_home: Path, oci_server: Any, oci_files: Any,
-                                           tmp_path: Path) -> None:
+def test_auth_problems_are_one_line_errors(
+    mdreg_home: Path, oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
     env = cli_env(oci_server, oci_files, mdreg_home)
     r = _run(env, "list", "--catalog", "oci", "--config-file", tmp_path / "missing")
     assert r.code == 2 and "no OCI config file at" in one_error_line(r)

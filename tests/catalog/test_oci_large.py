@@ -48,15 +48,25 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.mark.parametrize("megabytes", [40, pytest.param(300, marks=pytest.mark.slow)])
-def test_a_large_artifact_survives_failing_parts(megabytes: int, oci_server: Any, oci_files: Any,
-                                                 tmp_path: Path) -> None:
+def test_a_large_artifact_survives_failing_parts(
+    megabytes: int, oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
     z = _big_zip(tmp_path, megabytes)
     settings = settings_for(oci_server, oci_files, part_size="8MiB", parallelism=4)
     oci_server.faults.fail_parts(0.2, kinds=("status", "reset"), seed=megabytes)
     staging = f"oci://staging@{NAMESPACE}/mdreg-tmp/"
-    with using(OciOptions(config_file=settings.config_file, data_science_endpoint=oci_server.url,
-                          object_storage_endpoint=oci_server.url, part_size="8MiB", parallelism=4)), \
-            OciCatalog(settings) as cat:
+    with (
+        using(
+            OciOptions(
+                config_file=settings.config_file,
+                data_science_endpoint=oci_server.url,
+                object_storage_endpoint=oci_server.url,
+                part_size="8MiB",
+                parallelism=4,
+            )
+        ),
+        OciCatalog(settings) as cat,
+    ):
         result = save_model(z, SaveOptions(bucket=staging, ignore_introspection=True), catalog=cat)
         parts = -(-z.stat().st_size // (8 * MIB))
         failed = sum(v for (op, _), v in oci_server.faults.injected.items() if op == "upload_part")

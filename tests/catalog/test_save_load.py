@@ -32,7 +32,11 @@ def cat(mdreg_home: Path) -> Iterator[LocalCatalog]:
 
 def stored_files(home: Path) -> list[Path]:
     """Every file under blobs/ (stored artifacts and temp files alike)."""
-    return sorted(p for p in (home / "blobs").rglob("*") if p.is_file()) if (home / "blobs").exists() else []
+    return (
+        sorted(p for p in (home / "blobs").rglob("*") if p.is_file())
+        if (home / "blobs").exists()
+        else []
+    )
 
 
 def set_metadata(art: Path, mutate) -> None:  # type: ignore[no-untyped-def]
@@ -44,29 +48,42 @@ def set_metadata(art: Path, mutate) -> None:  # type: ignore[no-untyped-def]
 
 # -- save -------------------------------------------------------------------------------
 
+
 def test_save_records_what_the_artifact_says(art: Path, cat: LocalCatalog) -> None:
     before = (art / ".mdreg" / "metadata.json").read_bytes()
-    result = save_model(art, SaveOptions(description="iris", freeform_tags={"team": "ml"},
-                                         version_set="iris", version_label="v1"), catalog=cat)
+    result = save_model(
+        art,
+        SaveOptions(
+            description="iris", freeform_tags={"team": "ml"}, version_set="iris", version_label="v1"
+        ),
+        catalog=cat,
+    )
     record = result.record
     assert result.route == "direct" and result.introspection_ok and result.failed_checks == []
     assert record.display_name == "rf-artifact" and record.description == "iris"
     defined = {i["key"]: i["value"] for i in record.defined_metadata_list}
-    assert defined["Framework"] == "scikit-learn" and defined["Algorithm"] == "RandomForestClassifier"
+    assert (
+        defined["Framework"] == "scikit-learn" and defined["Algorithm"] == "RandomForestClassifier"
+    )
     assert defined["ArtifactTestResults"]["score_py"]["success"] is True
     custom = {i["key"]: i["value"] for i in record.custom_metadata_list}
     assert custom["ModelFileName"] == "model.joblib"
     assert record.input_schema == json.loads((art / "input_schema.json").read_text())
     assert record.output_schema == json.loads((art / "output_schema.json").read_text())
     assert (record.model_version_set_name, record.version_label) == ("iris", "v1")
-    assert (art / ".mdreg" / "metadata.json").read_bytes() == before  # the user's folder is not touched
+    assert (
+        art / ".mdreg" / "metadata.json"
+    ).read_bytes() == before  # the user's folder is not touched
     assert cat.get(record.id) == record
 
 
-def test_a_failed_check_refuses_the_save_before_any_write(art: Path, cat: LocalCatalog,
-                                                          mdreg_home: Path) -> None:
+def test_a_failed_check_refuses_the_save_before_any_write(
+    art: Path, cat: LocalCatalog, mdreg_home: Path
+) -> None:
     (art / "score.py").write_text("def load_model():\n    return 1\n")  # no predict()
-    with pytest.raises(ChecksFailedError, match=r"introspection failed: .*score_predict.*--ignore-introspection") as exc:
+    with pytest.raises(
+        ChecksFailedError, match=r"introspection failed: .*score_predict.*--ignore-introspection"
+    ) as exc:
         save_model(art, SaveOptions(), catalog=cat)
     assert exc.value.exit_code == 1
     assert cat.list() == [] and stored_files(mdreg_home) == []
@@ -77,13 +94,21 @@ def test_a_failed_check_refuses_the_save_before_any_write(art: Path, cat: LocalC
 
     result = save_model(art, SaveOptions(ignore_introspection=True, no_verify=True), catalog=cat)
     assert "score_predict" in result.failed_checks and not result.introspection_ok
-    tests = next(i["value"] for i in result.record.defined_metadata_list if i["key"] == "ArtifactTestResults")
+    tests = next(
+        i["value"] for i in result.record.defined_metadata_list if i["key"] == "ArtifactTestResults"
+    )
     assert tests["score_predict"]["success"] is False
 
 
-def test_limits_are_checked_before_any_write(art: Path, cat: LocalCatalog, mdreg_home: Path) -> None:
-    set_metadata(art, lambda m: m["custom"].append(
-        {"key": "TrainingNotes", "value": "n" * 300, "category": "Other", "description": ""}))
+def test_limits_are_checked_before_any_write(
+    art: Path, cat: LocalCatalog, mdreg_home: Path
+) -> None:
+    set_metadata(
+        art,
+        lambda m: m["custom"].append(
+            {"key": "TrainingNotes", "value": "n" * 300, "category": "Other", "description": ""}
+        ),
+    )
     with pytest.raises(InputError, match=r"'TrainingNotes' is 300 characters.*allows 255") as exc:
         save_model(art, SaveOptions(), catalog=cat)
     assert exc.value.exit_code == 3
@@ -92,7 +117,9 @@ def test_limits_are_checked_before_any_write(art: Path, cat: LocalCatalog, mdreg
     assert cat.list() == [] and stored_files(mdreg_home) == []
 
 
-def test_a_taken_label_is_refused_before_zipping(art: Path, cat: LocalCatalog, mdreg_home: Path) -> None:
+def test_a_taken_label_is_refused_before_zipping(
+    art: Path, cat: LocalCatalog, mdreg_home: Path
+) -> None:
     save_model(art, SaveOptions(version_set="s", version_label="v1"), catalog=cat)
     files = stored_files(mdreg_home)
     with pytest.raises(InputError, match="'v1' is already used in version set 's'"):
@@ -110,11 +137,16 @@ def test_save_a_zip(art: Path, cat: LocalCatalog, tmp_path: Path) -> None:
 
 def test_save_through_a_bucket(art: Path, cat: LocalCatalog, tmp_path: Path) -> None:
     bucket_dir = tmp_path / "bucket"
-    result = save_model(art, SaveOptions(large=True, bucket=bucket_dir.as_uri() + "/staging/"), catalog=cat)
+    result = save_model(
+        art, SaveOptions(large=True, bucket=bucket_dir.as_uri() + "/staging/"), catalog=cat
+    )
     assert result.route == "bucket" and result.bucket_object is None
     assert list(FileBucket(bucket_dir).list()) == []  # the temporary object is removed
-    kept = save_model(art, SaveOptions(bucket=bucket_dir.as_uri() + "/keep.zip", keep_bucket_object=True),
-                      catalog=cat)
+    kept = save_model(
+        art,
+        SaveOptions(bucket=bucket_dir.as_uri() + "/keep.zip", keep_bucket_object=True),
+        catalog=cat,
+    )
     assert kept.bucket_object == (bucket_dir / "keep.zip").as_uri()
     assert [o.key for o in FileBucket(bucket_dir).list()] == ["keep.zip"]
     assert kept.record.artifact_sha256 == result.record.artifact_sha256
@@ -129,7 +161,8 @@ def test_bucket_options_are_checked_first(art: Path, cat: LocalCatalog, mdreg_ho
 
 
 def test_a_catalog_with_a_direct_limit_takes_big_artifacts_only_through_a_bucket(
-        art: Path, cat: LocalCatalog, tmp_path: Path) -> None:
+    art: Path, cat: LocalCatalog, tmp_path: Path
+) -> None:
     cat.max_direct_bytes = 1000  # as OCI's 2 GiB, scaled down
     with pytest.raises(UsageError, match="only through a bucket; add --bucket"):
         save_model(art, SaveOptions(), catalog=cat)
@@ -143,6 +176,7 @@ def test_a_catalog_with_a_direct_limit_takes_big_artifacts_only_through_a_bucket
 
 # -- load -------------------------------------------------------------------------------
 
+
 def test_load_by_id_is_byte_identical(art: Path, cat: LocalCatalog, tmp_path: Path) -> None:
     original = zip_artifact(art, tmp_path / "orig.zip")
     record = save_model(art, SaveOptions(), catalog=cat).record
@@ -152,7 +186,9 @@ def test_load_by_id_is_byte_identical(art: Path, cat: LocalCatalog, tmp_path: Pa
     assert result.kind == "model" and result.zip_sha256 == original.sha256
     again = zip_artifact(result.artifact_dir, tmp_path / "again.zip")
     assert again.sha256 == original.sha256  # same files, same bytes
-    assert (tmp_path / "loaded" / "model.joblib").read_bytes() == (art / "model.joblib").read_bytes()
+    assert (tmp_path / "loaded" / "model.joblib").read_bytes() == (
+        art / "model.joblib"
+    ).read_bytes()
 
 
 def test_load_a_zip_a_folder_and_a_bucket_object(art: Path, tmp_path: Path) -> None:
@@ -210,4 +246,3 @@ def test_load_from_nowhere(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a zip file"):
         load_artifact(str(tmp_path / "notzip.zip"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
-

@@ -10,11 +10,28 @@ import pytest
 
 from mdreg.checks.introspect import introspect
 
-SERVICE_KEYS = ["score_py", "runtime_yaml", "score_syntax", "score_load_model", "score_predict",
-                "score_predict_data", "score_predict_arg", "runtime_version",
-                "runtime_env_python", "runtime_env_path", "runtime_path_exist"]
-MDREG_KEYS = ["manifest", "input_schema", "output_schema", "runtime_keys", "model_framework",
-              "score_imports", "model_scan"]
+SERVICE_KEYS = [
+    "score_py",
+    "runtime_yaml",
+    "score_syntax",
+    "score_load_model",
+    "score_predict",
+    "score_predict_data",
+    "score_predict_arg",
+    "runtime_version",
+    "runtime_env_python",
+    "runtime_env_path",
+    "runtime_path_exist",
+]
+MDREG_KEYS = [
+    "manifest",
+    "input_schema",
+    "output_schema",
+    "runtime_keys",
+    "model_framework",
+    "score_imports",
+    "model_scan",
+]
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -32,16 +49,32 @@ BREAKAGES = {
     "runtime_yaml": lambda a: (a / "runtime.yaml").unlink(),
     "score_syntax": lambda a: _break_score(a, "def predict(", "def predict(:"),
     "score_load_model": lambda a: _break_score(a, "def load_model(", "def load_the_model("),
-    "score_predict": lambda a: _break_score(a, "def predict(data, model=load_model()):", "def forecast(data, model=load_model()):"),
-    "score_predict_data": lambda a: _break_score(a, "def predict(data, model=load_model()):", "def predict(x, model=load_model()):"),
-    "score_predict_arg": lambda a: _break_score(a, "def predict(data, model=load_model()):", "def predict(data, model):"),
-    "runtime_version": lambda a: _edit(a / "runtime.yaml", "MODEL_ARTIFACT_VERSION: '3.0'", "MODEL_ARTIFACT_VERSION: '2.0'"),
-    "runtime_env_python": lambda a: _edit(a / "runtime.yaml", "INFERENCE_PYTHON_VERSION: '3.11'", "INFERENCE_PYTHON_VERSION: '2.7'"),
-    "runtime_env_path": lambda a: _edit(a / "runtime.yaml", "INFERENCE_ENV_PATH: oci://", "INFERENCE_ENV_PATH: ''\n    X: oci://"),
-    "manifest": lambda a: (a / "model.joblib").write_bytes((a / "model.joblib").read_bytes() + b"\0"),
+    "score_predict": lambda a: _break_score(
+        a, "def predict(data, model=load_model()):", "def forecast(data, model=load_model()):"
+    ),
+    "score_predict_data": lambda a: _break_score(
+        a, "def predict(data, model=load_model()):", "def predict(x, model=load_model()):"
+    ),
+    "score_predict_arg": lambda a: _break_score(
+        a, "def predict(data, model=load_model()):", "def predict(data, model):"
+    ),
+    "runtime_version": lambda a: _edit(
+        a / "runtime.yaml", "MODEL_ARTIFACT_VERSION: '3.0'", "MODEL_ARTIFACT_VERSION: '2.0'"
+    ),
+    "runtime_env_python": lambda a: _edit(
+        a / "runtime.yaml", "INFERENCE_PYTHON_VERSION: '3.11'", "INFERENCE_PYTHON_VERSION: '2.7'"
+    ),
+    "runtime_env_path": lambda a: _edit(
+        a / "runtime.yaml", "INFERENCE_ENV_PATH: oci://", "INFERENCE_ENV_PATH: ''\n    X: oci://"
+    ),
+    "manifest": lambda a: (a / "model.joblib").write_bytes(
+        (a / "model.joblib").read_bytes() + b"\0"
+    ),
     "input_schema": lambda a: (a / "input_schema.json").write_text("{not json"),
     "runtime_keys": lambda a: _edit(a / "runtime.yaml", "  USER_OCID: ''\n", ""),
-    "score_imports": lambda a: _break_score(a, "import numpy as np\n", "import numpy as np\nimport requests\n"),
+    "score_imports": lambda a: _break_score(
+        a, "import numpy as np\n", "import numpy as np\nimport requests\n"
+    ),
 }
 
 
@@ -116,25 +149,38 @@ def test_broken_zip_one_folder_deep(artifact, tmp_path, cli, key):
 def test_hand_written_artifact_reports_what_is_missing(tmp_path):
     art = tmp_path / "hand"
     art.mkdir()
-    (art / "score.py").write_text("def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    return {'prediction': data}\n")
-    (art / "runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\nMODEL_DEPLOYMENT:\n  INFERENCE_CONDA_ENV:\n    INFERENCE_ENV_PATH: oci://b@n/p\n    INFERENCE_PYTHON_VERSION: '3.8'\n")
+    (art / "score.py").write_text(
+        "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    return {'prediction': data}\n"
+    )
+    (art / "runtime.yaml").write_text(
+        "MODEL_ARTIFACT_VERSION: '3.0'\nMODEL_DEPLOYMENT:\n  INFERENCE_CONDA_ENV:\n    INFERENCE_ENV_PATH: oci://b@n/p\n    INFERENCE_PYTHON_VERSION: '3.8'\n"
+    )
     report = introspect(art)
     status = {r.key: r.status.value for r in report.results}
     assert status["score_py"] == status["runtime_version"] == status["runtime_env_path"] == "passed"
     assert status["runtime_keys"] == "failed"
     assert status["manifest"] == status["model_framework"] == status["input_schema"] == "skipped"
-    assert not report.recorded and sorted(p.name for p in art.iterdir()) == ["runtime.yaml", "score.py"]
+    assert not report.recorded and sorted(p.name for p in art.iterdir()) == [
+        "runtime.yaml",
+        "score.py",
+    ]
 
 
 def test_ads_style_artifact(tmp_path):
     """A layout as ADS writes it: no mdreg metadata, a float python version, ADS's test file."""
     art = tmp_path / "ads"
     art.mkdir()
-    (art / "score.py").write_text("import os\nimport joblib\ndef load_model(model_file_name='model.joblib'):\n    return joblib.load(os.path.join(os.path.dirname(__file__), model_file_name))\n\ndef predict(data, model=load_model()):\n    return {'prediction': model.predict(data).tolist()}\n")
-    (art / "runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\nMODEL_DEPLOYMENT:\n  INFERENCE_CONDA_ENV:\n    INFERENCE_ENV_PATH: oci://service-conda-packs@id19sfcrra6z/service_pack/cpu/x/1.0/generalml_p38_cpu_v1\n    INFERENCE_ENV_SLUG: generalml_p38_cpu_v1\n    INFERENCE_ENV_TYPE: data_science\n    INFERENCE_PYTHON_VERSION: 3.10\n")
+    (art / "score.py").write_text(
+        "import os\nimport joblib\ndef load_model(model_file_name='model.joblib'):\n    return joblib.load(os.path.join(os.path.dirname(__file__), model_file_name))\n\ndef predict(data, model=load_model()):\n    return {'prediction': model.predict(data).tolist()}\n"
+    )
+    (art / "runtime.yaml").write_text(
+        "MODEL_ARTIFACT_VERSION: '3.0'\nMODEL_DEPLOYMENT:\n  INFERENCE_CONDA_ENV:\n    INFERENCE_ENV_PATH: oci://service-conda-packs@id19sfcrra6z/service_pack/cpu/x/1.0/generalml_p38_cpu_v1\n    INFERENCE_ENV_SLUG: generalml_p38_cpu_v1\n    INFERENCE_ENV_TYPE: data_science\n    INFERENCE_PYTHON_VERSION: 3.10\n"
+    )
     (art / "test_json_output.json").write_text("{}")
     status = {r.key: (r.status.value, r.message) for r in introspect(art).results}
-    assert status["runtime_env_python"][0] == "failed" and "quote" in status["runtime_env_python"][1]
+    assert (
+        status["runtime_env_python"][0] == "failed" and "quote" in status["runtime_env_python"][1]
+    )
     assert status["score_imports"][0] == "passed"
 
 

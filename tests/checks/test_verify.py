@@ -35,7 +35,10 @@ def test_payload_shapes(artifact, iris, iris_rf, shape):
         "columns": rows.to_dict(orient="list"),
         "rows": rows.to_numpy().tolist(),
         "ads_envelope": {"data": rows.to_numpy().tolist(), "data_type": "<class 'list'>"},
-        "ads_dataframe": {"data": rows.to_json(), "data_type": "<class 'pandas.core.frame.DataFrame'>"},
+        "ads_dataframe": {
+            "data": rows.to_json(),
+            "data_type": "<class 'pandas.core.frame.DataFrame'>",
+        },
     }[shape]
     result = verify(artifact, json.dumps(payload))
     assert result.ok, result.traceback
@@ -58,10 +61,15 @@ def test_ads_base64_numpy_envelope(tmp_path, iris):
     art = prepare(tmp_path / "lr.joblib", tmp_path / "art").artifact_dir
     buf = io.BytesIO()
     np.save(buf, arr[:4])
-    body = {"data": base64.b64encode(buf.getvalue()).decode(), "data_type": "<class 'numpy.ndarray'>"}
+    body = {
+        "data": base64.b64encode(buf.getvalue()).decode(),
+        "data_type": "<class 'numpy.ndarray'>",
+    }
     result = verify(art, json.dumps(body))
     assert result.ok, result.traceback
-    assert np.allclose(result.prediction["prediction"], joblib.load(tmp_path / "lr.joblib").predict(arr[:4]))
+    assert np.allclose(
+        result.prediction["prediction"], joblib.load(tmp_path / "lr.joblib").predict(arr[:4])
+    )
 
 
 def _score(artifact, body: str) -> None:
@@ -69,21 +77,32 @@ def _score(artifact, body: str) -> None:
 
 
 def test_score_that_raises(artifact, cli):
-    _score(artifact, "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    raise ValueError('boom in predict')\n")
+    _score(
+        artifact,
+        "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    raise ValueError('boom in predict')\n",
+    )
     run = cli("verify", artifact)
     assert run.code == 1
-    assert "ValueError: boom in predict" in run.err and "Traceback" in run.err  # the user's traceback
+    assert (
+        "ValueError: boom in predict" in run.err and "Traceback" in run.err
+    )  # the user's traceback
     assert "failed at predict" in run.err
 
 
 def test_load_model_returning_none(artifact):
-    _score(artifact, "def load_model():\n    return None\n\ndef predict(data, model=None):\n    return {}\n")
+    _score(
+        artifact,
+        "def load_model():\n    return None\n\ndef predict(data, model=None):\n    return {}\n",
+    )
     result = verify(artifact)
     assert not result.ok and result.stage == "load_model" and "returned None" in result.error
 
 
 def test_prediction_not_json(artifact):
-    _score(artifact, "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    return {'prediction': object()}\n")
+    _score(
+        artifact,
+        "def load_model():\n    return 1\n\ndef predict(data, model=load_model()):\n    return {'prediction': object()}\n",
+    )
     result = verify(artifact)
     assert not result.ok and result.stage == "serialize" and "JSON" in result.error
 
@@ -106,9 +125,12 @@ def _one_error(run, code: int) -> str:
 
 def test_python_that_cannot_run_is_bad_input(artifact, cli, tmp_path):
     (tmp_path / "not-exec").write_text("#!/bin/sh\n")
-    for python, says in ((tmp_path / "nope", "no such file"), (tmp_path, "a folder"),
-                         (tmp_path / "not-exec", "not executable"),
-                         ("mdreg-no-such-python", "not found on PATH")):
+    for python, says in (
+        (tmp_path / "nope", "no such file"),
+        (tmp_path, "a folder"),
+        (tmp_path / "not-exec", "not executable"),
+        ("mdreg-no-such-python", "not found on PATH"),
+    ):
         line = _one_error(cli("verify", artifact, "--python", python), 3)
         assert f"--python {python}: {says}" in line, line
 

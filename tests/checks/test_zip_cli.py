@@ -50,8 +50,10 @@ def test_zip_refuses_a_folder_that_is_not_an_artifact(cli, tmp_path):
     empty.mkdir()
     run = cli("zip", empty, "-o", tmp_path / "a.zip")
     assert run.code == 3
-    assert run.err == (f"error: {empty} is not a model artifact: it is empty (write one with "
-                       "`mdreg prepare MODEL`, or add the missing files)\n")
+    assert run.err == (
+        f"error: {empty} is not a model artifact: it is empty (write one with "
+        "`mdreg prepare MODEL`, or add the missing files)\n"
+    )
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "readme.txt").write_text("hello")

@@ -26,8 +26,9 @@ from tests.frameworks.suite import (
 
 lgb = pytest.importorskip("lightgbm")
 
-SUITE = FrameworkSuite("lightgbm", version=lgb.__version__,
-                       score_modules={"numpy", "pandas", "lightgbm"})
+SUITE = FrameworkSuite(
+    "lightgbm", version=lgb.__version__, score_modules={"numpy", "pandas", "lightgbm"}
+)
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
 SMALL = {"n_estimators": 4, "num_leaves": 4, "min_child_samples": 5, "n_jobs": 1, "verbose": -1}
 
@@ -38,7 +39,8 @@ def data():
     X = pd.DataFrame(rng.normal(size=(120, 4)), columns=FEATURES)
     y_bool = (X.sepal_len + X.petal_wid > 0).to_numpy()  # bool labels: JSON true/false
     y_str = np.array(["setosa", "versicolor", "virginica"])[
-        (X.sum(axis=1) > 0).astype(int) + (X.petal_len > 0.7).astype(int)]
+        (X.sum(axis=1) > 0).astype(int) + (X.petal_len > 0.7).astype(int)
+    ]
     y_reg = 2 * X.sepal_len - X.petal_len + 0.1 * X.sepal_wid
     return X, y_bool, y_str, y_reg
 
@@ -52,8 +54,13 @@ def lgb_dir(tmp_path_factory, data) -> Path:
 
     X, y_bool, y_str, y_reg = data
     out = tmp_path_factory.mktemp("lgb")
-    params = {"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5, "num_threads": 1,
-              "verbose": -1}
+    params = {
+        "objective": "binary",
+        "num_leaves": 4,
+        "min_data_in_leaf": 5,
+        "num_threads": 1,
+        "verbose": -1,
+    }
     booster = lgb.train(params, lgb.Dataset(X, label=y_bool.astype(int)), num_boost_round=4)
     booster.save_model(out / "booster.txt")
     with (out / "booster.pkl").open("wb") as f:
@@ -65,8 +72,11 @@ def lgb_dir(tmp_path_factory, data) -> Path:
     joblib.dump(clf, out / "clf.joblib", compress=3)  # joblib+zlib container
     joblib.dump(lgb.LGBMClassifier(**SMALL).fit(X, y_bool), out / "bin_clf.joblib")
     joblib.dump(lgb.LGBMRegressor(**SMALL).fit(X, y_reg), out / "reg.joblib")
-    arr = lgb.train({**params, "objective": "regression"}, lgb.Dataset(X.to_numpy(), label=y_reg),
-                    num_boost_round=4)  # features Column_0..3: positions, not names
+    arr = lgb.train(
+        {**params, "objective": "regression"},
+        lgb.Dataset(X.to_numpy(), label=y_reg),
+        num_boost_round=4,
+    )  # features Column_0..3: positions, not names
     arr.save_model(out / "array.txt")
     pipe = make_pipeline(StandardScaler(), lgb.LGBMClassifier(**SMALL))
     joblib.dump(pipe.fit(X, y_str), out / "pipeline.joblib")
@@ -86,8 +96,12 @@ FORMS = {
     "clf.joblib": ("model.txt", "LGBMClassifier", "multinomial_classification", "label"),
     "bin_clf.joblib": ("model.txt", "LGBMClassifier", "binary_classification", "label"),
     "reg.joblib": ("model.txt", "LGBMRegressor", "regression", "float"),
-    "pipeline.joblib": ("model.pkl", "Pipeline(LGBMClassifier)", "multinomial_classification",
-                        "label"),
+    "pipeline.joblib": (
+        "model.pkl",
+        "Pipeline(LGBMClassifier)",
+        "multinomial_classification",
+        "label",
+    ),
 }
 
 
@@ -108,10 +122,19 @@ def test_input_form_end_to_end(form, lgb_dir, data, cli, tmp_path):
     rows = data[0].iloc[ROWS]
     sample = [] if form == "array.txt" else ["--x-sample", lgb_dir / "x_sample.csv"]
     payload = rows.to_numpy().tolist() if form == "array.txt" else rows.to_dict(orient="records")
-    done = SUITE.end_to_end(cli, lgb_dir / form, tmp_path, *sample, payload=payload,
-                            expected=_expected(form, lgb_dir / form, data[0]),
-                            model_file=model_file, labels=kind == "label", rtol=1e-9, atol=1e-12,
-                            taxonomy={"Algorithm": algorithm, "UseCaseType": use_case})
+    done = SUITE.end_to_end(
+        cli,
+        lgb_dir / form,
+        tmp_path,
+        *sample,
+        payload=payload,
+        expected=_expected(form, lgb_dir / form, data[0]),
+        model_file=model_file,
+        labels=kind == "label",
+        rtol=1e-9,
+        atol=1e-12,
+        taxonomy={"Algorithm": algorithm, "UseCaseType": use_case},
+    )
     assert not ({"model.txt", "model.pkl"} - {model_file}) & {p.name for p in done.art.iterdir()}
 
 
@@ -123,8 +146,12 @@ def test_text_model_is_kept_byte_for_byte(lgb_dir, cli, tmp_path):
 
 def test_classifier_labels_and_metadata(lgb_dir, cli, tmp_path):
     art = tmp_path / "art"
-    assert cli("prepare", lgb_dir / "clf.joblib", "-o", art, "--x-sample",
-               lgb_dir / "x_sample.csv").code == 0
+    assert (
+        cli(
+            "prepare", lgb_dir / "clf.joblib", "-o", art, "--x-sample", lgb_dir / "x_sample.csv"
+        ).code
+        == 0
+    )
     assert 'CLASSES = ["setosa", "versicolor", "virginica"]' in (art / "score.py").read_text()
     meta = metadata(art)
     assert meta["mdreg"]["classes"] == ["setosa", "versicolor", "virginica"]
@@ -174,8 +201,9 @@ def test_sample_with_spaces_in_column_names(data, tmp_path, cli):
 
     joblib.dump(clf, tmp_path / "clf.joblib")
     spaced.head(5).to_csv(tmp_path / "x.csv", index=False)
-    run = cli("prepare", tmp_path / "clf.joblib", "-o", tmp_path / "art",
-              "--x-sample", tmp_path / "x.csv")
+    run = cli(
+        "prepare", tmp_path / "clf.joblib", "-o", tmp_path / "art", "--x-sample", tmp_path / "x.csv"
+    )
     assert run.code == 0, run.err
     result = verified(tmp_path / "art")
     assert result.prediction["prediction"] == clf.predict(spaced.head(5)).tolist()
@@ -190,8 +218,16 @@ def test_sniffing_imports_no_framework(lgb_dir):
     assert found["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
 
 
-@pytest.mark.parametrize("head", [b"tree\n", b"trees\nversion=v4\n", b"version=v4\ntree\n",
-                                  b'{"learner": {}}', b"tree\nversion=4\n"])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"tree\n",
+        b"trees\nversion=v4\n",
+        b"version=v4\ntree\n",
+        b'{"learner": {}}',
+        b"tree\nversion=4\n",
+    ],
+)
 def test_other_files_are_not_claimed(head, tmp_path):
     path = tmp_path / "model.txt"
     path.write_bytes(head)

@@ -34,8 +34,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
 
-SUITE = FrameworkSuite("pytorch", version=torch.__version__,
-                       score_modules={"numpy", "pandas", "torch"}, score_module="torch")
+SUITE = FrameworkSuite(
+    "pytorch",
+    version=torch.__version__,
+    score_modules={"numpy", "pandas", "torch"},
+    score_module="torch",
+)
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
 CODE_NAME = "torchnets"
 #: The model code users pass with --model-code: written to a file by the fixture.
@@ -146,7 +150,7 @@ def torch_dir(tmp_path_factory) -> dict:
     images = rng.normal(0, 0.2, (60, 1, 8, 8)).astype(np.float32)
     for i, label in enumerate(img_labels):  # the class is where the bright square is
         r, c = [(0, 0), (4, 4), (0, 4)][label]
-        images[i, 0, r:r + 4, c:c + 4] += 1.0
+        images[i, 0, r : r + 4, c : c + 4] += 1.0
     torch.manual_seed(0)
     cnn, _ = _train(nets.SmallCNN(), torch.from_numpy(images), torch.tensor(img_labels), 30)
 
@@ -172,8 +176,14 @@ def torch_dir(tmp_path_factory) -> dict:
     finally:
         del main.MLP
     files["mlp_checkpoint"] = out / "mlp_checkpoint.pt"
-    torch.save({"epoch": 60, "model_state_dict": mlp.state_dict(),
-                "optimizer_state_dict": opt.state_dict()}, files["mlp_checkpoint"])
+    torch.save(
+        {
+            "epoch": 60,
+            "model_state_dict": mlp.state_dict(),
+            "optimizer_state_dict": opt.state_dict(),
+        },
+        files["mlp_checkpoint"],
+    )
     files["mlp_legacy"] = out / "mlp_legacy.pt"  # torch.save's pre-1.6 format
     _save_from(CODE_NAME, nets, mlp, files["mlp_legacy"], _use_new_zipfile_serialization=False)
     files["fn_module"] = out / "fn_module.pt"
@@ -182,8 +192,14 @@ def torch_dir(tmp_path_factory) -> dict:
     X.head(20).to_csv(out / "x.csv", index=False)
     np.save(out / "x.npy", X.head(20).to_numpy())
     np.save(out / "images.npy", images[:10])
-    return {"dir": out, "code": code_path, "files": files, "x": X, "images": images,
-            "models": {"mlp": mlp, "cnn": cnn, "fn": fn_net}}
+    return {
+        "dir": out,
+        "code": code_path,
+        "files": files,
+        "x": X,
+        "images": images,
+        "models": {"mlp": mlp, "cnn": cnn, "fn": fn_net},
+    }
 
 
 def _expected(torch_dir: dict, which: str, data) -> np.ndarray:
@@ -199,10 +215,16 @@ MLP_FORMS = {
     "export_pt2_fixed_batch": ("mlp_pt2_batch1", "mlp", []),
     "pickled_module": ("mlp_module", "mlp", ["--trust", "--model-code", "CODE"]),
     "pickled_from_main": ("mlp_main", "mlp", ["--trust", "--model-code", "CODE"]),
-    "state_dict": ("mlp_state", "mlp", ["--model-class", f"{CODE_NAME}:MLP",
-                                        "--model-code", "CODE"]),
-    "checkpoint_dict": ("mlp_checkpoint", "mlp", ["--model-class", f"{CODE_NAME}:MLP",
-                                                  "--model-code", "CODE"]),
+    "state_dict": (
+        "mlp_state",
+        "mlp",
+        ["--model-class", f"{CODE_NAME}:MLP", "--model-code", "CODE"],
+    ),
+    "checkpoint_dict": (
+        "mlp_checkpoint",
+        "mlp",
+        ["--model-class", f"{CODE_NAME}:MLP", "--model-code", "CODE"],
+    ),
     "module_with_function": ("fn_module", "fn", ["--trust", "--model-code", "CODE"]),
 }
 CNN_FORMS = {
@@ -232,11 +254,18 @@ def _trust_needed(path: Path) -> bool:
 def test_mlp_forms_prepare_verify_zip(cli, torch_dir, tmp_path, form):
     key, which, flags = MLP_FORMS[form]
     model_file = "model.pt2" if form.startswith("export") else "model.pt"
-    done = SUITE.end_to_end(cli, torch_dir["files"][key], tmp_path,
-                            "--x-sample", torch_dir["dir"] / "x.csv", *_flags(torch_dir, flags),
-                            expected=_expected(torch_dir, which, torch_dir["x"].head(5)),
-                            model_file=model_file, atol=1e-5,  # the 5 sample rows kept at prepare
-                            taxonomy={"Algorithm": "FnNet" if which == "fn" else "MLP"})
+    done = SUITE.end_to_end(
+        cli,
+        torch_dir["files"][key],
+        tmp_path,
+        "--x-sample",
+        torch_dir["dir"] / "x.csv",
+        *_flags(torch_dir, flags),
+        expected=_expected(torch_dir, which, torch_dir["x"].head(5)),
+        model_file=model_file,
+        atol=1e-5,  # the 5 sample rows kept at prepare
+        taxonomy={"Algorithm": "FnNet" if which == "fn" else "MLP"},
+    )
     assert done.taxonomy["Hyperparameters"]["parameters"] > 0
     if "--model-code" in flags:
         assert (done.art / f"{CODE_NAME}.py").read_text() == MODEL_CODE
@@ -266,8 +295,17 @@ def test_legacy_torch_save_format(cli, torch_dir, tmp_path):
     path = torch_dir["files"]["mlp_legacy"]
     assert "legacy" in PyTorchFramework().sniff(Probe.of(path)).evidence
     art = tmp_path / "art"
-    run = cli("prepare", path, "-o", art, "--trust", "--model-code", torch_dir["code"],
-              "--x-sample", torch_dir["dir"] / "x.npy")
+    run = cli(
+        "prepare",
+        path,
+        "-o",
+        art,
+        "--trust",
+        "--model-code",
+        torch_dir["code"],
+        "--x-sample",
+        torch_dir["dir"] / "x.npy",
+    )
     assert run.code == 0, run.err
     assert introspect(art).ok
     from mdreg.frameworks.base import LoadOptions
@@ -280,8 +318,13 @@ def test_legacy_torch_save_format(cli, torch_dir, tmp_path):
 
 def test_checkpoint_keeps_only_the_weights(cli, torch_dir, tmp_path):
     _, _, flags = MLP_FORMS["checkpoint_dict"]
-    run = cli("prepare", torch_dir["files"]["mlp_checkpoint"], "-o", tmp_path / "art",
-              *_flags(torch_dir, flags))
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_checkpoint"],
+        "-o",
+        tmp_path / "art",
+        *_flags(torch_dir, flags),
+    )
     assert run.code == 0, run.err
     saved = torch.load(tmp_path / "art/model.pt", weights_only=True)
     assert set(saved) == set(torch_dir["models"]["mlp"].state_dict())
@@ -291,14 +334,21 @@ def test_checkpoint_keeps_only_the_weights(cli, torch_dir, tmp_path):
 def test_cnn_forms_prepare_verify(cli, torch_dir, tmp_path, form):
     key, flags = CNN_FORMS[form]
     images = torch_dir["images"][:3]
-    SUITE.end_to_end(cli, torch_dir["files"][key], tmp_path, *_flags(torch_dir, flags),
-                     payload={"inputs": images.tolist()}, atol=1e-5,
-                     expected=_expected(torch_dir, "cnn", images),
-                     model_file="model.pt2" if form == "export_pt2" else "model.pt")
+    SUITE.end_to_end(
+        cli,
+        torch_dir["files"][key],
+        tmp_path,
+        *_flags(torch_dir, flags),
+        payload={"inputs": images.tolist()},
+        atol=1e-5,
+        expected=_expected(torch_dir, "cnn", images),
+        model_file="model.pt2" if form == "export_pt2" else "model.pt",
+    )
 
 
-def _predict_in_subprocess(art: Path, payloads: dict[str, bytes | str], tmp_path: Path,
-                           env: dict[str, str] | None = None) -> dict:
+def _predict_in_subprocess(
+    art: Path, payloads: dict[str, bytes | str], tmp_path: Path, env: dict[str, str] | None = None
+) -> dict:
     """Import score.py in a fresh interpreter and call predict() on each payload: raw bytes
     (as the server passes a non-JSON body) or JSON text (passed decoded, as the server does).
     Also reports where the model went: {"predictions": ..., "device": ..., ...}."""
@@ -320,8 +370,15 @@ def _predict_in_subprocess(art: Path, payloads: dict[str, bytes | str], tmp_path
                            "slot": score.worker_slot(),
                            "params": sorted({{str(p.device) for p in model.parameters()}})}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
-                          text=True, cwd=art, timeout=300, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=art,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout.splitlines()[-1])
     doc["stderr"] = proc.stderr
@@ -352,19 +409,33 @@ def test_image_request_forms(cli, torch_dir, tmp_path):
         "instances_key": json.dumps({"instances": images.tolist()}),
         "npy_bytes": _npy(images),
         "json_bytes": json.dumps(images.tolist()).encode(),
-        "ads_numpy_envelope": json.dumps({"data": base64.b64encode(_npy(images)).decode(),
-                                          "data_type": "<class 'numpy.ndarray'>"}),
-        "ads_torch_envelope": json.dumps({"data": torch_b64,
-                                          "data_type": "<class 'torch.Tensor'>"}),
-        "ads_tensor_json": json.dumps({"data": {"__ads_torch_tensor__": 1, "data": images.tolist(),
-                                                "dtype": "torch.float32", "shape": list(images.shape),
-                                                "device": "cpu"},
-                                       "data_type": "<class 'torch.Tensor'>"}),
+        "ads_numpy_envelope": json.dumps(
+            {
+                "data": base64.b64encode(_npy(images)).decode(),
+                "data_type": "<class 'numpy.ndarray'>",
+            }
+        ),
+        "ads_torch_envelope": json.dumps(
+            {"data": torch_b64, "data_type": "<class 'torch.Tensor'>"}
+        ),
+        "ads_tensor_json": json.dumps(
+            {
+                "data": {
+                    "__ads_torch_tensor__": 1,
+                    "data": images.tolist(),
+                    "dtype": "torch.float32",
+                    "shape": list(images.shape),
+                    "device": "cpu",
+                },
+                "data_type": "<class 'torch.Tensor'>",
+            }
+        ),
         "float64_npy": _npy(images.astype(np.float64)),
         "one_image": json.dumps(images[0].tolist()),
     }
-    got = _predict_in_subprocess(art, payloads, tmp_path,
-                                 env={"MDREG_DEVICE": "cpu", "MDREG_WORKER_INDEX": "3"})
+    got = _predict_in_subprocess(
+        art, payloads, tmp_path, env={"MDREG_DEVICE": "cpu", "MDREG_WORKER_INDEX": "3"}
+    )
     expected = _expected(torch_dir, "cnn", images)
     for name, prediction in got["predictions"].items():
         want = expected[:1] if name == "one_image" else expected
@@ -375,8 +446,15 @@ def test_image_request_forms(cli, torch_dir, tmp_path):
 
 def test_table_request_forms(cli, torch_dir, tmp_path):
     art = tmp_path / "art"
-    run = cli("prepare", torch_dir["files"]["mlp_script"], "-o", art, "--trust",
-              "--x-sample", torch_dir["dir"] / "x.csv")
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_script"],
+        "-o",
+        art,
+        "--trust",
+        "--x-sample",
+        torch_dir["dir"] / "x.csv",
+    )
     assert run.code == 0, run.err
     rows = torch_dir["x"].iloc[7:10]
     shuffled = rows[FEATURES[::-1]]  # records in another column order: the schema's wins
@@ -397,10 +475,17 @@ def test_table_request_forms(cli, torch_dir, tmp_path):
 
 def test_image_sample_gets_a_tensor_schema(cli, torch_dir, tmp_path):
     """--x-sample of shape (N, 1, 8, 8): one tensor column, not 64 feature columns."""
-    done = SUITE.end_to_end(cli, torch_dir["files"]["cnn_script"], tmp_path, "--trust",
-                            "--x-sample", torch_dir["dir"] / "images.npy", model_file="model.pt",
-                            expected=_expected(torch_dir, "cnn", torch_dir["images"][:5]),
-                            atol=1e-5)  # the 5 images kept at prepare time
+    done = SUITE.end_to_end(
+        cli,
+        torch_dir["files"]["cnn_script"],
+        tmp_path,
+        "--trust",
+        "--x-sample",
+        torch_dir["dir"] / "images.npy",
+        model_file="model.pt",
+        expected=_expected(torch_dir, "cnn", torch_dir["images"][:5]),
+        atol=1e-5,
+    )  # the 5 images kept at prepare time
     schema = json.loads((done.art / "input_schema.json").read_text())
     assert len(schema["schema"]) == 1
     (constraint,) = schema["schema"][0]["domain"]["constraints"]
@@ -416,8 +501,9 @@ def test_tensor_schema_describes_images_honestly(torch_dir):
     (column,) = doc["schema"]
     assert column["name"] == "input" and column["dtype"] == "float32"
     assert column["feature_type"] == "Continuous" and column["required"] is True
-    assert column["domain"]["constraints"] == [{"expression": "$x.shape[1:] == (1, 8, 8)",
-                                                "language": "python"}]
+    assert column["domain"]["constraints"] == [
+        {"expression": "$x.shape[1:] == (1, 8, 8)", "language": "python"}
+    ]
     assert "(N, 1, 8, 8)" in column["description"]
     assert column["domain"]["stats"]["count"] == images.size
     assert tensor_facts(images) == {"shape": [None, 1, 8, 8], "dtype": "float32"}
@@ -461,16 +547,27 @@ def test_plain_zip_and_other_pickles_are_not_claimed(tmp_path):
 
 def test_pickles_follow_the_safety_gate(cli, torch_dir, tmp_path):
     # the class is the user's own, from the code they ship: admitted, and recorded
-    run = cli("prepare", torch_dir["files"]["mlp_module"], "-o", tmp_path / "a",
-              "--model-code", torch_dir["code"])
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_module"],
+        "-o",
+        tmp_path / "a",
+        "--model-code",
+        torch_dir["code"],
+    )
     assert run.code == 0, run.err
     meta = metadata(tmp_path / "a")
     assert meta["mdreg"]["model_code"]["admitted"] == ["MLP"]
     script = torch_dir["files"]["mlp_script"]
     run = cli("prepare", script, "-o", tmp_path / "b")
     assert run.code == (EXIT_UNSAFE if _trust_needed(script) else 0), run.err
-    run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "c",
-              *_flags(torch_dir, MLP_FORMS["state_dict"][2]))
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_state"],
+        "-o",
+        tmp_path / "c",
+        *_flags(torch_dir, MLP_FORMS["state_dict"][2]),
+    )
     assert run.code == 0, run.err  # tensors only: safe without --trust
 
 
@@ -490,14 +587,36 @@ def test_class_module_not_importable(cli, torch_dir, tmp_path):
 def test_state_dict_needs_model_class(cli, torch_dir, tmp_path):
     run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "a")
     assert run.code == EXIT_INPUT and "--model-class" in run.err
-    run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "a",
-              "--model-class", f"{CODE_NAME}:MLP")
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_state"],
+        "-o",
+        tmp_path / "a",
+        "--model-class",
+        f"{CODE_NAME}:MLP",
+    )
     assert run.code == EXIT_INPUT and "--model-code" in run.err
-    run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "a",
-              "--model-class", f"{CODE_NAME}:SmallCNN", "--model-code", torch_dir["code"])
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_state"],
+        "-o",
+        tmp_path / "a",
+        "--model-class",
+        f"{CODE_NAME}:SmallCNN",
+        "--model-code",
+        torch_dir["code"],
+    )
     assert run.code == EXIT_INPUT and "do not fit" in run.err
-    run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "a",
-              "--model-class", "other:MLP", "--model-code", torch_dir["code"])
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_state"],
+        "-o",
+        tmp_path / "a",
+        "--model-class",
+        "other:MLP",
+        "--model-code",
+        torch_dir["code"],
+    )
     assert run.code == EXIT_INPUT and f"{CODE_NAME}:MLP" in run.err
 
 
@@ -505,14 +624,28 @@ def test_state_dict_needs_model_class(cli, torch_dir, tmp_path):
 def test_model_code_may_not_shadow_what_score_imports(cli, torch_dir, tmp_path, name):
     code = tmp_path / f"{name}.py"
     code.write_text(MODEL_CODE)
-    run = cli("prepare", torch_dir["files"]["mlp_state"], "-o", tmp_path / "a",
-              "--model-class", f"{name}:MLP", "--model-code", code)
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_state"],
+        "-o",
+        tmp_path / "a",
+        "--model-class",
+        f"{name}:MLP",
+        "--model-code",
+        code,
+    )
     assert run.code == EXIT_INPUT and "shadow" in run.err
 
 
 def test_self_contained_formats_refuse_model_code(cli, torch_dir, tmp_path):
-    run = cli("prepare", torch_dir["files"]["mlp_pt2"], "-o", tmp_path / "a",
-              "--model-code", torch_dir["code"])
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_pt2"],
+        "-o",
+        tmp_path / "a",
+        "--model-code",
+        torch_dir["code"],
+    )
     assert run.code == EXIT_INPUT and "carries its own code" in run.err
 
 
@@ -548,8 +681,11 @@ def test_pt2_with_a_dangerous_nested_pickle_is_refused(cli, torch_dir, tmp_path)
 def _device_helpers(art: Path) -> str:
     """The device-selection functions of a generated score.py, alone (no torch import)."""
     tree = ast.parse((art / "score.py").read_text())
-    keep = [n for n in tree.body if isinstance(n, ast.FunctionDef)
-            and n.name in ("select_device", "claim_worker_slot")]
+    keep = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name in ("select_device", "claim_worker_slot")
+    ]
     assert len(keep) == 2
     return "import os\n_SLOT_LOCKS = []\n" + "\n\n".join(ast.unparse(n) for n in keep) + "\n"
 
@@ -568,8 +704,14 @@ def test_select_device(pt2_artifact):
     select = ns["select_device"]
     assert select(0, 5) == "cpu"
     assert select(1, 0) == select(1, 7) == "cuda:0"
-    assert [select(4, slot) for slot in range(6)] == ["cuda:0", "cuda:1", "cuda:2", "cuda:3",
-                                                      "cuda:0", "cuda:1"]
+    assert [select(4, slot) for slot in range(6)] == [
+        "cuda:0",
+        "cuda:1",
+        "cuda:2",
+        "cuda:3",
+        "cuda:0",
+        "cuda:1",
+    ]
 
 
 def test_worker_slots_are_claimed_in_start_order_and_reused(pt2_artifact, tmp_path):
@@ -583,8 +725,12 @@ def test_worker_slots_are_claimed_in_start_order_and_reused(pt2_artifact, tmp_pa
     procs = []
 
     def start():
-        p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(p)
         return int(p.stdout.readline())
 
@@ -604,8 +750,11 @@ def test_worker_slots_are_claimed_in_start_order_and_reused(pt2_artifact, tmp_pa
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("key", ["cnn_script", "cnn_pt2", "cnn_state"])
 def test_gpu_model_and_inputs_on_cuda(cli, torch_dir, tmp_path, key):
-    flags = {"cnn_script": ["--trust"], "cnn_pt2": [],
-             "cnn_state": _flags(torch_dir, CNN_FORMS["state_dict"][1])}[key]
+    flags = {
+        "cnn_script": ["--trust"],
+        "cnn_pt2": [],
+        "cnn_state": _flags(torch_dir, CNN_FORMS["state_dict"][1]),
+    }[key]
     art = tmp_path / "art"
     assert cli("prepare", torch_dir["files"][key], "-o", art, *flags).code == 0
     images = torch_dir["images"][:4]
@@ -619,8 +768,9 @@ def test_gpu_model_and_inputs_on_cuda(cli, torch_dir, tmp_path, key):
         print(json.dumps({{"params": sorted(params), "input": x.device.type,
                            "prediction": score.predict({images.tolist()!r})["prediction"]}}))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout.splitlines()[-1])
     assert doc["params"] == ["cuda"] and doc["input"] == "cuda"
@@ -667,10 +817,15 @@ def two_tower(torch_dir, tmp_path_factory) -> dict:
     model = nets.TwoTower().eval()
     x, ids = torch.randn(6, 3), torch.tensor([0, 3, 9, 1, 1, 7])
     batch = torch.export.Dim("batch")
-    files = {"export_pt2": out / "two.pt2", "torchscript": out / "two_script.pt",
-             "state_dict": out / "two_state.pt"}
-    torch.export.save(torch.export.export(model, (x, ids), dynamic_shapes={"x": {0: batch}, "ids": {0: batch}}),
-                      files["export_pt2"])
+    files = {
+        "export_pt2": out / "two.pt2",
+        "torchscript": out / "two_script.pt",
+        "state_dict": out / "two_state.pt",
+    }
+    torch.export.save(
+        torch.export.export(model, (x, ids), dynamic_shapes={"x": {0: batch}, "ids": {0: batch}}),
+        files["export_pt2"],
+    )
     torch.jit.save(torch.jit.script(model), files["torchscript"])
     torch.save(model.state_dict(), files["state_dict"])
     np.savez(out / "sample.npz", ids=ids.numpy(), x=x.numpy())  # not the forward's order
@@ -683,8 +838,11 @@ def two_tower(torch_dir, tmp_path_factory) -> dict:
     return {"dir": out, "files": files, "x": x, "ids": ids, "expected": expected}
 
 
-TWO_TOWER_FLAGS = {"export_pt2": [], "torchscript": ["--trust"],
-                   "state_dict": ["--model-code", "CODE", "--model-class", f"{CODE_NAME}:TwoTower"]}
+TWO_TOWER_FLAGS = {
+    "export_pt2": [],
+    "torchscript": ["--trust"],
+    "state_dict": ["--model-code", "CODE", "--model-class", f"{CODE_NAME}:TwoTower"],
+}
 
 
 @pytest.mark.parametrize("form", sorted(TWO_TOWER_FLAGS))
@@ -692,32 +850,65 @@ def test_several_inputs_from_an_npz_sample(cli, torch_dir, two_tower, tmp_path, 
     """forward(x, ids): the sample is one array per argument; score.py reads one per name
     (JSON or safetensors), keeps the ids integer, and predicts what the model does."""
     art = tmp_path / "art"
-    run = cli("prepare", two_tower["files"][form], "-o", art, *_flags(torch_dir, TWO_TOWER_FLAGS[form]),
-              "--x-sample", two_tower["dir"] / "sample.npz")
+    run = cli(
+        "prepare",
+        two_tower["files"][form],
+        "-o",
+        art,
+        *_flags(torch_dir, TWO_TOWER_FLAGS[form]),
+        "--x-sample",
+        two_tower["dir"] / "sample.npz",
+    )
     assert run.code == 0, run.err
     columns = json.loads((art / "input_schema.json").read_text())["schema"]
-    assert [(c["name"], c["dtype"], c["order"]) for c in columns] == [("x", "float32", 0), ("ids", "int64", 1)]
-    assert [c["domain"]["constraints"][0]["expression"] for c in columns] == \
-        ["$x.shape[1:] == (3,)", "$x.shape[1:] == ()"]
+    assert [(c["name"], c["dtype"], c["order"]) for c in columns] == [
+        ("x", "float32", 0),
+        ("ids", "int64", 1),
+    ]
+    assert [c["domain"]["constraints"][0]["expression"] for c in columns] == [
+        "$x.shape[1:] == (3,)",
+        "$x.shape[1:] == ()",
+    ]
     assert introspect(art).ok
     for payload in ("json", "safetensors"):
         result = verified(art, payload_format=payload)  # the kept sample: 5 items
-        np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:5], rtol=1e-5)
+        np.testing.assert_allclose(
+            result.prediction["prediction"], two_tower["expected"][:5], rtol=1e-5
+        )
 
 
 def test_several_inputs_request_forms(cli, torch_dir, two_tower, tmp_path):
     art = tmp_path / "art"
-    assert cli("prepare", two_tower["files"]["export_pt2"], "-o", art,
-               "--x-sample", two_tower["dir"] / "sample.npz").code == 0
+    assert (
+        cli(
+            "prepare",
+            two_tower["files"]["export_pt2"],
+            "-o",
+            art,
+            "--x-sample",
+            two_tower["dir"] / "sample.npz",
+        ).code
+        == 0
+    )
     x, ids = two_tower["x"][:2].tolist(), two_tower["ids"][:2].tolist()
-    tensor_json = {"data": {"data": x, "dtype": "torch.float32", "shape": [2, 3]},
-                   "data_type": "<class 'torch.Tensor'>"}
-    for body in ({"x": x, "ids": ids}, {"inputs": {"ids": ids, "x": x}}, {"x": tensor_json, "ids": ids}):
+    tensor_json = {
+        "data": {"data": x, "dtype": "torch.float32", "shape": [2, 3]},
+        "data_type": "<class 'torch.Tensor'>",
+    }
+    for body in (
+        {"x": x, "ids": ids},
+        {"inputs": {"ids": ids, "x": x}},
+        {"x": tensor_json, "ids": ids},
+    ):
         result = verified(art, body)
-        np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)
-    refused = {json.dumps({"x": x}): "the request lacks ids",
-               json.dumps([[1.0, 2.0, 3.0]]): "send a JSON object with one array per name",
-               json.dumps({"x": x, "ids": [1]}): "different numbers of items"}
+        np.testing.assert_allclose(
+            result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5
+        )
+    refused = {
+        json.dumps({"x": x}): "the request lacks ids",
+        json.dumps([[1.0, 2.0, 3.0]]): "send a JSON object with one array per name",
+        json.dumps({"x": x, "ids": [1]}): "different numbers of items",
+    }
     for body, says in refused.items():
         result = verify(art, body)
         assert not result.ok and says in result.error, (body, result.error)
@@ -733,10 +924,21 @@ def test_several_inputs_request_forms(cli, torch_dir, two_tower, tmp_path):
 def test_several_inputs_sample_errors(cli, torch_dir, two_tower, tmp_path):
     pt2, d = two_tower["files"]["export_pt2"], two_tower["dir"]
     run = cli("prepare", pt2, "-o", tmp_path / "a", "--x-sample", d / "x.npy")
-    assert run.code == EXIT_INPUT and "takes 2 tensors (x, ids)" in run.err and "numpy.savez" in run.err
+    assert (
+        run.code == EXIT_INPUT
+        and "takes 2 tensors (x, ids)" in run.err
+        and "numpy.savez" in run.err
+    )
     run = cli("prepare", pt2, "-o", tmp_path / "b", "--x-sample", d / "misnamed.npz")
     assert run.code == EXIT_INPUT and "the model's inputs are x, ids" in run.err
-    run = cli("prepare", torch_dir["files"]["mlp_pt2"], "-o", tmp_path / "c", "--x-sample", d / "sample.npz")
+    run = cli(
+        "prepare",
+        torch_dir["files"]["mlp_pt2"],
+        "-o",
+        tmp_path / "c",
+        "--x-sample",
+        d / "sample.npz",
+    )
     assert run.code == EXIT_INPUT and "takes one input" in run.err
     run = cli("prepare", pt2, "-o", tmp_path / "d")
     assert run.code == 0 and "takes tensors x, ids" in run.err
@@ -746,10 +948,20 @@ def test_several_inputs_sample_errors(cli, torch_dir, two_tower, tmp_path):
 def test_several_inputs_with_the_users_score_py(cli, two_tower, tmp_path):
     """A hand-written score.py still goes in as it is, the output described by --y-sample."""
     art = tmp_path / "art"
-    run = cli("prepare", two_tower["files"]["export_pt2"], "-o", art,
-              "--score-py", two_tower["dir"] / "score.py", "--y-sample", two_tower["dir"] / "out.npy")
+    run = cli(
+        "prepare",
+        two_tower["files"]["export_pt2"],
+        "-o",
+        art,
+        "--score-py",
+        two_tower["dir"] / "score.py",
+        "--y-sample",
+        two_tower["dir"] / "out.npy",
+    )
     assert run.code == 0, run.err
     assert introspect(art).ok
     body = {"x": two_tower["x"][:2].tolist(), "ids": two_tower["ids"][:2].tolist()}
     result = verified(art, body)
-    np.testing.assert_allclose(result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5)
+    np.testing.assert_allclose(
+        result.prediction["prediction"], two_tower["expected"][:2], rtol=1e-5
+    )

@@ -36,8 +36,13 @@ from tests.frameworks.suite import (
 pyspark = pytest.importorskip("pyspark")
 
 # pyarrow ships with pyspark's sql extra; score.py imports it optionally (try/except)
-SUITE = FrameworkSuite("spark", taxonomy_name="pyspark", version=pyspark.__version__,
-                       score_modules={"numpy", "pandas", "pyspark", "pyarrow"}, score_module="pyspark")
+SUITE = FrameworkSuite(
+    "spark",
+    taxonomy_name="pyspark",
+    version=pyspark.__version__,
+    score_modules={"numpy", "pandas", "pyspark", "pyarrow"},
+    score_module="pyspark",
+)
 FEATURES = ["x1", "x2", "color"]
 
 
@@ -54,8 +59,13 @@ def spark():
 def data() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     n = 60
-    X = pd.DataFrame({"x1": rng.normal(size=n).round(3), "x2": rng.normal(size=n).round(3),
-                      "color": rng.choice(["red", "green", "blue"], n)})
+    X = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n).round(3),
+            "x2": rng.normal(size=n).round(3),
+            "color": rng.choice(["red", "green", "blue"], n),
+        }
+    )
     X["label"] = ((X.x1 + X.x2 + (X.color == "red")) > 0.4).astype(float)
     return X
 
@@ -69,13 +79,17 @@ def spark_dir(spark, data, tmp_path_factory) -> Path:
     from pyspark.ml.feature import StringIndexer, VectorAssembler
 
     out = tmp_path_factory.mktemp("spark")
-    frame = spark.createDataFrame([tuple(r) for r in data.itertuples(index=False)],
-                                  "x1 double, x2 double, color string, label double")
-    pipeline = Pipeline(stages=[
-        StringIndexer(inputCol="color", outputCol="color_idx", handleInvalid="keep"),
-        VectorAssembler(inputCols=["x1", "x2", "color_idx"], outputCol="features"),
-        LogisticRegression(maxIter=20, regParam=0.01),
-    ])
+    frame = spark.createDataFrame(
+        [tuple(r) for r in data.itertuples(index=False)],
+        "x1 double, x2 double, color string, label double",
+    )
+    pipeline = Pipeline(
+        stages=[
+            StringIndexer(inputCol="color", outputCol="color_idx", handleInvalid="keep"),
+            VectorAssembler(inputCols=["x1", "x2", "color_idx"], outputCol="features"),
+            LogisticRegression(maxIter=20, regParam=0.01),
+        ]
+    )
     model = pipeline.fit(frame)
     model.write().save(str(out / "pipeline"))
     model.stages[-1].write().save(str(out / "single_lr"))
@@ -89,8 +103,10 @@ def spark_predict(spark, path: Path, rows: pd.DataFrame) -> list[float]:
     """What Spark itself predicts: the saved model loaded, the rows as a Spark DataFrame."""
     from pyspark.ml import PipelineModel
 
-    frame = spark.createDataFrame([tuple(r) for r in rows[FEATURES].itertuples(index=False)],
-                                  "x1 double, x2 double, color string")
+    frame = spark.createDataFrame(
+        [tuple(r) for r in rows[FEATURES].itertuples(index=False)],
+        "x1 double, x2 double, color string",
+    )
     out = PipelineModel.load(str(path)).transform(frame).select("prediction").collect()
     return [r[0] for r in out]
 
@@ -103,8 +119,9 @@ def expected(spark, spark_dir, data) -> list[float]:
 @pytest.fixture(scope="module")
 def spark_art(spark, spark_dir, tmp_path_factory, cli_module) -> Path:
     art = tmp_path_factory.mktemp("spark-art") / "art"
-    run = SUITE.prepare(cli_module, spark_dir / "pipeline", art,
-                        "--x-sample", spark_dir / "x_sample.csv")
+    run = SUITE.prepare(
+        cli_module, spark_dir / "pipeline", art, "--x-sample", spark_dir / "x_sample.csv"
+    )
     assert "PipelineModel" in run.err
     return art
 
@@ -145,10 +162,18 @@ def import_score(art: Path, name: str):
 def test_sniff_reads_metadata_only(spark_dir, tmp_path):
     (tmp_path / "other" / "metadata").mkdir(parents=True)
     (tmp_path / "other" / "metadata" / "part-00000").write_text('{"class": "com.example.Thing"}')
-    found = detect_in_fresh_interpreter([spark_dir / "pipeline", spark_dir / "single_lr",
-                                         spark_dir / "unfitted", tmp_path / "other"])
-    evidence = (f"Spark {pyspark.__version__} PipelineModel metadata, stages: "
-                "StringIndexerModel, VectorAssembler, LogisticRegressionModel")
+    found = detect_in_fresh_interpreter(
+        [
+            spark_dir / "pipeline",
+            spark_dir / "single_lr",
+            spark_dir / "unfitted",
+            tmp_path / "other",
+        ]
+    )
+    evidence = (
+        f"Spark {pyspark.__version__} PipelineModel metadata, stages: "
+        "StringIndexerModel, VectorAssembler, LogisticRegressionModel"
+    )
     assert found["pipeline"] == ["spark", 1.0, evidence]
     assert found["single_lr"][:2] == ["spark", 0.9]
     assert "LogisticRegressionModel" in found["single_lr"][2]
@@ -159,8 +184,11 @@ def test_sniff_reads_metadata_only(spark_dir, tmp_path):
 def test_stage_folders_follow_stage_uids(spark_dir):
     doc = read_metadata(spark_dir / "pipeline")
     stages = stage_metadata(spark_dir / "pipeline", doc)
-    assert [m["class"].rsplit(".", 1)[-1] for _, m in stages] == \
-        ["StringIndexerModel", "VectorAssembler", "LogisticRegressionModel"]
+    assert [m["class"].rsplit(".", 1)[-1] for _, m in stages] == [
+        "StringIndexerModel",
+        "VectorAssembler",
+        "LogisticRegressionModel",
+    ]
     assert [p.name.split("_", 1)[0] for p, _ in stages] == ["0", "1", "2"]
 
 
@@ -169,15 +197,19 @@ def test_stage_folders_follow_stage_uids(spark_dir):
 
 def test_pipeline_artifact_files_and_metadata(spark_art, spark_dir):
     files = {p.relative_to(spark_art).as_posix() for p in spark_art.rglob("*") if p.is_file()}
-    source = {"model/" + p.relative_to(spark_dir / "pipeline").as_posix()
-              for p in (spark_dir / "pipeline").rglob("*") if p.is_file()}
+    source = {
+        "model/" + p.relative_to(spark_dir / "pipeline").as_posix()
+        for p in (spark_dir / "pipeline").rglob("*")
+        if p.is_file()
+    }
     assert source <= files  # the folder as Spark wrote it, .crc files included
     for rel in source:
         assert (spark_art / rel).read_bytes() == (spark_dir / "pipeline" / rel[6:]).read_bytes()
     manifest = json.loads((spark_art / "model_artifact_manifest.json").read_text())
     assert source <= set(manifest["files"])  # every file of the folder is hashed
-    SUITE.assert_taxonomy(spark_art, Algorithm="LogisticRegressionModel",
-                          UseCaseType="binary_classification")
+    SUITE.assert_taxonomy(
+        spark_art, Algorithm="LogisticRegressionModel", UseCaseType="binary_classification"
+    )
     meta = metadata(spark_art)
     assert meta["mdreg"]["model_file"] == "model"
     assert meta["mdreg"]["features"] == ["color", "x1", "x2"]  # in the order stages read them
@@ -187,8 +219,11 @@ def test_pipeline_artifact_files_and_metadata(spark_art, spark_dir):
     assert custom["ModelSerializationFormat"] == "spark"
     assert custom["SlugName"] == SparkFramework.default_conda_env
     schema = json.loads((spark_art / "input_schema.json").read_text())["schema"]
-    assert [(c["name"], c["dtype"]) for c in schema] == \
-        [("x1", "float64"), ("x2", "float64"), ("color", "object")]
+    assert [(c["name"], c["dtype"]) for c in schema] == [
+        ("x1", "float64"),
+        ("x2", "float64"),
+        ("color", "object"),
+    ]
     out_schema = json.loads((spark_art / "output_schema.json").read_text())["schema"]
     assert [c["name"] for c in out_schema] == ["prediction"]
 
@@ -220,8 +255,19 @@ def score(spark_art):
     return import_score(spark_art, "pipeline")
 
 
-@pytest.mark.parametrize("shape", ["records", "columns", "rows", "one_row", "one_record",
-                                   "ads_envelope", "ads_dataframe", "bytes"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "records",
+        "columns",
+        "rows",
+        "one_row",
+        "one_record",
+        "ads_envelope",
+        "ads_dataframe",
+        "bytes",
+    ],
+)
 def test_payload_shapes(score, data, expected, shape):
     rows = data[FEATURES].iloc[20:26]
     want = expected[20:26]
@@ -232,8 +278,10 @@ def test_payload_shapes(score, data, expected, shape):
         "one_row": rows.iloc[0].tolist(),
         "one_record": rows.iloc[0].to_dict(),
         "ads_envelope": {"data": rows.to_numpy().tolist(), "data_type": "<class 'list'>"},
-        "ads_dataframe": {"data": rows.to_json(),
-                          "data_type": "<class 'pandas.core.frame.DataFrame'>"},
+        "ads_dataframe": {
+            "data": rows.to_json(),
+            "data_type": "<class 'pandas.core.frame.DataFrame'>",
+        },
         "bytes": json.dumps(rows.to_dict(orient="records")).encode(),
     }[shape]
     got = score.predict(payload)["prediction"]
@@ -300,8 +348,7 @@ def test_prepare_without_sample_uses_the_pipeline_inputs(spark_dir, data, expect
     # because the StringIndexer reading it says so
     score = import_score(art, "nosample")
     rows = data[FEATURES].iloc[40:45]
-    assert np.allclose(score.predict(rows.to_dict(orient="records"))["prediction"],
-                       expected[40:45])
+    assert np.allclose(score.predict(rows.to_dict(orient="records"))["prediction"], expected[40:45])
     rows_in_schema_order = rows[["color", "x1", "x2"]].to_numpy().tolist()
     assert np.allclose(score.predict(rows_in_schema_order)["prediction"], expected[40:45])
 
@@ -313,8 +360,9 @@ def test_single_model_folder_becomes_a_one_stage_pipeline(spark, spark_dir, cli,
     assert "a single model, not a PipelineModel" in run.err
     doc = read_metadata(art / "model")
     assert doc["class"] == "org.apache.spark.ml.PipelineModel"
-    assert [m["class"] for _, m in stage_metadata(art / "model", doc)] == \
-        ["org.apache.spark.ml.classification.LogisticRegressionModel"]
+    assert [m["class"] for _, m in stage_metadata(art / "model", doc)] == [
+        "org.apache.spark.ml.classification.LogisticRegressionModel"
+    ]
     assert taxonomy(art)["Algorithm"] == "LogisticRegressionModel"
     schema = json.loads((art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == ["features"]  # a vector column
@@ -336,8 +384,9 @@ def test_custom_stage_class_is_refused(spark_dir, cli, tmp_path):
     folder = tmp_path / "custom"
     shutil.copytree(spark_dir / "pipeline", folder)
     meta = next(folder.glob("stages/1_*/metadata/part-*"))
-    meta.write_text(meta.read_text().replace("org.apache.spark.ml.feature.VectorAssembler",
-                                             "evil_module.Stage"))
+    meta.write_text(
+        meta.read_text().replace("org.apache.spark.ml.feature.VectorAssembler", "evil_module.Stage")
+    )
     run = cli("prepare", folder, "-o", tmp_path / "art")
     assert run.code == EXIT_INPUT
     assert "evil_module.Stage, not a Spark ML class" in run.err

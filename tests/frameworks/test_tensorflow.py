@@ -36,8 +36,9 @@ from tests.frameworks.suite import (
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-SUITE = FrameworkSuite("tensorflow", version=tf.__version__,
-                       score_modules={"numpy", "pandas", "tensorflow", "keras"})
+SUITE = FrameworkSuite(
+    "tensorflow", version=tf.__version__, score_modules={"numpy", "pandas", "tensorflow", "keras"}
+)
 COLUMNS = ["a", "b", "c", "d"]
 FORMS = {"keras": "m.keras", "h5": "m.h5", "saved_model": "exported"}
 MODEL_IN_ARTIFACT = {"keras": "model.keras", "h5": "model.h5", "saved_model": "saved_model"}
@@ -72,8 +73,9 @@ def tf_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
     joined = keras.layers.Concatenate()([age, income])
     two = keras.Model([age, income], keras.layers.Dense(1)(joined))
     two.compile(optimizer="sgd", loss="mse")
-    lam = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2),
-                            keras.layers.Dense(1)])
+    lam = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(1)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         two.save(root / "two.keras")
@@ -94,8 +96,10 @@ def tf_artifacts(tf_models, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
     out = tmp_path_factory.mktemp("tf-artifacts")
     root = tf_models["root"]
-    return {form: prepare(root / name, out / form, x_sample=root / "x.csv").artifact_dir
-            for form, name in FORMS.items()}
+    return {
+        form: prepare(root / name, out / form, x_sample=root / "x.csv").artifact_dir
+        for form, name in FORMS.items()
+    }
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
@@ -105,9 +109,17 @@ def test_prepare_introspect_zip_verify(form, tf_models, cli, tmp_path):
     extra = [] if form == "saved_model" else ["--x-sample", root / "x.csv"]
     payload = rows.to_numpy().tolist() if form == "saved_model" else rows.to_dict("records")
     # What the service runs: the unzipped artifact, score.py in a fresh interpreter.
-    done = SUITE.end_to_end(cli, root / FORMS[form], tmp_path, *extra, payload=payload,
-                            expected=tf_models["expected"], model_file=MODEL_IN_ARTIFACT[form],
-                            atol=1e-5, unzipped=True)
+    done = SUITE.end_to_end(
+        cli,
+        root / FORMS[form],
+        tmp_path,
+        *extra,
+        payload=payload,
+        expected=tf_models["expected"],
+        model_file=MODEL_IN_ARTIFACT[form],
+        atol=1e-5,
+        unzipped=True,
+    )
     schema = json.loads((done.art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == (list(range(4)) if form == "saved_model" else COLUMNS)
     tax = done.taxonomy
@@ -130,8 +142,9 @@ def test_inputs_fed_by_name_without_a_sample(tf_models, cli, tmp_path):
     schema = json.loads((art / "input_schema.json").read_text())["schema"]
     assert [c["name"] for c in schema] == ["age", "income"]
     assert taxonomy(art)["UseCaseType"] == "regression"
-    expected = tf_models["two"].predict({"age": rows[["age"]].to_numpy(),
-                                         "income": rows[["income"]].to_numpy()}, verbose=0)
+    expected = tf_models["two"].predict(
+        {"age": rows[["age"]].to_numpy(), "income": rows[["income"]].to_numpy()}, verbose=0
+    )
     # columns in another order than the model's inputs: matched by name
     result = verified(art, rows[["income", "age"]].to_dict("records"))
     assert_same(result.prediction["prediction"], expected, atol=1e-5)
@@ -153,10 +166,13 @@ def test_score_py_imports_only_the_inference_environment(tf_artifacts):
         assert ("keras" in imported) == (form != "saved_model"), form
 
 
-@pytest.mark.parametrize("name, message", [
-    ("only.weights.h5", "weights only"),
-    ("lambda.keras", "Lambda layer"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("only.weights.h5", "weights only"),
+        ("lambda.keras", "Lambda layer"),
+    ],
+)
 def test_unusable_files_are_refused_clearly(tf_models, cli, tmp_path, name, message):
     run = cli("prepare", tf_models["root"] / name, "-o", tmp_path / "art")
     assert run.code == EXIT_INPUT
@@ -177,8 +193,14 @@ def _functions(score_py: Path, *names: str, **env) -> dict:
     import functools
     import hashlib
 
-    ns = {"os": os, "json": json, "hashlib": hashlib, "lru_cache": functools.lru_cache,
-          "_SLOT_LOCKS": [], **env}
+    ns = {
+        "os": os,
+        "json": json,
+        "hashlib": hashlib,
+        "lru_cache": functools.lru_cache,
+        "_SLOT_LOCKS": [],
+        **env,
+    }
     exec(compile(ast.Module(keep, []), str(score_py), "exec"), ns)  # noqa: S102
     return ns
 
@@ -207,8 +229,15 @@ class _FakeConfig:
 
 def test_device_choice_with_fake_gpus(tf_artifacts, tmp_path, monkeypatch):
     score = tf_artifacts["keras"] / "score.py"
-    fns = _functions(score, "gpu_for_slot", "claim_worker_slot", "worker_slot",
-                     "device_override", "device", ARTIFACT_DIR=str(tmp_path))
+    fns = _functions(
+        score,
+        "gpu_for_slot",
+        "claim_worker_slot",
+        "worker_slot",
+        "device_override",
+        "device",
+        ARTIFACT_DIR=str(tmp_path),
+    )
     assert fns["gpu_for_slot"](0, 3) is None
     assert [fns["gpu_for_slot"](1, s) for s in range(3)] == [0, 0, 0]
     assert [fns["gpu_for_slot"](4, s) for s in range(6)] == [0, 1, 2, 3, 0, 1]
@@ -245,8 +274,13 @@ def test_saved_model_folder_is_checked_against_the_manifest(tf_artifacts, tmp_pa
     import shutil
 
     art = shutil.copytree(tf_artifacts["saved_model"], tmp_path / "art")
-    fns = _functions(art / "score.py", "_check_model_file", "_sha256", ARTIFACT_DIR=str(art),
-                     MANIFEST_FILE_NAME="model_artifact_manifest.json")
+    fns = _functions(
+        art / "score.py",
+        "_check_model_file",
+        "_sha256",
+        ARTIFACT_DIR=str(art),
+        MANIFEST_FILE_NAME="model_artifact_manifest.json",
+    )
     check = fns["_check_model_file"]  # the base template's check, which handles folders
     check(str(art / "saved_model"), "saved_model")  # as prepared: fine
     data = next((art / "saved_model/variables").glob("variables.data-*"))
@@ -265,12 +299,17 @@ def test_model_and_inputs_sit_on_the_gpu(tmp_path):
     if not tf.config.list_physical_devices("GPU"):
         pytest.skip("no GPU visible to TensorFlow")
     script = Path(__file__).parents[2] / "scripts" / "gpu_check_keras.py"
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
-                          text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-CUSTOM_LAYERS = '''
+CUSTOM_LAYERS = """
 import keras
 
 
@@ -285,7 +324,7 @@ class Scale(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
-'''
+"""
 
 
 def test_custom_layers_come_with_model_code(cli, tmp_path):
@@ -339,13 +378,17 @@ def test_several_inputs_of_other_shapes_from_an_npz_sample(cli, tmp_path):
         assert [(c["name"], c["order"]) for c in columns] == list(zip(order, range(2)))
         assert introspect(art).ok
         result = verified(art, payload_format="safetensors")  # the kept sample: 5 items
-        np.testing.assert_allclose(result.prediction["prediction"], expected[:5], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            result.prediction["prediction"], expected[:5], rtol=1e-4, atol=1e-5
+        )
     result = verified(art, {"inputs": {"x": x[:2].tolist(), "seq": seq[:2].tolist()}})
     np.testing.assert_allclose(result.prediction["prediction"], expected[:2], rtol=1e-4, atol=1e-5)
     result = verify(art, json.dumps({"x": x[:2].tolist(), "seq": seq[:1].tolist()}))
     assert not result.ok and "different numbers of items" in result.error
     np.save(tmp_path / "x.npy", x)
-    run = cli("prepare", tmp_path / "two.keras", "-o", tmp_path / "bad", "--x-sample", tmp_path / "x.npy")
+    run = cli(
+        "prepare", tmp_path / "two.keras", "-o", tmp_path / "bad", "--x-sample", tmp_path / "x.npy"
+    )
     assert run.code == EXIT_INPUT and "takes 2 tensors (x, seq)" in run.err
 
 
@@ -355,9 +398,25 @@ def test_prepare_json_is_one_document_without_tensorflow_log_lines(tf_models, tm
     --debug lets them through)."""
     root = tf_models["root"]
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MDREG_DEBUG")}
-    run = subprocess.run([sys.executable, "-m", "mdreg", "prepare", str(root / "m.keras"),
-                          "-o", str(tmp_path / "art"), "--x-sample", str(root / "x.csv"), "--json"],
-                         capture_output=True, text=True, env=env, timeout=600, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mdreg",
+            "prepare",
+            str(root / "m.keras"),
+            "-o",
+            str(tmp_path / "art"),
+            "--x-sample",
+            str(root / "x.csv"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["framework"] == "tensorflow"  # one document, nothing after it
     for line in run.stderr.splitlines():

@@ -27,8 +27,9 @@ from tests.frameworks.suite import (
 
 xgb = pytest.importorskip("xgboost")
 
-SUITE = FrameworkSuite("xgboost", version=xgb.__version__,
-                       score_modules={"numpy", "pandas", "xgboost"})
+SUITE = FrameworkSuite(
+    "xgboost", version=xgb.__version__, score_modules={"numpy", "pandas", "xgboost"}
+)
 FEATURES = ["sepal_len", "sepal_wid", "petal_len", "petal_wid"]
 
 # A Booster (binary:logistic, 4 features, 3 rounds) written by xgboost 2.1.4 with
@@ -95,8 +96,9 @@ def xgb_dir(tmp_path_factory, data) -> Path:
     clf.save_model(out / "clf_native.json")  # native file that remembers it is a classifier
     reg = xgb.XGBRegressor(n_estimators=4, max_depth=2, n_jobs=1).fit(X, y_reg)
     joblib.dump(reg, out / "reg.joblib")
-    arr = xgb.train({**params, "objective": "reg:squarederror"},
-                    xgb.DMatrix(X.to_numpy(), label=y_reg), 4)  # no feature names
+    arr = xgb.train(
+        {**params, "objective": "reg:squarederror"}, xgb.DMatrix(X.to_numpy(), label=y_reg), 4
+    )  # no feature names
     arr.save_model(out / "array.json")
     pipe = make_pipeline(StandardScaler(), xgb.XGBClassifier(n_estimators=3, max_depth=2, n_jobs=1))
     joblib.dump(pipe.fit(X, y_bin), out / "pipeline.joblib")
@@ -125,8 +127,12 @@ def _expected(form: str, path: Path, X: pd.DataFrame):
 
 
 #: form -> (artifact model file, Algorithm, UseCaseType, prediction kind)
-BINARY_BOOSTER = ("model.json", "Booster(gbtree, binary:logistic)", "binary_classification",
-                  "float")
+BINARY_BOOSTER = (
+    "model.json",
+    "Booster(gbtree, binary:logistic)",
+    "binary_classification",
+    "float",
+)
 FORMS = {
     "booster.json": BINARY_BOOSTER,
     "booster.ubj": BINARY_BOOSTER,
@@ -149,18 +155,31 @@ def test_input_form_end_to_end(form, xgb_dir, data, cli, tmp_path):
     sample = [] if form == "array.json" else ["--x-sample", xgb_dir / "x_sample.csv"]
     # a model fitted on an array takes rows; the others take records with their names
     payload = rows.to_numpy().tolist() if form == "array.json" else rows.to_dict(orient="records")
-    done = SUITE.end_to_end(cli, xgb_dir / form, tmp_path, *sample, payload=payload,
-                            expected=_expected(form, xgb_dir / form, data[0]),
-                            model_file=model_file, labels=kind == "label", rtol=1e-6, atol=1e-6,
-                            taxonomy={"Algorithm": algorithm, "UseCaseType": use_case})
+    done = SUITE.end_to_end(
+        cli,
+        xgb_dir / form,
+        tmp_path,
+        *sample,
+        payload=payload,
+        expected=_expected(form, xgb_dir / form, data[0]),
+        model_file=model_file,
+        labels=kind == "label",
+        rtol=1e-6,
+        atol=1e-6,
+        taxonomy={"Algorithm": algorithm, "UseCaseType": use_case},
+    )
     assert not ({"model.json", "model.pkl"} - {model_file}) & {p.name for p in done.art.iterdir()}
 
 
 def test_default_sample_payload_and_output_schema(xgb_dir, data, cli, tmp_path):
     """verify with the rows kept at prepare time; the output schema comes from predict()."""
     art = tmp_path / "art"
-    assert cli("prepare", xgb_dir / "clf.joblib", "-o", art, "--x-sample",
-               xgb_dir / "x_sample.csv").code == 0
+    assert (
+        cli(
+            "prepare", xgb_dir / "clf.joblib", "-o", art, "--x-sample", xgb_dir / "x_sample.csv"
+        ).code
+        == 0
+    )
     run = cli("verify", art, "--json")
     assert run.code == 0, run.err
     import joblib
@@ -265,10 +284,17 @@ def test_sniffing_imports_no_framework(xgb_dir):
     assert found["pipeline.joblib"][1] > 0.9  # beats sklearn: our allow-list covers both
 
 
-@pytest.mark.parametrize("head", [
-    b'{"learners": {}}', b'{"model": {"learner": {}}}', b"[1, 2, 3]",
-    b"{L\x00\x00\x00\x00\x00\x00\x00\x05model{}}", b"binf" + bytes(300), b"tree\nversion=v4\n",
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b'{"learners": {}}',
+        b'{"model": {"learner": {}}}',
+        b"[1, 2, 3]",
+        b"{L\x00\x00\x00\x00\x00\x00\x00\x05model{}}",
+        b"binf" + bytes(300),
+        b"tree\nversion=v4\n",
+    ],
+)
 def test_other_files_are_not_claimed(head, tmp_path):
     path = tmp_path / "model.bin"
     path.write_bytes(head)
@@ -285,6 +311,7 @@ def test_version_from_either_distribution(monkeypatch):
             if name != dist:
                 raise importlib.metadata.PackageNotFoundError(name)
             return real(next(d for d in ("xgboost", "xgboost-cpu") if _has(d)))
+
         return version
 
     for dist in ("xgboost", "xgboost-cpu", "xgboost-cu12"):

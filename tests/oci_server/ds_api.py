@@ -34,10 +34,24 @@ from tests.oci_server.store import (
 
 P = "/20190101"
 MAX_ARTIFACT = 6 * 2**30
-SUMMARY_FIELDS = ("id", "compartmentId", "projectId", "displayName", "createdBy", "timeCreated",
-                  "lifecycleState", "lifecycleDetails", "modelVersionSetId", "modelVersionSetName",
-                  "versionId", "versionLabel", "category", "isModelByReference", "freeformTags",
-                  "definedTags")
+SUMMARY_FIELDS = (
+    "id",
+    "compartmentId",
+    "projectId",
+    "displayName",
+    "createdBy",
+    "timeCreated",
+    "lifecycleState",
+    "lifecycleDetails",
+    "modelVersionSetId",
+    "modelVersionSetName",
+    "versionId",
+    "versionLabel",
+    "category",
+    "isModelByReference",
+    "freeformTags",
+    "definedTags",
+)
 
 
 def register(r: Router) -> None:
@@ -46,16 +60,42 @@ def register(r: Router) -> None:
     r.add("GET", f"{P}/models/{{id}}", "get_model", get_model)
     r.add("PUT", f"{P}/models/{{id}}", "update_model", update_model, body="json")
     r.add("DELETE", f"{P}/models/{{id}}", "delete_model", delete_model)
-    r.add("POST", f"{P}/models/{{id}}/provenance", "create_model_provenance", create_provenance, body="json")
+    r.add(
+        "POST",
+        f"{P}/models/{{id}}/provenance",
+        "create_model_provenance",
+        create_provenance,
+        body="json",
+    )
     r.add("GET", f"{P}/models/{{id}}/provenance", "get_model_provenance", get_provenance)
-    r.add("POST", f"{P}/models/{{id}}/artifact", "create_model_artifact", create_artifact, body="stream")
-    r.add("GET", f"{P}/models/{{id}}/artifact/content", "get_model_artifact_content", artifact_content)
+    r.add(
+        "POST",
+        f"{P}/models/{{id}}/artifact",
+        "create_model_artifact",
+        create_artifact,
+        body="stream",
+    )
+    r.add(
+        "GET", f"{P}/models/{{id}}/artifact/content", "get_model_artifact_content", artifact_content
+    )
     r.add("HEAD", f"{P}/models/{{id}}/artifact/content", "head_model_artifact", artifact_content)
-    r.add("POST", f"{P}/models/{{id}}/actions/exportArtifact", "export_model_artifact", export_artifact,
-          body="json")
-    r.add("POST", f"{P}/models/{{id}}/actions/importArtifact", "import_model_artifact", import_artifact,
-          body="json")
-    r.add("POST", f"{P}/modelVersionSets", "create_model_version_set", create_version_set, body="json")
+    r.add(
+        "POST",
+        f"{P}/models/{{id}}/actions/exportArtifact",
+        "export_model_artifact",
+        export_artifact,
+        body="json",
+    )
+    r.add(
+        "POST",
+        f"{P}/models/{{id}}/actions/importArtifact",
+        "import_model_artifact",
+        import_artifact,
+        body="json",
+    )
+    r.add(
+        "POST", f"{P}/modelVersionSets", "create_model_version_set", create_version_set, body="json"
+    )
     r.add("GET", f"{P}/modelVersionSets", "list_model_version_sets", list_version_sets)
     r.add("GET", f"{P}/modelVersionSets/{{id}}", "get_model_version_set", get_version_set)
     r.add("GET", f"{P}/workRequests/{{id}}", "get_work_request", get_work_request)
@@ -64,6 +104,7 @@ def register(r: Router) -> None:
 
 
 # -- models ---------------------------------------------------------------------------------
+
 
 def _retried(app: Any, req: Request) -> Reply | None:
     token = req.headers.get("opc-retry-token")
@@ -100,27 +141,54 @@ def create_model(app: Any, req: Request) -> Reply:
         if vs_id:
             vs = store.version_sets.get(vs_id)
             if vs is None or vs["lifecycleState"] != "ACTIVE":
-                raise ApiError(400, "RelatedResourceNotAuthorizedOrNotFound",
-                               f"The model version set {vs_id} was not found or you are not authorized")
-            members = [m for m in store.models.values()
-                       if m["modelVersionSetId"] == vs_id and m["lifecycleState"] != "DELETED"]
+                raise ApiError(
+                    400,
+                    "RelatedResourceNotAuthorizedOrNotFound",
+                    f"The model version set {vs_id} was not found or you are not authorized",
+                )
+            members = [
+                m
+                for m in store.models.values()
+                if m["modelVersionSetId"] == vs_id and m["lifecycleState"] != "DELETED"
+            ]
             if label and any(m["versionLabel"] == label for m in members):
-                raise ApiError(409, "Conflict", f"The version label '{label}' is already used in model "
-                                                f"version set {vs['name']}")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"The version label '{label}' is already used in model "
+                    f"version set {vs['name']}",
+                )
             vs_name = vs["name"]
-            version_id = 1 + max((m["versionId"] or 0 for m in store.models.values()
-                                  if m["modelVersionSetId"] == vs_id), default=0)
+            version_id = 1 + max(
+                (
+                    m["versionId"] or 0
+                    for m in store.models.values()
+                    if m["modelVersionSetId"] == vs_id
+                ),
+                default=0,
+            )
         model = {
-            "id": ocid("datasciencemodel"), "compartmentId": b["compartmentId"], "projectId": b["projectId"],
+            "id": ocid("datasciencemodel"),
+            "compartmentId": b["compartmentId"],
+            "projectId": b["projectId"],
             "displayName": b.get("displayName") or f"model{len(store.models) + 1}",
-            "description": b.get("description"), "lifecycleState": "ACTIVE", "lifecycleDetails": None,
-            "timeCreated": rfc3339(store.now()), "createdBy": req.principal.id if req.principal else "",
-            "freeformTags": b.get("freeformTags") or {}, "definedTags": b.get("definedTags") or {},
+            "description": b.get("description"),
+            "lifecycleState": "ACTIVE",
+            "lifecycleDetails": None,
+            "timeCreated": rfc3339(store.now()),
+            "createdBy": req.principal.id if req.principal else "",
+            "freeformTags": b.get("freeformTags") or {},
+            "definedTags": b.get("definedTags") or {},
             "customMetadataList": b.get("customMetadataList") or [],
             "definedMetadataList": b.get("definedMetadataList") or [],
-            "inputSchema": b.get("inputSchema"), "outputSchema": b.get("outputSchema"),
-            "modelVersionSetId": vs_id, "modelVersionSetName": vs_name, "versionId": version_id,
-            "versionLabel": label, "category": "USER", "isModelByReference": False,
+            "inputSchema": b.get("inputSchema"),
+            "outputSchema": b.get("outputSchema"),
+            "modelVersionSetId": vs_id,
+            "modelVersionSetName": vs_name,
+            "versionId": version_id,
+            "versionLabel": label,
+            "category": "USER",
+            "isModelByReference": False,
         }
         store.models[model["id"]] = model
     return _remember(app, req, Reply(200, model, {"etag": _etag(model)}))
@@ -143,9 +211,18 @@ def get_model(app: Any, req: Request) -> Reply:
 
 def update_model(app: Any, req: Request) -> Reply:
     b = req.json()
-    allowed = {"displayName", "description", "freeformTags", "definedTags", "customMetadataList",
-               "definedMetadataList", "modelVersionSetId", "versionLabel", "retentionSetting",
-               "backupSetting"}
+    allowed = {
+        "displayName",
+        "description",
+        "freeformTags",
+        "definedTags",
+        "customMetadataList",
+        "definedMetadataList",
+        "modelVersionSetId",
+        "versionLabel",
+        "retentionSetting",
+        "backupSetting",
+    }
     unknown = set(b) - allowed
     if unknown:
         raise ApiError(400, "InvalidParameter", f"Unknown fields: {sorted(unknown)}")
@@ -170,31 +247,52 @@ def list_models(app: Any, req: Request) -> Reply:
     q = req.query
     if not q.get("compartmentId"):
         raise ApiError(400, "MissingParameter", "compartmentId is required")
-    filters = {"compartmentId": q["compartmentId"], "projectId": q.get("projectId"), "id": q.get("id"),
-               "displayName": q.get("displayName"), "lifecycleState": q.get("lifecycleState"),
-               "modelVersionSetName": q.get("modelVersionSetName"), "versionLabel": q.get("versionLabel"),
-               "createdBy": q.get("createdBy")}
+    filters = {
+        "compartmentId": q["compartmentId"],
+        "projectId": q.get("projectId"),
+        "id": q.get("id"),
+        "displayName": q.get("displayName"),
+        "lifecycleState": q.get("lifecycleState"),
+        "modelVersionSetName": q.get("modelVersionSetName"),
+        "versionLabel": q.get("versionLabel"),
+        "createdBy": q.get("createdBy"),
+    }
     with app.store.lock:
-        found = [m for m in app.store.models.values()
-                 if all(v is None or m.get(k) == v for k, v in filters.items())]
-    return _page(req, found, {"timeCreated": "timeCreated", "displayName": "displayName",
-                              "lifecycleState": "lifecycleState"}, SUMMARY_FIELDS)
+        found = [
+            m
+            for m in app.store.models.values()
+            if all(v is None or m.get(k) == v for k, v in filters.items())
+        ]
+    return _page(
+        req,
+        found,
+        {
+            "timeCreated": "timeCreated",
+            "displayName": "displayName",
+            "lifecycleState": "lifecycleState",
+        },
+        SUMMARY_FIELDS,
+    )
 
 
-def _page(req: Request, items: list[dict[str, Any]], sort_keys: dict[str, str],
-          fields: tuple[str, ...]) -> Reply:
+def _page(
+    req: Request, items: list[dict[str, Any]], sort_keys: dict[str, str], fields: tuple[str, ...]
+) -> Reply:
     q = req.query
     key = sort_keys.get(q.get("sortBy") or "timeCreated")
     if key is None:
         raise ApiError(400, "InvalidParameter", f"Cannot sort by {q.get('sortBy')}")
-    items = sorted(items, key=lambda m: (m.get(key) or "", m["timeCreated"]),
-                   reverse=(q.get("sortOrder") or "DESC") == "DESC")
+    items = sorted(
+        items,
+        key=lambda m: (m.get(key) or "", m["timeCreated"]),
+        reverse=(q.get("sortOrder") or "DESC") == "DESC",
+    )
     try:
         start = int(q.get("page") or 0)
         limit = min(int(q.get("limit") or 100), 1000)
     except ValueError:
         raise ApiError(400, "InvalidParameter", "page and limit must be numbers") from None
-    chunk = items[start:start + limit]
+    chunk = items[start : start + limit]
     headers = {"opc-next-page": str(start + limit)} if start + limit < len(items) else {}
     return Reply(200, [{k: m.get(k) for k in fields} for m in chunk], headers)
 
@@ -230,14 +328,21 @@ def _check_fields(b: dict[str, Any]) -> None:
 
 
 def _etag(model: dict[str, Any]) -> str:
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
     return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:32]
 
 
 # -- provenance ---------------------------------------------------------------------------
 
-PROVENANCE = ("repositoryUrl", "gitBranch", "gitCommit", "scriptDir", "trainingScript", "trainingId")
+PROVENANCE = (
+    "repositoryUrl",
+    "gitBranch",
+    "gitCommit",
+    "scriptDir",
+    "trainingScript",
+    "trainingId",
+)
 
 
 def create_provenance(app: Any, req: Request) -> Reply:
@@ -262,6 +367,7 @@ def get_provenance(app: Any, req: Request) -> Reply:
 
 
 # -- artifacts ------------------------------------------------------------------------------
+
 
 def create_artifact(app: Any, req: Request) -> Reply:
     again = _retried(app, req)
@@ -294,10 +400,14 @@ def artifact_content(app: Any, req: Request) -> Reply:
         blob = app.store.artifacts.get(model_id)
     if blob is None:
         raise not_found(f"artifact of model {model_id}")
-    from email.utils import formatdate  # noqa: PLC0415
+    from email.utils import formatdate
 
-    headers = {"etag": blob.etag, "content-md5": blob.md5 or "", "last-modified": formatdate(blob.modified, usegmt=True),
-               "content-disposition": blob.disposition or f'attachment; filename="{model_id}.zip"'}
+    headers = {
+        "etag": blob.etag,
+        "content-md5": blob.md5 or "",
+        "last-modified": formatdate(blob.modified, usegmt=True),
+        "content-disposition": blob.disposition or f'attachment; filename="{model_id}.zip"',
+    }
     if not blob.md5:
         del headers["content-md5"]
     return Reply(200, None, headers, blob=blob)
@@ -307,8 +417,11 @@ def export_artifact(app: Any, req: Request) -> Reply:
     model_id = req.params["id"]
     d = req.json().get("artifactExportDetails") or {}
     if d.get("artifactSourceType") != "ORACLE_OBJECT_STORAGE":
-        raise ApiError(400, "InvalidParameter", "artifactExportDetails.artifactSourceType must be "
-                                                "ORACLE_OBJECT_STORAGE")
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            "artifactExportDetails.artifactSourceType must be ORACLE_OBJECT_STORAGE",
+        )
     for name in ("namespace", "sourceBucket", "sourceObjectName", "sourceRegion"):
         if not d.get(name):
             raise ApiError(400, "MissingParameter", f"artifactExportDetails.{name} is required")
@@ -335,8 +448,11 @@ def import_artifact(app: Any, req: Request) -> Reply:
     model_id = req.params["id"]
     d = req.json().get("artifactImportDetails") or {}
     if d.get("artifactSourceType") != "ORACLE_OBJECT_STORAGE":
-        raise ApiError(400, "InvalidParameter", "artifactImportDetails.artifactSourceType must be "
-                                                "ORACLE_OBJECT_STORAGE")
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            "artifactImportDetails.artifactSourceType must be ORACLE_OBJECT_STORAGE",
+        )
     for name in ("namespace", "destinationBucket", "destinationObjectName", "destinationRegion"):
         if not d.get(name):
             raise ApiError(400, "MissingParameter", f"artifactImportDetails.{name} is required")
@@ -358,8 +474,8 @@ def import_artifact(app: Any, req: Request) -> Reply:
 
 
 def _md5_of(blob: Blob) -> str:
-    import base64  # noqa: PLC0415
-    import hashlib  # noqa: PLC0415
+    import base64
+    import hashlib
 
     md5 = hashlib.md5()  # noqa: S324
     for path, _ in blob.segments:
@@ -371,9 +487,16 @@ def _md5_of(blob: Blob) -> str:
 
 # -- work requests --------------------------------------------------------------------------
 
+
 def _work_request(app: Any, operation: str, model: dict[str, Any], action: Any) -> Reply:
-    wr = WorkRequest(ocid("datascienceworkrequest"), operation, model["compartmentId"], model["id"],
-                     action, polls_needed=max(1, app.work_request_polls))
+    wr = WorkRequest(
+        ocid("datascienceworkrequest"),
+        operation,
+        model["compartmentId"],
+        model["id"],
+        action,
+        polls_needed=max(1, app.work_request_polls),
+    )
     wr.fail_with = app.faults.work_request_failure(operation)
     with app.store.lock:
         app.store.work_requests[wr.id] = wr
@@ -382,14 +505,16 @@ def _work_request(app: Any, operation: str, model: dict[str, Any], action: Any) 
 
 def _advance(app: Any, wr: WorkRequest) -> None:
     """One poll's worth of progress; the action runs on the last one."""
-    import time  # noqa: PLC0415
+    import time
 
     if wr.status in ("SUCCEEDED", "FAILED", "CANCELED"):
         return
     wr.polls += 1
     if wr.started is None:
         wr.status, wr.started = "IN_PROGRESS", time.time()
-        wr.logs.append({"message": f"{wr.operation_type} started", "timestamp": rfc3339(time.time())})
+        wr.logs.append(
+            {"message": f"{wr.operation_type} started", "timestamp": rfc3339(time.time())}
+        )
     if wr.polls < wr.polls_needed:
         return
     try:
@@ -399,9 +524,13 @@ def _advance(app: Any, wr: WorkRequest) -> None:
         wr.status = "SUCCEEDED"
     except ApiError as exc:
         wr.status = "FAILED"
-        wr.errors.append({"code": exc.code, "message": exc.message, "timestamp": rfc3339(time.time())})
+        wr.errors.append(
+            {"code": exc.code, "message": exc.message, "timestamp": rfc3339(time.time())}
+        )
     wr.finished = time.time()
-    wr.logs.append({"message": f"{wr.operation_type} {wr.status.lower()}", "timestamp": rfc3339(wr.finished)})
+    wr.logs.append(
+        {"message": f"{wr.operation_type} {wr.status.lower()}", "timestamp": rfc3339(wr.finished)}
+    )
 
 
 def _wr(app: Any, req: Request) -> WorkRequest:
@@ -430,8 +559,20 @@ def work_request_logs(app: Any, req: Request) -> Reply:
 
 # -- version sets ---------------------------------------------------------------------------
 
-VS_SUMMARY = ("id", "compartmentId", "projectId", "name", "lifecycleState", "timeCreated", "timeUpdated",
-              "createdBy", "category", "freeformTags", "definedTags", "systemTags")
+VS_SUMMARY = (
+    "id",
+    "compartmentId",
+    "projectId",
+    "name",
+    "lifecycleState",
+    "timeCreated",
+    "timeUpdated",
+    "createdBy",
+    "category",
+    "freeformTags",
+    "definedTags",
+    "systemTags",
+)
 
 
 def create_version_set(app: Any, req: Request) -> Reply:
@@ -443,16 +584,29 @@ def create_version_set(app: Any, req: Request) -> Reply:
         if not b.get(name):
             raise ApiError(400, "MissingParameter", f"{name} is required")
     with app.store.lock:
-        if any(v["name"] == b["name"] and v["compartmentId"] == b["compartmentId"]
-               and v["lifecycleState"] == "ACTIVE" for v in app.store.version_sets.values()):
+        if any(
+            v["name"] == b["name"]
+            and v["compartmentId"] == b["compartmentId"]
+            and v["lifecycleState"] == "ACTIVE"
+            for v in app.store.version_sets.values()
+        ):
             raise ApiError(409, "Conflict", f"A model version set named {b['name']} already exists")
         now = rfc3339(app.store.now())
-        vs = {"id": ocid("datasciencemodelversionset"), "compartmentId": b["compartmentId"],
-              "projectId": b["projectId"], "name": b["name"], "description": b.get("description"),
-              "lifecycleState": "ACTIVE", "timeCreated": now, "timeUpdated": now,
-              "createdBy": req.principal.id if req.principal else "", "category": "USER",
-              "freeformTags": b.get("freeformTags") or {}, "definedTags": b.get("definedTags") or {},
-              "systemTags": {}}
+        vs = {
+            "id": ocid("datasciencemodelversionset"),
+            "compartmentId": b["compartmentId"],
+            "projectId": b["projectId"],
+            "name": b["name"],
+            "description": b.get("description"),
+            "lifecycleState": "ACTIVE",
+            "timeCreated": now,
+            "timeUpdated": now,
+            "createdBy": req.principal.id if req.principal else "",
+            "category": "USER",
+            "freeformTags": b.get("freeformTags") or {},
+            "definedTags": b.get("definedTags") or {},
+            "systemTags": {},
+        }
         app.store.version_sets[vs["id"]] = vs
     return _remember(app, req, Reply(200, vs, {"etag": _etag(vs)}))
 
@@ -461,14 +615,26 @@ def list_version_sets(app: Any, req: Request) -> Reply:
     q = req.query
     if not q.get("compartmentId"):
         raise ApiError(400, "MissingParameter", "compartmentId is required")
-    filters = {"compartmentId": q["compartmentId"], "projectId": q.get("projectId"), "id": q.get("id"),
-               "name": q.get("name"), "lifecycleState": q.get("lifecycleState"),
-               "createdBy": q.get("createdBy")}
+    filters = {
+        "compartmentId": q["compartmentId"],
+        "projectId": q.get("projectId"),
+        "id": q.get("id"),
+        "name": q.get("name"),
+        "lifecycleState": q.get("lifecycleState"),
+        "createdBy": q.get("createdBy"),
+    }
     with app.store.lock:
-        found = [v for v in app.store.version_sets.values()
-                 if all(f is None or v.get(k) == f for k, f in filters.items())]
-    return _page(req, found, {"timeCreated": "timeCreated", "name": "name",
-                              "lifecycleState": "lifecycleState"}, VS_SUMMARY)
+        found = [
+            v
+            for v in app.store.version_sets.values()
+            if all(f is None or v.get(k) == f for k, f in filters.items())
+        ]
+    return _page(
+        req,
+        found,
+        {"timeCreated": "timeCreated", "name": "name", "lifecycleState": "lifecycleState"},
+        VS_SUMMARY,
+    )
 
 
 def get_version_set(app: Any, req: Request) -> Reply:

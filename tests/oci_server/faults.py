@@ -67,11 +67,29 @@ class Faults:
         self.injected: Counter[tuple[str, str]] = Counter()
 
     # -- arming ---------------------------------------------------------------------------
-    def fail(self, op: str, status: int = 503, times: int | None = 1, code: str | None = None,
-             message: str | None = None, retry_after: float | None = None) -> None:
-        default_code, default_message = STATUS_CODES.get(status, ("InternalError", "Injected failure"))
-        self._add(op, Action("status", status, code or default_code, message or default_message,
-                             retry_after=retry_after), times)
+    def fail(
+        self,
+        op: str,
+        status: int = 503,
+        times: int | None = 1,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        default_code, default_message = STATUS_CODES.get(
+            status, ("InternalError", "Injected failure")
+        )
+        self._add(
+            op,
+            Action(
+                "status",
+                status,
+                code or default_code,
+                message or default_message,
+                retry_after=retry_after,
+            ),
+            times,
+        )
 
     def reset(self, op: str, times: int | None = 1, after_bytes: int | None = None) -> None:
         self._add(op, Action("reset", after_bytes=after_bytes), times)
@@ -83,17 +101,27 @@ class Faults:
     def slow(self, op: str, seconds: float, times: int | None = None) -> None:
         self._add(op, Action("delay", seconds=seconds), times)
 
-    def fail_parts(self, fraction: float, kinds: tuple[str, ...] | list[str] = ("status", "reset"),
-                   status: int = 503, attempts: int = 1, seed: int = 0) -> None:
+    def fail_parts(
+        self,
+        fraction: float,
+        kinds: tuple[str, ...] | list[str] = ("status", "reset"),
+        status: int = 503,
+        attempts: int = 1,
+        seed: int = 0,
+    ) -> None:
         """Fail the first ``attempts`` tries of a ``fraction`` of all part numbers (chosen
         by a hash of seed, upload id and part number), alternating between ``kinds``."""
         with self._lock:
             self._parts = _PartPlan(fraction, tuple(kinds), status, attempts, seed)
             self._parts_failed = 0
 
-    def fail_work_requests(self, operation_type: str = "EXPORT_MODEL_ARTIFACT", times: int = 1,
-                           code: str = "InternalServerError",
-                           message: str = "Copying the artifact from Object Storage failed") -> None:
+    def fail_work_requests(
+        self,
+        operation_type: str = "EXPORT_MODEL_ARTIFACT",
+        times: int = 1,
+        code: str = "InternalServerError",
+        message: str = "Copying the artifact from Object Storage failed",
+    ) -> None:
         with self._lock:
             self._work_requests.append([operation_type, code, message, times])
 

@@ -63,8 +63,9 @@ def oci_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def oci_server(oci_identity: Identity, oci_dir: Path) -> Iterator[OciTestServer]:
-    server = OciTestServer(oci_dir / "server", identity=oci_identity, namespace=NAMESPACE,
-                           work_request_polls=3)
+    server = OciTestServer(
+        oci_dir / "server", identity=oci_identity, namespace=NAMESPACE, work_request_polls=3
+    )
     server.add_bucket("artifacts")
     server.add_bucket("staging")
     with server:
@@ -76,45 +77,75 @@ def oci_files(oci_server: OciTestServer, oci_user_key: Any, oci_dir: Path) -> Ap
     return oci_server.user_files(oci_dir / ".oci", oci_user_key)
 
 
-def principal_env(mode: str, server: OciTestServer, files: ApiKeyFiles, folder: Path) -> dict[str, str]:
+def principal_env(
+    mode: str, server: OciTestServer, files: ApiKeyFiles, folder: Path
+) -> dict[str, str]:
     """The environment OCI sets up for a resource principal (RP v2.2: token and key given
     to the process) or that points instance principals at the server's metadata routes."""
     if mode == "resource_principal":
         key_path = folder / "rp_key.pem"
         key_path.write_bytes(pem_private(files.private_key))
-        token = server.identity.resource_principal_token(files.private_key.public_key(),
-                                                         "ocid1.datasciencejobrun.oc1.iad.testrun",
-                                                         COMPARTMENT)
-        return {"OCI_RESOURCE_PRINCIPAL_VERSION": "2.2", "OCI_RESOURCE_PRINCIPAL_RPST": token,
-                "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM": str(key_path),
-                "OCI_RESOURCE_PRINCIPAL_REGION": REGION}
+        token = server.identity.resource_principal_token(
+            files.private_key.public_key(), "ocid1.datasciencejobrun.oc1.iad.testrun", COMPARTMENT
+        )
+        return {
+            "OCI_RESOURCE_PRINCIPAL_VERSION": "2.2",
+            "OCI_RESOURCE_PRINCIPAL_RPST": token,
+            "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM": str(key_path),
+            "OCI_RESOURCE_PRINCIPAL_REGION": REGION,
+        }
     if mode == "instance_principal":
         return {"OCI_METADATA_BASE_URL": f"{server.url}/opc/v2"}
     return {}
 
 
-def settings_for(server: OciTestServer, files: ApiKeyFiles, auth: str = "api_key",
-                 environ: dict[str, str] | None = None, **options: Any) -> OciSettings:
+def settings_for(
+    server: OciTestServer,
+    files: ApiKeyFiles,
+    auth: str = "api_key",
+    environ: dict[str, str] | None = None,
+    **options: Any,
+) -> OciSettings:
     """Settings that point every service at ``server``; ``options`` are OciOptions fields."""
-    env = {**FAST, "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT, "MDREG_OCI_PROJECT_ID": PROJECT,
-           "MDREG_OCI_AUTH_ENDPOINT": server.url, **(environ or {})}
-    opts = OciOptions(auth=auth, config_file=str(files.config),
-                      profile="SESSION" if auth == "security_token" else None,
-                      data_science_endpoint=server.url, object_storage_endpoint=server.url, **options)
+    env = {
+        **FAST,
+        "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT,
+        "MDREG_OCI_PROJECT_ID": PROJECT,
+        "MDREG_OCI_AUTH_ENDPOINT": server.url,
+        **(environ or {}),
+    }
+    opts = OciOptions(
+        auth=auth,
+        config_file=str(files.config),
+        profile="SESSION" if auth == "security_token" else None,
+        data_science_endpoint=server.url,
+        object_storage_endpoint=server.url,
+        **options,
+    )
     return resolve(opts, environ=env, config={})
 
 
 @pytest.fixture(params=FILE_AUTH_MODES)
-def oci_auth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, oci_server: OciTestServer,
-             oci_files: ApiKeyFiles, oci_dir: Path) -> str:
+def oci_auth(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    oci_server: OciTestServer,
+    oci_files: ApiKeyFiles,
+    oci_dir: Path,
+) -> str:
     for name, value in principal_env(request.param, oci_server, oci_files, oci_dir).items():
         monkeypatch.setenv(name, value)
     return request.param
 
 
 @pytest.fixture(params=PRINCIPAL_MODES)
-def principal_auth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                   oci_server: OciTestServer, oci_files: ApiKeyFiles, oci_dir: Path) -> str:
+def principal_auth(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    oci_server: OciTestServer,
+    oci_files: ApiKeyFiles,
+    oci_dir: Path,
+) -> str:
     for name, value in principal_env(request.param, oci_server, oci_files, oci_dir).items():
         monkeypatch.setenv(name, value)
     return request.param
@@ -127,6 +158,13 @@ def oci_settings(oci_server: OciTestServer, oci_files: ApiKeyFiles, oci_auth: st
 
 def cli_env(server: OciTestServer, files: ApiKeyFiles, home: Path, **extra: str) -> dict[str, str]:
     """The environment of an ``mdreg`` subprocess that uses the server as its OCI."""
-    return {"MDREG_HOME": str(home), "OCI_CONFIG_LOCATION": str(files.config),
-            "MDREG_OCI_DATA_SCIENCE_ENDPOINT": server.url, "MDREG_OCI_OBJECT_STORAGE_ENDPOINT": server.url,
-            "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT, "PROJECT_OCID": PROJECT, **FAST, **extra}
+    return {
+        "MDREG_HOME": str(home),
+        "OCI_CONFIG_LOCATION": str(files.config),
+        "MDREG_OCI_DATA_SCIENCE_ENDPOINT": server.url,
+        "MDREG_OCI_OBJECT_STORAGE_ENDPOINT": server.url,
+        "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT,
+        "PROJECT_OCID": PROJECT,
+        **FAST,
+        **extra,
+    }

@@ -49,17 +49,21 @@ def new_key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 
 def pem_private(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def pem_public(key: Any) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def fingerprint(public_key: Any) -> str:
-    der = public_key.public_bytes(serialization.Encoding.DER,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return ":".join(f"{b:02x}" for b in hashlib.md5(der).digest())  # noqa: S324 - OCI's format
 
 
@@ -74,8 +78,16 @@ def _int_b64url(text: str) -> int:
 
 def jwk_of(public_key: Any) -> str:
     nums = public_key.public_numbers()
-    return json.dumps({"kid": uuid.uuid4().hex, "kty": "RSA", "alg": "RS256", "use": "sig",
-                       "n": _b64url_int(nums.n), "e": _b64url_int(nums.e)})
+    return json.dumps(
+        {
+            "kid": uuid.uuid4().hex,
+            "kty": "RSA",
+            "alg": "RS256",
+            "use": "sig",
+            "n": _b64url_int(nums.n),
+            "e": _b64url_int(nums.e),
+        }
+    )
 
 
 def key_of_jwk(text: str) -> Any:
@@ -110,36 +122,63 @@ class Identity:
         return key_id
 
     # -- tokens ---------------------------------------------------------------------------
-    def issue_token(self, public_key: Any, subject: str, *, ttl: float = 3600, kind: str = "session",
-                    **claims: Any) -> str:
-        import jwt  # noqa: PLC0415
+    def issue_token(
+        self,
+        public_key: Any,
+        subject: str,
+        *,
+        ttl: float = 3600,
+        kind: str = "session",
+        **claims: Any,
+    ) -> str:
+        import jwt
 
         now = int(time.time())
-        payload = {"sub": subject, "tenant": self.tenancy, "ptype": kind, "iat": now,
-                   "exp": now + int(ttl), "jwk": jwk_of(public_key), "iss": "authService.oracle.com",
-                   **claims}
+        payload = {
+            "sub": subject,
+            "tenant": self.tenancy,
+            "ptype": kind,
+            "iat": now,
+            "exp": now + int(ttl),
+            "jwk": jwk_of(public_key),
+            "iss": "authService.oracle.com",
+            **claims,
+        }
         return jwt.encode(payload, self.issuer, algorithm="RS256")
 
-    def resource_principal_token(self, public_key: Any, resource_id: str, compartment: str,
-                                 ttl: float = 3600) -> str:
-        return self.issue_token(public_key, resource_id, ttl=ttl, kind="resource",
-                                res_tenant=self.tenancy, res_compartment=compartment)
+    def resource_principal_token(
+        self, public_key: Any, resource_id: str, compartment: str, ttl: float = 3600
+    ) -> str:
+        return self.issue_token(
+            public_key,
+            resource_id,
+            ttl=ttl,
+            kind="resource",
+            res_tenant=self.tenancy,
+            res_compartment=compartment,
+        )
 
     # -- verification ---------------------------------------------------------------------
     def key_for(self, key_id: str) -> tuple[Any, Principal]:
         """The public key a request with ``keyId`` must be signed with, and its principal."""
         if key_id.startswith("ST$"):
-            import jwt  # noqa: PLC0415
+            import jwt
 
             try:
-                claims = jwt.decode(key_id[3:], self.issuer.public_key(), algorithms=["RS256"],
-                                    options={"verify_aud": False})
+                claims = jwt.decode(
+                    key_id[3:],
+                    self.issuer.public_key(),
+                    algorithms=["RS256"],
+                    options={"verify_aud": False},
+                )
             except jwt.ExpiredSignatureError:
                 raise AuthError("the security token has expired") from None
             except jwt.PyJWTError as exc:
                 raise AuthError(f"the security token is not valid: {exc}") from None
             kind = claims.get("ptype", "session")
-            return key_of_jwk(claims["jwk"]), Principal(claims["sub"], kind, claims.get("tenant", ""))
+            return key_of_jwk(claims["jwk"]), Principal(
+                claims["sub"], kind, claims.get("tenant", "")
+            )
         with self._lock:
             found = self._api_keys.get(key_id)
         if found is None:
@@ -147,14 +186,25 @@ class Identity:
         return found
 
     # -- instance principals --------------------------------------------------------------
-    def new_instance(self, instance_id: str = "ocid1.instance.oc1.iad.testinstance") -> InstanceIdentity:
+    def new_instance(
+        self, instance_id: str = "ocid1.instance.oc1.iad.testinstance"
+    ) -> InstanceIdentity:
         """An instance identity: leaf and intermediate certificates, served by the IMDS
         routes of the server."""
         inter_key = new_key()
-        intermediate = _certificate("mdreg test intermediate", inter_key, self.ca_key, self.ca_cert, ca=True)
+        intermediate = _certificate(
+            "mdreg test intermediate", inter_key, self.ca_key, self.ca_cert, ca=True
+        )
         leaf_key = new_key()
-        leaf = _certificate(instance_id, leaf_key, inter_key, intermediate, ca=False,
-                            ou=f"opc-tenant:{self.tenancy}", extra_ou=f"opc-instance:{instance_id}")
+        leaf = _certificate(
+            instance_id,
+            leaf_key,
+            inter_key,
+            intermediate,
+            ca=False,
+            ou=f"opc-tenant:{self.tenancy}",
+            extra_ou=f"opc-instance:{instance_id}",
+        )
         self.instance = InstanceIdentity(instance_id, leaf, leaf_key, intermediate)
         return self.instance
 
@@ -166,8 +216,10 @@ class Identity:
             raise AuthError("the federation endpoint takes only x509 key ids")
         try:
             leaf = x509.load_der_x509_certificate(base64.b64decode(payload["certificate"]))
-            inters = [x509.load_der_x509_certificate(base64.b64decode(c))
-                      for c in payload.get("intermediateCertificates") or []]
+            inters = [
+                x509.load_der_x509_certificate(base64.b64decode(c))
+                for c in payload.get("intermediateCertificates") or []
+            ]
             session_key = serialization.load_der_public_key(base64.b64decode(payload["publicKey"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise AuthError(f"bad federation request: {exc}") from None
@@ -182,8 +234,14 @@ class Identity:
             chain[-1].verify_directly_issued_by(self.ca_cert)
         except Exception as exc:  # noqa: BLE001 - any failure is a refusal
             raise AuthError(f"the certificate chain does not verify: {exc}") from None
-        instance = next((v[len("opc-instance:"):] for v in _subject_values(leaf)
-                         if v.startswith("opc-instance:")), leaf.subject.rfc4514_string())
+        instance = next(
+            (
+                v[len("opc-instance:") :]
+                for v in _subject_values(leaf)
+                if v.startswith("opc-instance:")
+            ),
+            leaf.subject.rfc4514_string(),
+        )
         token = self.issue_token(session_key, instance, kind="instance")
         return leaf.public_key(), token
 
@@ -201,9 +259,11 @@ class InstanceIdentity:
         if what == "intermediate.pem":
             return self.intermediate.public_bytes(serialization.Encoding.PEM)
         if what == "key.pem":
-            return self.leaf_key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption())
+            return self.leaf_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
         raise KeyError(what)
 
 
@@ -211,19 +271,32 @@ def _subject_values(cert: x509.Certificate) -> list[str]:
     return [str(a.value) for a in cert.subject]
 
 
-def _certificate(cn: str, key: Any, issuer_key: Any, issuer: x509.Certificate | None, *, ca: bool,
-                 ou: str | None = None, extra_ou: str | None = None) -> x509.Certificate:
+def _certificate(
+    cn: str,
+    key: Any,
+    issuer_key: Any,
+    issuer: x509.Certificate | None,
+    *,
+    ca: bool,
+    ou: str | None = None,
+    extra_ou: str | None = None,
+) -> x509.Certificate:
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
     for unit in (ou, extra_ou):
         if unit:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
     subject = x509.Name(attrs)
     now = datetime.now(UTC)
-    builder = (x509.CertificateBuilder().subject_name(subject)
-               .issuer_name(issuer.subject if issuer is not None else subject)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer is not None else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -236,7 +309,7 @@ def parse_authorization(value: str) -> dict[str, str]:
     if not value.startswith("Signature "):
         raise AuthError("the Authorization header is not an OCI request signature")
     params: dict[str, str] = {}
-    for part in _split_params(value[len("Signature "):]):
+    for part in _split_params(value[len("Signature ") :]):
         name, _, raw = part.partition("=")
         params[name.strip()] = raw.strip().strip('"')
     for required in ("keyId", "signature", "headers", "algorithm"):
@@ -264,9 +337,17 @@ def _split_params(text: str) -> list[str]:
     return parts
 
 
-def verify_signature(identity: Identity, method: str, target: str, headers: Any, body: bytes | None, *,
-                     require_body_headers: bool, require_host: bool = True,
-                     key_override: tuple[Any, Principal] | None = None) -> tuple[Principal, str]:
+def verify_signature(
+    identity: Identity,
+    method: str,
+    target: str,
+    headers: Any,
+    body: bytes | None,
+    *,
+    require_body_headers: bool,
+    require_host: bool = True,
+    key_override: tuple[Any, Principal] | None = None,
+) -> tuple[Principal, str]:
     """Check a request's OCI HTTP signature; return (principal, keyId) or raise AuthError.
 
     ``body``: the whole body when the caller read it (its sha256 and length are then
@@ -293,7 +374,7 @@ def verify_signature(identity: Identity, method: str, target: str, headers: Any,
         if value is None:
             raise AuthError(f"the signed header {h} is missing")
         lines.append(f"{h}: {value}")
-    from email.utils import parsedate_to_datetime  # noqa: PLC0415
+    from email.utils import parsedate_to_datetime
 
     try:
         sent = parsedate_to_datetime(headers.get("date") or headers.get("x-date"))
@@ -318,6 +399,7 @@ def verify_signature(identity: Identity, method: str, target: str, headers: Any,
 
 # -- what a user has on disk ---------------------------------------------------------------
 
+
 @dataclass
 class ApiKeyFiles:
     config: Path
@@ -327,8 +409,13 @@ class ApiKeyFiles:
     key_id: str
 
 
-def write_user_files(identity: Identity, folder: Path, private_key: rsa.RSAPrivateKey | None = None,
-                     *, region: str = REGION) -> ApiKeyFiles:
+def write_user_files(
+    identity: Identity,
+    folder: Path,
+    private_key: rsa.RSAPrivateKey | None = None,
+    *,
+    region: str = REGION,
+) -> ApiKeyFiles:
     """An OCI config file with a DEFAULT (api_key) and a SESSION (security_token) profile,
     its key file and a fresh session token, under ``folder``; the key is registered."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -345,5 +432,6 @@ def write_user_files(identity: Identity, folder: Path, private_key: rsa.RSAPriva
         f"[DEFAULT]\nuser={USER}\nfingerprint={fp}\nkey_file={key_path}\ntenancy={identity.tenancy}\n"
         f"region={region}\n\n"
         f"[SESSION]\nfingerprint={fp}\nkey_file={key_path}\ntenancy={identity.tenancy}\n"
-        f"region={region}\nsecurity_token_file={token_path}\n")
+        f"region={region}\nsecurity_token_file={token_path}\n"
+    )
     return ApiKeyFiles(config, key_path, token_path, key, key_id)

@@ -47,8 +47,11 @@ def _where(req: Request) -> tuple[str, str]:
 
 
 def _object_headers(blob: Blob) -> dict[str, str]:
-    headers = {"etag": blob.etag, "last-modified": formatdate(blob.modified, usegmt=True),
-               "accept-ranges": "bytes"}
+    headers = {
+        "etag": blob.etag,
+        "last-modified": formatdate(blob.modified, usegmt=True),
+        "accept-ranges": "bytes",
+    }
     if blob.multipart_md5:
         headers["opc-multipart-md5"] = blob.multipart_md5
     else:
@@ -66,9 +69,16 @@ def put_object(app: Any, req: Request) -> Reply:
     size, md5 = req.read_to_file(path)
     if req.headers.get("content-md5") and req.headers["content-md5"] != md5:
         path.unlink()
-        raise ApiError(400, "InvalidParameter", "The computed MD5 of the request body does not "
-                                                "match the Content-MD5 header")
-    meta = {k[len("opc-meta-"):]: v for k, v in req.headers.items() if k.lower().startswith("opc-meta-")}
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            "The computed MD5 of the request body does not match the Content-MD5 header",
+        )
+    meta = {
+        k[len("opc-meta-") :]: v
+        for k, v in req.headers.items()
+        if k.lower().startswith("opc-meta-")
+    }
     blob = Blob([(path, size)], md5=md5, metadata=meta)
     with app.store.lock:
         objects = app.store.bucket(ns, bucket)
@@ -78,8 +88,15 @@ def put_object(app: Any, req: Request) -> Reply:
         old = objects.get(req.params["name"])
         objects[req.params["name"]] = blob
     app.store.drop(old)
-    return Reply(200, None, {"etag": blob.etag, "opc-content-md5": md5,
-                             "last-modified": formatdate(blob.modified, usegmt=True)})
+    return Reply(
+        200,
+        None,
+        {
+            "etag": blob.etag,
+            "opc-content-md5": md5,
+            "last-modified": formatdate(blob.modified, usegmt=True),
+        },
+    )
 
 
 def get_object(app: Any, req: Request) -> Reply:
@@ -127,23 +144,40 @@ def list_objects(app: Any, req: Request) -> Reply:
     ns, bucket = _where(req)
     q = req.query
     fields = {"name", *filter(None, (q.get("fields") or "").split(","))}
-    unknown = fields - {"name", "size", "etag", "md5", "timeCreated", "timeModified", "storageTier",
-                        "archivalState"}
+    unknown = fields - {
+        "name",
+        "size",
+        "etag",
+        "md5",
+        "timeCreated",
+        "timeModified",
+        "storageTier",
+        "archivalState",
+    }
     if unknown:
         raise ApiError(400, "InvalidParameter", f"Unknown fields: {sorted(unknown)}")
     prefix, start, end = q.get("prefix") or "", q.get("start"), q.get("end")
     limit = min(int(q.get("limit") or 1000), 1000)
     with app.store.lock:
-        names = sorted(n for n in app.store.bucket(ns, bucket) if n.startswith(prefix)
-                       and (start is None or n >= start) and (end is None or n <= end))
+        names = sorted(
+            n
+            for n in app.store.bucket(ns, bucket)
+            if n.startswith(prefix) and (start is None or n >= start) and (end is None or n <= end)
+        )
         page, rest = names[:limit], names[limit:]
         blobs = {n: app.store.bucket(ns, bucket)[n] for n in page}
     objects = []
     for n in page:
         b = blobs[n]
-        full = {"name": n, "size": b.size, "etag": b.etag, "md5": b.multipart_md5 or b.md5,
-                "timeCreated": rfc3339(b.modified), "timeModified": rfc3339(b.modified),
-                "storageTier": "Standard"}
+        full = {
+            "name": n,
+            "size": b.size,
+            "etag": b.etag,
+            "md5": b.multipart_md5 or b.md5,
+            "timeCreated": rfc3339(b.modified),
+            "timeModified": rfc3339(b.modified),
+            "storageTier": "Standard",
+        }
         objects.append({k: v for k, v in full.items() if k in fields})
     doc: dict[str, Any] = {"objects": objects, "prefixes": []}
     if rest:
@@ -153,6 +187,7 @@ def list_objects(app: Any, req: Request) -> Reply:
 
 # -- multipart -----------------------------------------------------------------------------
 
+
 def create_upload(app: Any, req: Request) -> Reply:
     ns, bucket = _where(req)
     b = req.json()
@@ -160,12 +195,27 @@ def create_upload(app: Any, req: Request) -> Reply:
         raise ApiError(400, "MissingParameter", "object is required")
     with app.store.lock:
         app.store.bucket(ns, bucket)
-        up = Upload(ocid("multipartupload").split(".")[-1], ns, bucket, b["object"], time.time(),
-                    dict(b.get("metadata") or {}))
+        up = Upload(
+            ocid("multipartupload").split(".")[-1],
+            ns,
+            bucket,
+            b["object"],
+            time.time(),
+            dict(b.get("metadata") or {}),
+        )
         app.store.uploads[up.id] = up
-    return Reply(200, {"namespace": ns, "bucket": bucket, "object": up.object, "uploadId": up.id,
-                       "timeCreated": rfc3339(up.created), "storageTier": "Standard"},
-                 {"location": f"/n/{ns}/b/{bucket}/u/{up.object}?uploadId={up.id}"})
+    return Reply(
+        200,
+        {
+            "namespace": ns,
+            "bucket": bucket,
+            "object": up.object,
+            "uploadId": up.id,
+            "timeCreated": rfc3339(up.created),
+            "storageTier": "Standard",
+        },
+        {"location": f"/n/{ns}/b/{bucket}/u/{up.object}?uploadId={up.id}"},
+    )
 
 
 def _upload(app: Any, req: Request) -> Upload:
@@ -189,8 +239,11 @@ def upload_part(app: Any, req: Request) -> Reply:
     size, md5 = req.read_to_file(path)
     if req.headers.get("content-md5") and req.headers["content-md5"] != md5:
         path.unlink()
-        raise ApiError(400, "InvalidParameter", "The computed MD5 of the request body does not "
-                                                "match the Content-MD5 header")
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            "The computed MD5 of the request body does not match the Content-MD5 header",
+        )
     etag = ocid("part").split(".")[-1][:32]
     with app.store.lock:
         up = _upload(app, req)
@@ -204,12 +257,14 @@ def upload_part(app: Any, req: Request) -> Reply:
 def list_parts(app: Any, req: Request) -> Reply:
     with app.store.lock:
         up = _upload(app, req)
-        parts = [{"partNumber": n, "size": s, "etag": e, "md5": m}
-                 for n, (_, s, m, e) in sorted(up.parts.items())]
+        parts = [
+            {"partNumber": n, "size": s, "etag": e, "md5": m}
+            for n, (_, s, m, e) in sorted(up.parts.items())
+        ]
     start = int(req.query.get("page") or 0)
     limit = min(int(req.query.get("limit") or 1000), 1000)
     headers = {"opc-next-page": str(start + limit)} if start + limit < len(parts) else {}
-    return Reply(200, parts[start:start + limit], headers)
+    return Reply(200, parts[start : start + limit], headers)
 
 
 def list_uploads(app: Any, req: Request) -> Reply:
@@ -217,8 +272,20 @@ def list_uploads(app: Any, req: Request) -> Reply:
     with app.store.lock:
         app.store.bucket(ns, bucket)
         ups = [u for u in app.store.uploads.values() if (u.namespace, u.bucket) == (ns, bucket)]
-    return Reply(200, [{"namespace": ns, "bucket": bucket, "object": u.object, "uploadId": u.id,
-                        "timeCreated": rfc3339(u.created), "storageTier": "Standard"} for u in ups])
+    return Reply(
+        200,
+        [
+            {
+                "namespace": ns,
+                "bucket": bucket,
+                "object": u.object,
+                "uploadId": u.id,
+                "timeCreated": rfc3339(u.created),
+                "storageTier": "Standard",
+            }
+            for u in ups
+        ],
+    )
 
 
 def commit_upload(app: Any, req: Request) -> Reply:
@@ -231,8 +298,15 @@ def commit_upload(app: Any, req: Request) -> Reply:
         objects[up.object] = blob
         del app.store.uploads[up.id]
     app.store.drop(old)
-    return Reply(200, None, {"etag": blob.etag, "opc-multipart-md5": blob.multipart_md5 or "",
-                             "last-modified": formatdate(blob.modified, usegmt=True)})
+    return Reply(
+        200,
+        None,
+        {
+            "etag": blob.etag,
+            "opc-multipart-md5": blob.multipart_md5 or "",
+            "last-modified": formatdate(blob.modified, usegmt=True),
+        },
+    )
 
 
 def abort_upload(app: Any, req: Request) -> Reply:

@@ -76,7 +76,9 @@ class Request:
         try:
             return json.loads(self.body or b"{}")
         except json.JSONDecodeError as exc:
-            raise ApiError(400, "CannotParseRequest", f"The request body is not valid JSON: {exc}") from exc
+            raise ApiError(
+                400, "CannotParseRequest", f"The request body is not valid JSON: {exc}"
+            ) from exc
 
     def read_to_file(self, path: Path) -> tuple[int, str]:
         """Stream the body into ``path``: (size, base64 MD5)."""
@@ -96,9 +98,20 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, path: str, op: str, fn: Callable[..., Reply], body: str = "none",
-            auth: str = "signed") -> None:
-        regex = "^" + re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)) + "$"
+    def add(
+        self,
+        method: str,
+        path: str,
+        op: str,
+        fn: Callable[..., Reply],
+        body: str = "none",
+        auth: str = "signed",
+    ) -> None:
+        regex = (
+            "^"
+            + re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
+            + "$"
+        )
         self.routes.append(Route(method, re.compile(regex), op, fn, body, auth))
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
@@ -116,8 +129,15 @@ class OciTestServer:
     ``work_request_polls``: how many ``get_work_request`` calls a work request takes to end.
     """
 
-    def __init__(self, root: Path | None = None, *, namespace: str = "testns", port: int = 0,
-                 work_request_polls: int = 3, identity: Identity | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        namespace: str = "testns",
+        port: int = 0,
+        work_request_polls: int = 3,
+        identity: Identity | None = None,
+    ) -> None:
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="oci-server-")) if root is None else Path(root)
         self.namespace = namespace
@@ -131,7 +151,7 @@ class OciTestServer:
         self.bandwidth: float | None = None  # bytes/s per connection for uploads, None: unlimited
         self._log_lock = threading.Lock()
         self.router = Router()
-        from tests.oci_server import ds_api, os_api  # noqa: PLC0415
+        from tests.oci_server import ds_api, os_api
 
         ds_api.register(self.router)
         os_api.register(self.router)
@@ -146,8 +166,12 @@ class OciTestServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> OciTestServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="oci-test-server",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            name="oci-test-server",
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -176,9 +200,12 @@ class OciTestServer:
 
     def endpoints_env(self) -> dict[str, str]:
         """The environment that points mdreg at this server."""
-        return {"MDREG_OCI_DATA_SCIENCE_ENDPOINT": self.url,
-                "MDREG_OCI_OBJECT_STORAGE_ENDPOINT": self.url, "MDREG_OCI_AUTH_ENDPOINT": self.url,
-                "OCI_METADATA_BASE_URL": f"{self.url}/opc/v2"}
+        return {
+            "MDREG_OCI_DATA_SCIENCE_ENDPOINT": self.url,
+            "MDREG_OCI_OBJECT_STORAGE_ENDPOINT": self.url,
+            "MDREG_OCI_AUTH_ENDPOINT": self.url,
+            "OCI_METADATA_BASE_URL": f"{self.url}/opc/v2",
+        }
 
     def record(self, op: str, status: int) -> None:
         with self._log_lock:
@@ -230,8 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._cut_after: int | None = None
         try:
             if route is None:
-                raise ApiError(404, "NotFound", "There is no operation supported at the URI path and "
-                                                "HTTP method you specified in the request")
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    "There is no operation supported at the URI path and "
+                    "HTTP method you specified in the request",
+                )
             for action in app.faults.actions(op, query):
                 if action.kind == "delay":
                     time.sleep(action.seconds)
@@ -242,11 +273,26 @@ class _Handler(BaseHTTPRequestHandler):
                 elif action.kind == "truncate":
                     self._cut_after = action.after_bytes
                 else:
-                    headers = {} if action.retry_after is None else {"retry-after": str(action.retry_after)}
+                    headers = (
+                        {}
+                        if action.retry_after is None
+                        else {"retry-after": str(action.retry_after)}
+                    )
                     raise ApiError(action.status, action.code, action.message, headers)
             body = self._read_all() if route.body == "json" else None
             principal = self._authenticate(route, method, body)
-            req = Request(method, self.path, parts.path, query, params, self.headers, op, principal, body, self)
+            req = Request(
+                method,
+                self.path,
+                parts.path,
+                query,
+                params,
+                self.headers,
+                op,
+                principal,
+                body,
+                self,
+            )
             reply = route.fn(app, req)
             self._drain()
             app.record(op, reply.status)
@@ -254,18 +300,28 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self._drain()
             app.record(op, exc.status)
-            self._send(Reply(exc.status, {"code": exc.code, "message": exc.message}, dict(exc.headers)),
-                       method)
+            self._send(
+                Reply(exc.status, {"code": exc.code, "message": exc.message}, dict(exc.headers)),
+                method,
+            )
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - a bug in the server: say so, as a 500
-            import traceback  # noqa: PLC0415
+            import traceback
 
             traceback.print_exc()
             self._drain()
             app.record(op, 500)
-            self._send(Reply(500, {"code": "InternalServerError",
-                                   "message": f"test server bug: {type(exc).__name__}: {exc}"}), method)
+            self._send(
+                Reply(
+                    500,
+                    {
+                        "code": "InternalServerError",
+                        "message": f"test server bug: {type(exc).__name__}: {exc}",
+                    },
+                ),
+                method,
+            )
 
     def _authenticate(self, route: Route, method: str, body: bytes | None) -> Principal | None:
         app = self.app
@@ -278,26 +334,41 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             if route.auth == "federation":
                 payload = json.loads(body or b"{}")
-                from tests.oci_server.identity import parse_authorization  # noqa: PLC0415
+                from tests.oci_server.identity import parse_authorization
 
                 key_id = parse_authorization(self.headers.get("authorization", ""))["keyId"]
                 public_key, token = app.identity.federate(key_id, payload)
                 principal = Principal(key_id, "federation", app.identity.tenancy)
-                verify_signature(app.identity, method, self.path, self.headers, body,
-                                 require_body_headers=True, require_host=False,
-                                 key_override=(public_key, principal))
+                verify_signature(
+                    app.identity,
+                    method,
+                    self.path,
+                    self.headers,
+                    body,
+                    require_body_headers=True,
+                    require_host=False,
+                    key_override=(public_key, principal),
+                )
                 self._federation_token = token
                 return principal
             signed_body = route.body == "json" and method in ("POST", "PUT")
-            principal, _ = verify_signature(app.identity, method, self.path, self.headers,
-                                            body if route.body == "json" else None,
-                                            require_body_headers=signed_body)
+            principal, _ = verify_signature(
+                app.identity,
+                method,
+                self.path,
+                self.headers,
+                body if route.body == "json" else None,
+                require_body_headers=signed_body,
+            )
             app.principals[(principal.kind, principal.id)] += 1
             return principal
         except (AuthError, ValueError, KeyError) as exc:
-            raise ApiError(401, "NotAuthenticated",
-                           f"The required information to complete authentication was not provided "
-                           f"or was incorrect ({exc})") from exc
+            raise ApiError(
+                401,
+                "NotAuthenticated",
+                f"The required information to complete authentication was not provided "
+                f"or was incorrect ({exc})",
+            ) from exc
 
     # -- bodies ---------------------------------------------------------------------------
     def _read_all(self) -> bytes:
@@ -331,7 +402,7 @@ class _Handler(BaseHTTPRequestHandler):
                     ahead = size / limit - (time.monotonic() - start)
                     if ahead > 0:
                         time.sleep(ahead)
-        import base64  # noqa: PLC0415
+        import base64
 
         return size, base64.b64encode(md5.digest()).decode()
 
@@ -382,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.blob is not None:
             self._write_blob(reply.blob, *(reply.range or (0, reply.blob.size - 1)))
         elif self._cut_after is not None:  # a fault: part of the reply, then a reset
-            self.wfile.write(payload[:self._cut_after])
+            self.wfile.write(payload[: self._cut_after])
             self._reset(0)
         elif payload:
             self.wfile.write(payload)
@@ -414,14 +485,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 # -- instance metadata, federation, admin ------------------------------------------------------
 
+
 def _register_auth_routes(router: Router) -> None:
     router.add("GET", "/opc/v2/instance/region", "imds_region", _imds_region, auth="imds")
     router.add("GET", "/opc/v2/identity/{name}", "imds_identity", _imds_identity, auth="imds")
     router.add("POST", "/v1/x509", "federation", _federation, body="json", auth="federation")
     router.add("POST", "/_admin/faults", "admin_faults", _admin_faults, body="json", auth="none")
-    router.add("POST", "/_admin/faults/clear", "admin_clear", _admin_clear, body="json", auth="none")
+    router.add(
+        "POST", "/_admin/faults/clear", "admin_clear", _admin_clear, body="json", auth="none"
+    )
     router.add("GET", "/_admin/stats", "admin_stats", _admin_stats, auth="none")
-    router.add("POST", "/_admin/bandwidth", "admin_bandwidth", _admin_bandwidth, body="json", auth="none")
+    router.add(
+        "POST", "/_admin/bandwidth", "admin_bandwidth", _admin_bandwidth, body="json", auth="none"
+    )
 
 
 def _imds_region(app: OciTestServer, req: Request) -> Reply:
@@ -435,7 +511,9 @@ def _imds_identity(app: OciTestServer, req: Request) -> Reply:
     try:
         return Reply(200, inst.pem(req.params["name"]), {"content-type": "text/plain"})
     except KeyError:
-        raise ApiError(404, "NotFound", f"No such identity document: {req.params['name']}") from None
+        raise ApiError(
+            404, "NotFound", f"No such identity document: {req.params['name']}"
+        ) from None
 
 
 def _federation(app: OciTestServer, req: Request) -> Reply:
@@ -464,5 +542,11 @@ def _admin_bandwidth(app: OciTestServer, req: Request) -> Reply:
 def _admin_stats(app: OciTestServer, req: Request) -> Reply:
     with app.store.lock:
         uploads = len(app.store.uploads)
-    return Reply(200, {"calls": dict(app.calls), "open_uploads": uploads,
-                       "injected": {f"{k[0]}:{k[1]}": v for k, v in app.faults.injected.items()}})
+    return Reply(
+        200,
+        {
+            "calls": dict(app.calls),
+            "open_uploads": uploads,
+            "injected": {f"{k[0]}:{k[1]}": v for k, v in app.faults.injected.items()},
+        },
+    )

@@ -20,10 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-TAXONOMY_KEYS = {"UseCaseType", "Framework", "FrameworkVersion", "Algorithm", "Hyperparameters",
-                 "ArtifactTestResults"}
-CUSTOM_CATEGORIES = {"Performance", "Training Profile", "Training and Validation Datasets",
-                     "Training Environment", "Other"}
+TAXONOMY_KEYS = {
+    "UseCaseType",
+    "Framework",
+    "FrameworkVersion",
+    "Algorithm",
+    "Hyperparameters",
+    "ArtifactTestResults",
+}
+CUSTOM_CATEGORIES = {
+    "Performance",
+    "Training Profile",
+    "Training and Validation Datasets",
+    "Training Environment",
+    "Other",
+}
 MAX_METADATA_VALUE = 255
 MAX_METADATA_BYTES = 32_000
 MAX_SCHEMA_BYTES = 32_000
@@ -32,16 +43,20 @@ REGION_CODE = "iad"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
 
 
 def not_found(what: str) -> ApiError:
-    return ApiError(404, "NotAuthorizedOrNotFound",
-                    f"Authorization failed or requested resource not found: {what}")
+    return ApiError(
+        404,
+        "NotAuthorizedOrNotFound",
+        f"Authorization failed or requested resource not found: {what}",
+    )
 
 
 def ocid(kind: str) -> str:
@@ -49,7 +64,10 @@ def ocid(kind: str) -> str:
 
 
 def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(t * 1000) % 1000:03d}Z"
+    )
 
 
 @dataclass
@@ -77,7 +95,9 @@ class Upload:
     object: str
     created: float
     metadata: dict[str, str]
-    parts: dict[int, tuple[Path, int, str, str]] = field(default_factory=dict)  # n -> path, size, md5, etag
+    parts: dict[int, tuple[Path, int, str, str]] = field(
+        default_factory=dict
+    )  # n -> path, size, md5, etag
     attempts: dict[int, int] = field(default_factory=dict)  # n -> attempts seen (fault injection)
 
 
@@ -99,15 +119,29 @@ class WorkRequest:
     fail_with: tuple[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        pct = 100.0 if self.status == "SUCCEEDED" else min(99.0, 100.0 * self.polls / self.polls_needed)
+        pct = (
+            100.0
+            if self.status == "SUCCEEDED"
+            else min(99.0, 100.0 * self.polls / self.polls_needed)
+        )
         if self.status == "ACCEPTED":
             pct = 0.0
-        doc = {"id": self.id, "operationType": self.operation_type, "status": self.status,
-               "compartmentId": self.compartment_id, "percentComplete": pct,
-               "resources": [{"entityType": "model", "actionType": "IN_PROGRESS" if self.finished is None
-                              else "UPDATED", "identifier": self.model_id,
-                              "entityUri": f"/models/{self.model_id}"}],
-               "timeAccepted": rfc3339(self.accepted)}
+        doc = {
+            "id": self.id,
+            "operationType": self.operation_type,
+            "status": self.status,
+            "compartmentId": self.compartment_id,
+            "percentComplete": pct,
+            "resources": [
+                {
+                    "entityType": "model",
+                    "actionType": "IN_PROGRESS" if self.finished is None else "UPDATED",
+                    "identifier": self.model_id,
+                    "entityUri": f"/models/{self.model_id}",
+                }
+            ],
+            "timeAccepted": rfc3339(self.accepted),
+        }
         if self.started:
             doc["timeStarted"] = rfc3339(self.started)
         if self.finished:
@@ -144,31 +178,44 @@ class Store:
     def bucket(self, namespace: str, name: str) -> dict[str, Blob]:
         found = self.buckets.get((namespace, name))
         if found is None:
-            raise ApiError(404, "BucketNotFound", f"Either the bucket named '{name}' does not exist "
-                                                  f"in the namespace '{namespace}' or you are not "
-                                                  "authorized to access it")
+            raise ApiError(
+                404,
+                "BucketNotFound",
+                f"Either the bucket named '{name}' does not exist "
+                f"in the namespace '{namespace}' or you are not "
+                "authorized to access it",
+            )
         return found
 
     def object(self, namespace: str, bucket: str, name: str) -> Blob:
         blob = self.bucket(namespace, bucket).get(name)
         if blob is None:
-            raise ApiError(404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'")
+            raise ApiError(
+                404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'"
+            )
         return blob
 
     def upload(self, namespace: str, bucket: str, name: str, upload_id: str) -> Upload:
         self.bucket(namespace, bucket)
         up = self.uploads.get(upload_id)
         if up is None or (up.namespace, up.bucket, up.object) != (namespace, bucket, name):
-            raise ApiError(404, "NoSuchUpload", f"The upload ID '{upload_id}' was not found for "
-                                                f"object '{name}' in bucket '{bucket}'")
+            raise ApiError(
+                404,
+                "NoSuchUpload",
+                f"The upload ID '{upload_id}' was not found for "
+                f"object '{name}' in bucket '{bucket}'",
+            )
         return up
 
     def commit(self, up: Upload, to_commit: list[dict[str, Any]], to_exclude: list[int]) -> Blob:
         listed = {int(p["partNum"]) for p in to_commit} | {int(n) for n in to_exclude}
         unlisted = sorted(set(up.parts) - listed)
         if unlisted:
-            raise ApiError(400, "InvalidParameter", f"Parts {unlisted} were uploaded but are neither "
-                                                    "committed nor excluded")
+            raise ApiError(
+                400,
+                "InvalidParameter",
+                f"Parts {unlisted} were uploaded but are neither committed nor excluded",
+            )
         segments, md5s = [], []
         for p in sorted(to_commit, key=lambda p: int(p["partNum"])):
             n = int(p["partNum"])

@@ -20,12 +20,15 @@ pytestmark = pytest.mark.usefixtures("clean_oci_env")
 def _clients(server: Any, files: Any) -> tuple[Any, Any]:
     config = oci.config.from_file(str(files.config))
     kw = {"service_endpoint": server.url, "retry_strategy": oci.retry.NoneRetryStrategy()}
-    return oci.data_science.DataScienceClient(config, **kw), oci.object_storage.ObjectStorageClient(config, **kw)
+    return oci.data_science.DataScienceClient(config, **kw), oci.object_storage.ObjectStorageClient(
+        config, **kw
+    )
 
 
 def _model(ds: Any) -> str:
-    details = oci.data_science.models.CreateModelDetails(compartment_id=COMPARTMENT, project_id=PROJECT,
-                                                         display_name="m")
+    details = oci.data_science.models.CreateModelDetails(
+        compartment_id=COMPARTMENT, project_id=PROJECT, display_name="m"
+    )
     return ds.create_model(details).data.id
 
 
@@ -34,16 +37,26 @@ def test_work_requests_progress_over_several_polls(oci_server, oci_files) -> Non
     os_client.put_object(NAMESPACE, "staging", "m.zip", b"zip bytes")
     model_id = _model(ds)
     source = oci.data_science.models.ArtifactExportDetailsObjectStorage(
-        namespace=NAMESPACE, source_bucket="staging", source_object_name="m.zip", source_region="us-ashburn-1")
-    resp = ds.export_model_artifact(model_id, oci.data_science.models.ExportModelArtifactDetails(
-        artifact_export_details=source))
+        namespace=NAMESPACE,
+        source_bucket="staging",
+        source_object_name="m.zip",
+        source_region="us-ashburn-1",
+    )
+    resp = ds.export_model_artifact(
+        model_id, oci.data_science.models.ExportModelArtifactDetails(artifact_export_details=source)
+    )
     assert resp.status == 202
     wr_id = resp.headers["opc-work-request-id"]
     seen = []
     for _ in range(4):
         wr = ds.get_work_request(wr_id).data
         seen.append((wr.status, round(wr.percent_complete)))
-    assert seen == [("IN_PROGRESS", 33), ("IN_PROGRESS", 67), ("SUCCEEDED", 100), ("SUCCEEDED", 100)]
+    assert seen == [
+        ("IN_PROGRESS", 33),
+        ("IN_PROGRESS", 67),
+        ("SUCCEEDED", 100),
+        ("SUCCEEDED", 100),
+    ]
     assert wr.operation_type == "EXPORT_MODEL_ARTIFACT" and wr.resources[0].identifier == model_id
     content = ds.get_model_artifact_content(model_id)
     assert content.data.content == b"zip bytes"
@@ -67,9 +80,16 @@ def test_error_replies_look_like_the_services(oci_server, oci_files) -> None:
 
 def test_faults_can_be_armed_over_http(oci_server, oci_files) -> None:
     ds, _ = _clients(oci_server, oci_files)
-    body = json.dumps({"method": "fail", "args": {"op": "list_models", "status": 503, "times": 1}}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{oci_server.url}/_admin/faults", data=body,  # noqa: S310
-                                                  method="POST")).read()
+    body = json.dumps(
+        {"method": "fail", "args": {"op": "list_models", "status": 503, "times": 1}}
+    ).encode()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{oci_server.url}/_admin/faults",
+            data=body,  # noqa: S310
+            method="POST",
+        )
+    ).read()
     with pytest.raises(oci.exceptions.ServiceError) as err:
         ds.list_models(COMPARTMENT)
     assert (err.value.status, err.value.code) == (503, "ServiceUnavailable")
@@ -88,7 +108,9 @@ def test_stale_dates_and_missing_signatures_are_refused(oci_server, oci_files) -
     from oci._vendor import requests
 
     config = oci.config.from_file(str(oci_files.config))
-    signer = oci.signer.Signer(config["tenancy"], config["user"], config["fingerprint"], config["key_file"])
+    signer = oci.signer.Signer(
+        config["tenancy"], config["user"], config["fingerprint"], config["key_file"]
+    )
     url = f"{oci_server.url}/20190101/models?compartmentId={COMPARTMENT}"
     old = email.utils.formatdate(time.time() - 600, usegmt=True)
     req = requests.Request("GET", url, headers={"date": old}).prepare()
@@ -103,26 +125,49 @@ def test_stale_dates_and_missing_signatures_are_refused(oci_server, oci_files) -
 def test_multipart_commit_checks_etags_and_lists_every_part(oci_server, oci_files) -> None:
     _, os_client = _clients(oci_server, oci_files)
     models = oci.object_storage.models
-    up = os_client.create_multipart_upload(NAMESPACE, "staging",
-                                           models.CreateMultipartUploadDetails(object="m.zip")).data
-    etags = {n: os_client.upload_part(NAMESPACE, "staging", "m.zip", up.upload_id, n, b"x" * n).headers["etag"]
-             for n in (1, 2, 3)}
+    up = os_client.create_multipart_upload(
+        NAMESPACE, "staging", models.CreateMultipartUploadDetails(object="m.zip")
+    ).data
+    etags = {
+        n: os_client.upload_part(NAMESPACE, "staging", "m.zip", up.upload_id, n, b"x" * n).headers[
+            "etag"
+        ]
+        for n in (1, 2, 3)
+    }
     parts = os_client.list_multipart_upload_parts(NAMESPACE, "staging", "m.zip", up.upload_id).data
     assert [(p.part_number, p.size) for p in parts] == [(1, 1), (2, 2), (3, 3)]
     detail = models.CommitMultipartUploadPartDetails
     with pytest.raises(oci.exceptions.ServiceError, match="neither committed nor excluded"):
-        os_client.commit_multipart_upload(NAMESPACE, "staging", "m.zip", up.upload_id,
-                                          models.CommitMultipartUploadDetails(parts_to_commit=[
-                                              detail(part_num=1, etag=etags[1])]))
+        os_client.commit_multipart_upload(
+            NAMESPACE,
+            "staging",
+            "m.zip",
+            up.upload_id,
+            models.CommitMultipartUploadDetails(
+                parts_to_commit=[detail(part_num=1, etag=etags[1])]
+            ),
+        )
     with pytest.raises(oci.exceptions.ServiceError, match="ETag of part 2"):
-        os_client.commit_multipart_upload(NAMESPACE, "staging", "m.zip", up.upload_id,
-                                          models.CommitMultipartUploadDetails(parts_to_commit=[
-                                              detail(part_num=1, etag=etags[1]), detail(part_num=2, etag="x")],
-                                              parts_to_exclude=[3]))
-    os_client.commit_multipart_upload(NAMESPACE, "staging", "m.zip", up.upload_id,
-                                      models.CommitMultipartUploadDetails(parts_to_commit=[
-                                          detail(part_num=1, etag=etags[1]), detail(part_num=3, etag=etags[3])],
-                                          parts_to_exclude=[2]))
+        os_client.commit_multipart_upload(
+            NAMESPACE,
+            "staging",
+            "m.zip",
+            up.upload_id,
+            models.CommitMultipartUploadDetails(
+                parts_to_commit=[detail(part_num=1, etag=etags[1]), detail(part_num=2, etag="x")],
+                parts_to_exclude=[3],
+            ),
+        )
+    os_client.commit_multipart_upload(
+        NAMESPACE,
+        "staging",
+        "m.zip",
+        up.upload_id,
+        models.CommitMultipartUploadDetails(
+            parts_to_commit=[detail(part_num=1, etag=etags[1]), detail(part_num=3, etag=etags[3])],
+            parts_to_exclude=[2],
+        ),
+    )
     assert os_client.get_object(NAMESPACE, "staging", "m.zip").data.content == b"x" + b"xxx"
     with pytest.raises(oci.exceptions.ServiceError) as err:
         os_client.abort_multipart_upload(NAMESPACE, "staging", "m.zip", up.upload_id)

@@ -45,7 +45,10 @@ def ads_npy(array: np.ndarray) -> dict[str, str]:
     """ADS's envelope for an array: base64 .npy."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
-    return {"data": base64.b64encode(buffer.getvalue()).decode(), "data_type": "<class 'numpy.ndarray'>"}
+    return {
+        "data": base64.b64encode(buffer.getvalue()).decode(),
+        "data_type": "<class 'numpy.ndarray'>",
+    }
 
 
 class PickledMarker:
@@ -76,8 +79,10 @@ def body_for(art: Path, kind: str, data: pd.DataFrame | np.ndarray) -> tuple[str
             "records": lambda: data.to_dict(orient="records"),
             "columns": lambda: data.to_dict(orient="list"),
             "rows": lambda: data.to_numpy().tolist(),
-            "ads_dataframe": lambda: {"data": data.to_json(),
-                                      "data_type": "<class 'pandas.core.frame.DataFrame'>"},
+            "ads_dataframe": lambda: {
+                "data": data.to_json(),
+                "data_type": "<class 'pandas.core.frame.DataFrame'>",
+            },
             "ads_npy": lambda: ads_npy(data.to_numpy()),
         }[kind]()
     else:
@@ -85,8 +90,9 @@ def body_for(art: Path, kind: str, data: pd.DataFrame | np.ndarray) -> tuple[str
     return "json", request_body(art, json.dumps(doc), "json")
 
 
-def serve(art: Path, bodies: dict[str, tuple[str, bytes]], tmp: Path, *,
-          timeout: float = 600) -> dict[str, dict]:
+def serve(
+    art: Path, bodies: dict[str, tuple[str, bytes]], tmp: Path, *, timeout: float = 600
+) -> dict[str, dict]:
     """Run score.py on every body in one fresh interpreter, through verify's runner:
     {name: the runner's result document (ok, stage, prediction, error...)}."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -95,9 +101,15 @@ def serve(art: Path, bodies: dict[str, tuple[str, bytes]], tmp: Path, *,
         payload = tmp / f"{name}.{'json' if fmt == 'json' else fmt}"
         payload.write_bytes(body)
         pairs.append((str(payload), str(tmp / f"{name}.result.json")))
-    proc = subprocess.run([sys.executable, "-c", _SERVE, str(RUNNER), str(art), json.dumps(pairs)],
-                          check=False, cwd=art, capture_output=True, text=True, timeout=timeout,
-                          env=_clean_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", _SERVE, str(RUNNER), str(art), json.dumps(pairs)],
+        check=False,
+        cwd=art,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_clean_env(),
+    )
     results = {}
     for name, (_, result) in zip(bodies, pairs, strict=True):
         path = Path(result)

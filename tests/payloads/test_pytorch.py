@@ -23,8 +23,10 @@ from tests.payloads.conftest import (
 
 torch = pytest.importorskip("torch")
 
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # torch.jit in 2.13
-              pytest.mark.filterwarnings("ignore::FutureWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # torch.jit in 2.13
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
 
 FEATURES = ["f1", "f2", "f3", "f4"]
 
@@ -36,8 +38,13 @@ def torch_models(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("payload-torch")
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
-    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(4 * 4 * 4, 3)).eval()
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 3),
+    ).eval()
     torch.jit.save(torch.jit.script(mlp), out / "mlp.pt")
     torch.jit.save(torch.jit.script(cnn), out / "cnn.pt")
     rng = np.random.default_rng(1)
@@ -46,11 +53,15 @@ def torch_models(tmp_path_factory) -> dict:
     images = rng.normal(size=(5, 1, 8, 8)).astype(np.float32)
     np.save(out / "images.npy", images)
     mlp_art = mdreg.prepare(out / "mlp.pt", out / "mlp-art", x_sample=out / "x.csv", trust=True)
-    cnn_art = mdreg.prepare(out / "cnn.pt", out / "cnn-art", x_sample=out / "images.npy", trust=True)
+    cnn_art = mdreg.prepare(
+        out / "cnn.pt", out / "cnn-art", x_sample=out / "images.npy", trust=True
+    )
     with torch.no_grad():
         return {
-            "mlp_art": mlp_art.artifact_dir, "cnn_art": cnn_art.artifact_dir,
-            "rows": rows, "images": images,
+            "mlp_art": mlp_art.artifact_dir,
+            "cnn_art": cnn_art.artifact_dir,
+            "rows": rows,
+            "images": images,
             "mlp_expected": mlp(torch.tensor(rows.to_numpy(), dtype=torch.float32)).numpy(),
             "cnn_expected": cnn(torch.from_numpy(images)).numpy(),
         }
@@ -77,9 +88,14 @@ def test_cnn_every_tensor_payload(torch_models, tmp_path):
     bodies = {kind: body_for(art, kind, images) for kind in TENSOR_KINDS}
     bodies["one_image_npy"] = ("npy", request_body(art, images[0], "npy"))  # no batch axis
     bodies["float64_npy"] = ("npy", request_body(art, images.astype(np.float64), "npy"))
-    bodies["named_safetensors"] = ("safetensors", request_body(art, {"pixels": images}, "safetensors"))
-    bodies["safetensors_response_npy"] = ("safetensors",
-                                          request_body(art, images, "safetensors", "npy"))
+    bodies["named_safetensors"] = (
+        "safetensors",
+        request_body(art, {"pixels": images}, "safetensors"),
+    )
+    bodies["safetensors_response_npy"] = (
+        "safetensors",
+        request_body(art, images, "safetensors", "npy"),
+    )
     results = serve(art, bodies, tmp_path)
     one = results.pop("one_image_npy")
     binary = results.pop("safetensors_response_npy")
@@ -97,8 +113,9 @@ def test_cnn_verify_npy(torch_models):
     assert result.payload_format == "npy"
     # the kept sample (5 images) went through JSON at prepare time: float64 then, float32 now
     assert result.payload_bytes == 128 + 5 * 64 * 8
-    np.testing.assert_allclose(result.prediction["prediction"], torch_models["cnn_expected"],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        result.prediction["prediction"], torch_models["cnn_expected"], rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("fmt", ["arrow", "parquet"])

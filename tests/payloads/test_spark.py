@@ -21,12 +21,18 @@ from tests.frameworks.test_spark import FEATURES, data, spark, spark_dir, spark_
 
 @pytest.fixture(scope="module")
 def spark_payload(spark, spark_dir, data, tmp_path_factory) -> dict:  # noqa: F811
-    art = mdreg.prepare(spark_dir / "pipeline", tmp_path_factory.mktemp("payload-spark") / "art",
-                        x_sample=spark_dir / "x_sample.csv").artifact_dir
+    art = mdreg.prepare(
+        spark_dir / "pipeline",
+        tmp_path_factory.mktemp("payload-spark") / "art",
+        x_sample=spark_dir / "x_sample.csv",
+    ).artifact_dir
     rows = data[FEATURES].iloc[10:17].reset_index(drop=True)
-    return {"art": art, "rows": rows,
-            "expected": spark_predict(spark, spark_dir / "pipeline", rows),
-            "sample_expected": spark_predict(spark, spark_dir / "pipeline", data.head(5))}
+    return {
+        "art": art,
+        "rows": rows,
+        "expected": spark_predict(spark, spark_dir / "pipeline", rows),
+        "sample_expected": spark_predict(spark, spark_dir / "pipeline", data.head(5)),
+    }
 
 
 def test_every_table_payload(spark_payload, tmp_path):

@@ -30,7 +30,12 @@ from tests.payloads.conftest import (
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "generic")
 #: Which binary format each framework's mdreg.verify request uses (all four get every kind
 #: through ``serve``).
-VERIFY_FORMAT = {"sklearn": "arrow", "xgboost": "npy", "lightgbm": "parquet", "generic": "safetensors"}
+VERIFY_FORMAT = {
+    "sklearn": "arrow",
+    "xgboost": "npy",
+    "lightgbm": "parquet",
+    "generic": "safetensors",
+}
 
 
 class Linear:
@@ -58,13 +63,17 @@ def tabular(iris, iris_rf, iris_x_csv, rows, tmp_path_factory) -> dict[str, dict
 
     X, y = iris
     out = tmp_path_factory.mktemp("payload-tabular")
-    models: dict[str, tuple[Path, object, list[str]]] = {"sklearn": (iris_rf, joblib.load(iris_rf), [])}
+    models: dict[str, tuple[Path, object, list[str]]] = {
+        "sklearn": (iris_rf, joblib.load(iris_rf), [])
+    }
     xgb = pytest.importorskip("xgboost")
     clf = xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(X, y)
     joblib.dump(clf, out / "xgb.joblib")
     models["xgboost"] = (out / "xgb.joblib", clf, [])
     lgb = pytest.importorskip("lightgbm")
-    lgbm = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, min_child_samples=5, verbose=-1).fit(X, y)
+    lgbm = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, min_child_samples=5, verbose=-1).fit(
+        X, y
+    )
     joblib.dump(lgbm, out / "lgbm.joblib")
     models["lightgbm"] = (out / "lgbm.joblib", lgbm, [])
     import cloudpickle
@@ -96,7 +105,10 @@ def test_every_payload_kind(framework, tabular, rows, tmp_path):
     bodies = {kind: body_for(art, kind, rows) for kind in TABLE_KINDS}
     # Ask for a binary answer: in a JSON envelope, and in safetensors metadata.
     bodies["json_response_npy"] = ("json", request_body(art, rows, "json", "npy"))
-    bodies["safetensors_response_npy"] = ("safetensors", request_body(art, rows, "safetensors", "npy"))
+    bodies["safetensors_response_npy"] = (
+        "safetensors",
+        request_body(art, rows, "safetensors", "npy"),
+    )
     results = serve(art, bodies, tmp_path)
     binary = {k: results.pop(k) for k in ("json_response_npy", "safetensors_response_npy")}
     expected = _expected(model, rows)

@@ -24,22 +24,30 @@ def keras_model(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("payload-tf")
     keras.utils.set_random_seed(0)
     inp = keras.Input(shape=(4,), name="features")
-    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(
-        keras.layers.Dense(8, activation="relu")(inp)))
+    model = keras.Model(
+        inp,
+        keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(8, activation="relu")(inp)),
+    )
     model.save(out / "m.keras")
     rng = np.random.default_rng(2)
     rows = pd.DataFrame(rng.normal(size=(6, 4)).round(4), columns=COLUMNS)
     rows.to_csv(out / "x.csv", index=False)
     art = mdreg.prepare(out / "m.keras", out / "art", x_sample=out / "x.csv").artifact_dir
-    return {"art": art, "rows": rows,
-            "expected": model.predict(rows.to_numpy("float32"), verbose=0),
-            "sample_expected": model.predict(rows.head(5).to_numpy("float32"), verbose=0)}
+    return {
+        "art": art,
+        "rows": rows,
+        "expected": model.predict(rows.to_numpy("float32"), verbose=0),
+        "sample_expected": model.predict(rows.head(5).to_numpy("float32"), verbose=0),
+    }
 
 
 def test_every_table_payload(keras_model, tmp_path):
     art, rows = keras_model["art"], keras_model["rows"]
     bodies = {kind: body_for(art, kind, rows) for kind in TABLE_KINDS}
-    bodies["safetensors_response_npy"] = ("safetensors", request_body(art, rows, "safetensors", "npy"))
+    bodies["safetensors_response_npy"] = (
+        "safetensors",
+        request_body(art, rows, "safetensors", "npy"),
+    )
     results = serve(art, bodies, tmp_path)
     binary = results.pop("safetensors_response_npy")
     assert_all_match(results, keras_model["expected"])
@@ -51,5 +59,6 @@ def test_verify_kept_sample_as_safetensors(keras_model):
     result = mdreg.verify(keras_model["art"], payload_format="safetensors")
     assert result.ok, result.traceback
     assert result.payload_format == "safetensors"
-    np.testing.assert_allclose(result.prediction["prediction"], keras_model["sample_expected"],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        result.prediction["prediction"], keras_model["sample_expected"], rtol=1e-5, atol=1e-6
+    )

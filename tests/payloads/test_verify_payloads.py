@@ -24,8 +24,9 @@ from tests.payloads.conftest import object_npy, serve
 
 @pytest.fixture(scope="module")
 def art(iris_rf, iris_x_csv, tmp_path_factory) -> Path:
-    return mdreg.prepare(iris_rf, tmp_path_factory.mktemp("payload-verify") / "art",
-                         x_sample=iris_x_csv).artifact_dir
+    return mdreg.prepare(
+        iris_rf, tmp_path_factory.mktemp("payload-verify") / "art", x_sample=iris_x_csv
+    ).artifact_dir
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ def test_cli_json_binary_answer(art, rf, iris, cli):
     assert doc["payload_bytes"] == len(request_body(art, None, "safetensors", "npy"))
     assert doc["prediction"]["prediction"]["data_type"] == NPY_DATA_TYPE
     X, _ = iris
-    assert decode_response(doc["prediction"])["prediction"].tolist() == rf.predict(X.head(5)).tolist()
+    assert (
+        decode_response(doc["prediction"])["prediction"].tolist() == rf.predict(X.head(5)).tolist()
+    )
 
 
 def test_default_stays_json_text(art):
@@ -65,7 +68,10 @@ def test_default_stays_json_text(art):
     assert wrapped == {"data": json.loads(body), "response": "npy"}
     envelope = json.dumps({"data": [[1, 2, 3, 4]], "data_type": "<class 'list'>"})
     assert json.loads(request_body(art, envelope, "json", "npy")) == {
-        "data": [[1, 2, 3, 4]], "data_type": "<class 'list'>", "response": "npy"}  # beside its data
+        "data": [[1, 2, 3, 4]],
+        "data_type": "<class 'list'>",
+        "response": "npy",
+    }  # beside its data
 
 
 def test_json_text_sent_in_a_binary_format(art):
@@ -89,11 +95,14 @@ def test_bad_choices_are_usage_errors(art, cli):
 
 def test_arrow_without_pyarrow_is_one_line(art):
     """pyarrow missing from the client: exit 3 and one line naming the extra to install."""
-    code = ("import sys; sys.modules['pyarrow'] = None\n"  # as if it were not installed
-            "from mdreg.cli import main\n"
-            f"main(['verify', {str(art)!r}, '--payload', 'arrow'])")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"  # as if it were not installed
+        "from mdreg.cli import main\n"
+        f"main(['verify', {str(art)!r}, '--payload', 'arrow'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == EXIT_INPUT, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "pyarrow" in proc.stderr and "mdreg[arrow]" in proc.stderr
@@ -131,20 +140,35 @@ def test_bad_bodies_get_clear_errors(art, iris, tmp_path):
     bodies = {
         "npy_truncated": ("npy", npy[:-10], "npy body is truncated"),
         "npy_header_cut": ("npy", npy[:20], "header cannot be read"),
-        "npy_header_garbage": ("npy", b"\x93NUMPY\x01\x00\x10\x00{garbage here!}\n", "header cannot be read"),
+        "npy_header_garbage": (
+            "npy",
+            b"\x93NUMPY\x01\x00\x10\x00{garbage here!}\n",
+            "header cannot be read",
+        ),
         "npy_pickled": ("npy", object_npy(marker), "Python objects"),
-        "ads_npy_pickled": ("json", json.dumps({"data": base64.b64encode(object_npy(marker)).decode(),
-                                                "data_type": NPY_DATA_TYPE}).encode(), "Python objects"),
+        "ads_npy_pickled": (
+            "json",
+            json.dumps(
+                {"data": base64.b64encode(object_npy(marker)).decode(), "data_type": NPY_DATA_TYPE}
+            ).encode(),
+            "Python objects",
+        ),
         "safetensors_data_cut": ("safetensors", st[:-10], "outside the body: truncated"),
         "safetensors_header_cut": ("safetensors", st[:30], "truncated or corrupt"),
         "safetensors_bad_header": ("safetensors", bad_header + b"\0" * 8, "header is not JSON"),
         "arrow_truncated": ("arrow", arrow[: len(arrow) // 2], "Arrow body cannot be read"),
-        "parquet_truncated": ("parquet", parquet[: len(parquet) // 2], "Parquet body cannot be read"),
+        "parquet_truncated": (
+            "parquet",
+            parquet[: len(parquet) // 2],
+            "Parquet body cannot be read",
+        ),
         "garbage": ("npy", np.random.default_rng(0).bytes(300), "not UTF-8 text, nor .npy"),
         "empty": ("npy", b"", "(0 bytes"),
         "text": ("npy", b"hello, score.py", "not JSON"),
     }
-    results = serve(art, {k: (fmt, body) for k, (fmt, body, _) in bodies.items()}, tmp_path / "serve")
+    results = serve(
+        art, {k: (fmt, body) for k, (fmt, body, _) in bodies.items()}, tmp_path / "serve"
+    )
     for name, (_, _, message) in bodies.items():
         result = results[name]
         assert not result["ok"] and result["stage"] == "predict", (name, result)

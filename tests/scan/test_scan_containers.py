@@ -291,7 +291,8 @@ def test_torch_legacy_format_of_any_protocol(tmp_path, protocol):
     from mdreg.scan import Verdict, read_pickle_globals, scan_path
 
     f = tmp_path / f"legacy{protocol}.pt"
-    torch.save({"w": torch.ones(3)}, f, pickle_protocol=protocol,
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        {"w": torch.ones(3)}, f, pickle_protocol=protocol, _use_new_zipfile_serialization=False
+    )
     assert read_pickle_globals(f).container == "torch-legacy"
     assert scan_path(f, ["torch"]).verdict is Verdict.SAFE

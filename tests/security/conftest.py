@@ -38,8 +38,14 @@ class Sandbox:
     capfd: pytest.CaptureFixture[str]
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "HOME": str(self.home), "MDREG_HOME": str(self.mdreg_home),
-                "TMPDIR": str(self.tmp), "COLUMNS": "200", "MDREG_DEBUG": ""}
+        return {
+            **os.environ,
+            "HOME": str(self.home),
+            "MDREG_HOME": str(self.mdreg_home),
+            "TMPDIR": str(self.tmp),
+            "COLUMNS": "200",
+            "MDREG_DEBUG": "",
+        }
 
     def run(self, *args: str | Path) -> Run:
         """``mdreg ARGS`` in this process (fd-level capture)."""
@@ -56,9 +62,15 @@ class Sandbox:
 
     def proc(self, *args: str | Path, timeout: float = 120) -> Run:
         """``python -m mdreg ARGS`` as a subprocess, in the sandbox's environment."""
-        p = subprocess.run([sys.executable, "-m", "mdreg", *map(str, args)], cwd=self.work,
-                           capture_output=True, text=True, timeout=timeout, env=self.env(),
-                           check=False)
+        p = subprocess.run(
+            [sys.executable, "-m", "mdreg", *map(str, args)],
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(),
+            check=False,
+        )
         return Run(p.returncode, p.stdout, p.stderr)
 
     def file(self, name: str, data: bytes | str) -> Path:
@@ -72,11 +84,19 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-            capfd: pytest.CaptureFixture[str]) -> Sandbox:
+def sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> Sandbox:
     beside = set(os.listdir(tmp_path.parent))
-    box = Sandbox(tmp_path, tmp_path / "work", tmp_path / "canary", tmp_path / "home",
-                  tmp_path / "mdreg-home", tmp_path / "tmp", capfd)
+    box = Sandbox(
+        tmp_path,
+        tmp_path / "work",
+        tmp_path / "canary",
+        tmp_path / "home",
+        tmp_path / "mdreg-home",
+        tmp_path / "tmp",
+        capfd,
+    )
     for d in (box.work, box.home, box.tmp):
         d.mkdir()
     monkeypatch.chdir(box.work)
@@ -88,7 +108,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(tempfile, "tempdir", str(box.tmp))
     yield box
     assert not box.canary.exists(), "a payload ran"
-    assert set(os.listdir(tmp_path.parent)) == beside, "something was written beside the test folder"
+    assert set(os.listdir(tmp_path.parent)) == beside, (
+        "something was written beside the test folder"
+    )
     left = sorted(p.name for p in box.tmp.iterdir())
     assert left == [], f"temporary files left behind: {left}"
     work_hidden = sorted(p.name for p in box.work.iterdir() if p.name.startswith("."))
@@ -99,7 +121,9 @@ def one_error(r: Run, *, code: int, says: str | None = None) -> str:
     """The documented failure: exit ``code``, one ``error:`` line on stderr, no traceback."""
     assert r.code == code, f"exit {r.code}, expected {code}\nstdout: {r.out}\nstderr: {r.err}"
     lines = r.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"stderr is not one error line:\n{r.err}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), (
+        f"stderr is not one error line:\n{r.err}"
+    )
     assert "Traceback" not in r.out + r.err
     if says is not None:
         assert says in lines[0], lines[0]

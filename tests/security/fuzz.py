@@ -155,7 +155,7 @@ def bounded_memory(headroom: int = 1 << 30) -> Iterator[None]:
     Its memo is an array as long as the largest PUT key: a key hidden from the in-order
     reading (``memo_bomb``) by a frame trick would otherwise fill memory for minutes."""
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource  # POSIX only
 
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * resource.getpagesize()
@@ -248,12 +248,12 @@ def minimize(data: bytes, fails: Callable[[bytes], bool], budget: int = 2000) ->
 def real_pickles() -> dict[str, bytes]:
     """Small real model pickles: scikit-learn (pickle protocols 2-5 and joblib), a torch
     state_dict's data.pkl (protocols 2 and 4), an XGBClassifier pickle."""
-    import joblib  # noqa: PLC0415 - heavy: only to build the corpus
-    import numpy as np  # noqa: PLC0415
-    import torch  # noqa: PLC0415
-    import xgboost  # noqa: PLC0415
-    from sklearn.ensemble import RandomForestClassifier  # noqa: PLC0415
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    import joblib  # heavy: only to build the corpus
+    import numpy as np
+    import torch
+    import xgboost
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3))

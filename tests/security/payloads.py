@@ -87,21 +87,48 @@ def inst_p0(canary: Path) -> bytes:
 
 def stack_global_memo(canary: Path) -> bytes:
     """STACK_GLOBAL whose operands were memoized, popped, and fetched back later."""
-    return (b"\x80\x04" + sbu("os") + b"\x94" + sbu("system") + b"\x94" + b"00"
-            + sbu("decoy") + b"0" + b"h\x00h\x01\x93" + sbu(_touch(canary)) + b"\x85R.")
+    return (
+        b"\x80\x04"
+        + sbu("os")
+        + b"\x94"
+        + sbu("system")
+        + b"\x94"
+        + b"00"
+        + sbu("decoy")
+        + b"0"
+        + b"h\x00h\x01\x93"
+        + sbu(_touch(canary))
+        + b"\x85R."
+    )
 
 
 def stack_global_long_memo(canary: Path) -> bytes:
     """The same with LONG_BINPUT to a far key and LONG_BINGET back (out-of-order memo)."""
-    return (b"\x80\x04" + sbu("posix") + b"r\x10\x27\x00\x00" + b"0" + sbu("system")
-            + b"r\x00\x01\x00\x00" + b"0" + b"j\x10\x27\x00\x00j\x00\x01\x00\x00\x93"
-            + sbu(_touch(canary)) + b"\x85R.")
+    return (
+        b"\x80\x04"
+        + sbu("posix")
+        + b"r\x10\x27\x00\x00"
+        + b"0"
+        + sbu("system")
+        + b"r\x00\x01\x00\x00"
+        + b"0"
+        + b"j\x10\x27\x00\x00j\x00\x01\x00\x00\x93"
+        + sbu(_touch(canary))
+        + b"\x85R."
+    )
 
 
 def getattr_chain(canary: Path) -> bytes:
     """builtins.getattr(builtins.__import__('os'), 'system')('touch ...')."""
-    return (b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n(" + _q("os") + b"tR"
-            + _q("system") + b"tR(" + _q(_touch(canary)) + b"tR.")
+    return (
+        b"cbuiltins\ngetattr\n(cbuiltins\n__import__\n("
+        + _q("os")
+        + b"tR"
+        + _q("system")
+        + b"tR("
+        + _q(_touch(canary))
+        + b"tR."
+    )
 
 
 def builtins_eval(canary: Path) -> bytes:
@@ -123,8 +150,9 @@ def nested_loads(canary: Path) -> bytes:
 
 def protocol5_frames(canary: Path) -> bytes:
     """Protocol 5 with FRAMEs, the payload deep inside a container."""
-    return pickle.dumps({"layers": [list(range(300))] * 3, "cfg": {"x": RunsShell(canary)}},
-                        protocol=5)
+    return pickle.dumps(
+        {"layers": [list(range(300))] * 3, "cfg": {"x": RunsShell(canary)}}, protocol=5
+    )
 
 
 def second_stream(canary: Path) -> bytes:
@@ -145,8 +173,14 @@ def octal_int_prefix(canary: Path) -> bytes:
 
 def control_chars_in_name(canary: Path) -> bytes:
     """A global name with a newline and a terminal escape: messages must stay one line."""
-    return (b"\x80\x04" + sbu("os") + sbu("system\nerror: all good\x1b[2J") + b"\x93"
-            + sbu(_touch(canary)) + b"\x85R.")
+    return (
+        b"\x80\x04"
+        + sbu("os")
+        + sbu("system\nerror: all good\x1b[2J")
+        + b"\x93"
+        + sbu(_touch(canary))
+        + b"\x85R."
+    )
 
 
 def joblib_after_array(canary: Path) -> bytes:
@@ -175,8 +209,9 @@ def joblib_compressed(method: str) -> Callable[[Path], bytes]:
 def lzma_odd_dict_size(canary: Path) -> bytes:
     """An lzma-alone stream with a dictionary size whose second byte is not zero: joblib
     decompresses any file starting 5d 00; the scanner once wanted 5d 00 00."""
-    comp = lzma.LZMACompressor(format=lzma.FORMAT_ALONE,
-                               filters=[{"id": lzma.FILTER_LZMA1, "dict_size": 0x1800}])
+    comp = lzma.LZMACompressor(
+        format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": 0x1800}]
+    )
     return comp.compress(pickle.dumps(RunsShell(canary), protocol=4)) + comp.flush()
 
 

@@ -22,8 +22,11 @@ BOMB_MB = 4  # zeros deflate ~1000:1; anything over 1 MiB and 200:1 is refused
 
 def _write(path: Path, entries: list[tuple[str, bytes, int | None]]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data, mode in [("score.py", SCORE_PY.encode(), None),
-                                 ("runtime.yaml", RUNTIME_YAML.encode(), None), *entries]:
+        for name, data, mode in [
+            ("score.py", SCORE_PY.encode(), None),
+            ("runtime.yaml", RUNTIME_YAML.encode(), None),
+            *entries,
+        ]:
             if mode is None:
                 zf.writestr(name, data)
             else:
@@ -36,8 +39,10 @@ def _write(path: Path, entries: list[tuple[str, bytes, int | None]]) -> Path:
 
 def _bomb(path: Path) -> Path:
     _write(path, [])
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, \
-            zf.open("weights.bin", "w") as f:
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("weights.bin", "w") as f,
+    ):
         block = bytes(1 << 20)
         for _ in range(BOMB_MB):
             f.write(block)
@@ -49,7 +54,7 @@ def _lying_size(path: Path) -> Path:
     _write(path, [("data.bin", b"A" * 5000, None)])
     raw = bytearray(path.read_bytes())
     at = raw.find(b"PK\x01\x02")
-    while raw[at + 46: at + 46 + struct.unpack_from("<H", raw, at + 28)[0]] != b"data.bin":
+    while raw[at + 46 : at + 46 + struct.unpack_from("<H", raw, at + 28)[0]] != b"data.bin":
         at = raw.find(b"PK\x01\x02", at + 4)
     struct.pack_into("<I", raw, at + 24, 100)  # its uncompressed size
     path.write_bytes(bytes(raw))
@@ -58,10 +63,15 @@ def _lying_size(path: Path) -> Path:
 
 HOSTILE = {
     "dot-dot": (lambda p: _write(p, [("../escaped.txt", b"x", None)]), "climbs out"),
-    "nested-dot-dot": (lambda p: _write(p, [("a/b/../../../escaped.txt", b"x", None)]), "climbs out"),
+    "nested-dot-dot": (
+        lambda p: _write(p, [("a/b/../../../escaped.txt", b"x", None)]),
+        "climbs out",
+    ),
     "absolute": (lambda p: _write(p, [("/tmp/mdreg-escaped.txt", b"x", None)]), "absolute path"),
-    "symlink": (lambda p: _write(p, [("model.joblib", b"/etc/passwd", stat.S_IFLNK | 0o777)]),
-                "symlink"),
+    "symlink": (
+        lambda p: _write(p, [("model.joblib", b"/etc/passwd", stat.S_IFLNK | 0o777)]),
+        "symlink",
+    ),
     "duplicate": (lambda p: _write(p, [("a.txt", b"1", None), ("a.txt", b"2", None)]), "twice"),
     "zip-bomb": (_bomb, "zip bomb"),
     "lying-size": (_lying_size, "data.bin"),
@@ -86,8 +96,11 @@ def test_hostile_zip(sandbox: Sandbox, kind: str) -> None:
 def test_hostile_zip_through_subprocesses(sandbox: Sandbox) -> None:
     (sandbox.root / "in").mkdir()
     zipped = _write(sandbox.root / "in" / "trav.zip", [("../escaped.txt", b"x", None)])
-    one_error(sandbox.proc("load", zipped, "-o", sandbox.work / "out"), code=EXIT["input"],
-              says="climbs out")
+    one_error(
+        sandbox.proc("load", zipped, "-o", sandbox.work / "out"),
+        code=EXIT["input"],
+        says="climbs out",
+    )
     one_error(sandbox.proc("introspect", zipped), code=EXIT["input"], says="climbs out")
     assert not (sandbox.root.parent / "escaped.txt").exists()
 
@@ -102,6 +115,9 @@ def test_tampered_artifact_is_refused_by_load(sandbox: Sandbox, artifact_copy: P
     with zipfile.ZipFile(tampered, "w") as zf:
         for info, data in entries:
             zf.writestr(info, data + b"\n# changed" if info.filename == "score.py" else data)
-    one_error(sandbox.run("load", tampered, "-o", sandbox.work / "out"), code=EXIT["input"],
-              says="does not match its manifest")
+    one_error(
+        sandbox.run("load", tampered, "-o", sandbox.work / "out"),
+        code=EXIT["input"],
+        says="does not match its manifest",
+    )
     assert not (sandbox.work / "out").exists()

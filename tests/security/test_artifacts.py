@@ -23,7 +23,9 @@ def _checks(r) -> dict[str, dict]:  # type: ignore[no-untyped-def]
 
 
 def test_runtime_yaml_not_utf8(sandbox: Sandbox, artifact_copy: Path) -> None:
-    (artifact_copy / "runtime.yaml").write_bytes(LATIN1 + (artifact_copy / "runtime.yaml").read_bytes())
+    (artifact_copy / "runtime.yaml").write_bytes(
+        LATIN1 + (artifact_copy / "runtime.yaml").read_bytes()
+    )
     r = sandbox.run("introspect", artifact_copy, "--json")
     reported(r, code=EXIT["failed"])
     failed = {k: c["message"] for k, c in _checks(r).items() if c["status"] == "failed"}
@@ -42,8 +44,11 @@ def test_score_py_not_utf8(sandbox: Sandbox, artifact_copy: Path) -> None:
 
 def test_model_ignore_not_utf8(sandbox: Sandbox, artifact_copy: Path) -> None:
     (artifact_copy / ".model-ignore").write_bytes(b"*.log\n\xff\xfe.env\n")
-    one_error(sandbox.run("zip", artifact_copy, "-o", sandbox.root / "in" / "a.zip"),
-              code=EXIT["input"], says=".model-ignore")
+    one_error(
+        sandbox.run("zip", artifact_copy, "-o", sandbox.root / "in" / "a.zip"),
+        code=EXIT["input"],
+        says=".model-ignore",
+    )
     assert not (sandbox.root / "in" / "a.zip").exists()
 
 
@@ -60,9 +65,17 @@ def test_metadata_not_json(sandbox: Sandbox, artifact_copy: Path) -> None:
 
 def _big_schema(path: Path, size: int) -> None:
     """A valid-looking 1.1 schema of ``size`` bytes, written in big blocks."""
-    column = json.dumps({"dtype": "float64", "feature_type": "Continuous", "name": "c",
-                         "domain": {"values": "", "stats": {}, "constraints": []},
-                         "required": True, "description": "c", "order": 0})
+    column = json.dumps(
+        {
+            "dtype": "float64",
+            "feature_type": "Continuous",
+            "name": "c",
+            "domain": {"values": "", "stats": {}, "constraints": []},
+            "required": True,
+            "description": "c",
+            "order": 0,
+        }
+    )
     block = ", ".join([column] * 2000)
     with open(path, "w", encoding="utf-8") as f:
         f.write('{"version": "1.1", "schema": [')

@@ -38,15 +38,21 @@ def test_safe_artifact_loads(sandbox: Sandbox, artifact_copy: Path) -> None:
 def test_trust_loads_and_is_recorded(sandbox: Sandbox, artifact_copy: Path) -> None:
     _swap_model(artifact_copy, reduce_p2(sandbox.canary))
     out = sandbox.work / "out"
-    one_error(sandbox.run("load", artifact_copy, "-o", out), code=EXIT["unsafe"],
-              says="model.joblib: posix.system")
+    one_error(
+        sandbox.run("load", artifact_copy, "-o", out),
+        code=EXIT["unsafe"],
+        says="model.joblib: posix.system",
+    )
     assert not out.exists()
     r = sandbox.run("load", artifact_copy, "-o", out, "--trust")
     assert r.code == 0, r.err
     assert "warning: loaded a dangerous artifact because of --trust" in r.err
     record = _meta(out)["mdreg"]["load_trust"]
-    assert record == {"scan_verdict": "dangerous", "trusted": True,
-                      "findings": ["model.joblib: posix.system"]}
+    assert record == {
+        "scan_verdict": "dangerous",
+        "trusted": True,
+        "findings": ["model.joblib: posix.system"],
+    }
     r = sandbox.run("load", artifact_copy, "-o", sandbox.work / "again", "--trust", "--json")
     doc = json.loads(r.out)
     assert doc["trusted"] is True and doc["scan_verdict"] == "dangerous"
@@ -62,14 +68,18 @@ def test_trusted_at_prepare_does_not_count_at_load(sandbox: Sandbox, artifact_co
     one_error(sandbox.run("load", artifact_copy, "-o", sandbox.work / "out"), code=EXIT["unsafe"])
 
 
-def test_framework_allow_list_from_the_metadata(sandbox: Sandbox, artifact_copy: Path,
-                                                tiny_model: Path) -> None:
+def test_framework_allow_list_from_the_metadata(
+    sandbox: Sandbox, artifact_copy: Path, tiny_model: Path
+) -> None:
     """The metadata names scikit-learn: a torch global is outside its allow-list (unknown),
     though it is on torch's."""
     data = b"\x80\x02ctorch.nn.modules.linear\nLinear\n)\x81."
     _swap_model(artifact_copy, data)
-    line = one_error(sandbox.run("load", artifact_copy, "-o", sandbox.work / "out"),
-                     code=EXIT["unsafe"], says="unknown")
+    line = one_error(
+        sandbox.run("load", artifact_copy, "-o", sandbox.work / "out"),
+        code=EXIT["unsafe"],
+        says="unknown",
+    )
     assert "torch.nn.modules.linear.Linear" in line
     meta_path = artifact_copy / ".mdreg" / "metadata.json"
     meta = json.loads(meta_path.read_text())
@@ -79,12 +89,16 @@ def test_framework_allow_list_from_the_metadata(sandbox: Sandbox, artifact_copy:
     assert r.code == 0, r.err
 
 
-def test_unparseable_pickle_is_refused(sandbox: Sandbox, artifact_copy: Path,
-                                       tiny_model: Path) -> None:
+def test_unparseable_pickle_is_refused(
+    sandbox: Sandbox, artifact_copy: Path, tiny_model: Path
+) -> None:
     data = tiny_model.read_bytes()
     _swap_model(artifact_copy, data[: len(data) // 2])
-    one_error(sandbox.run("load", artifact_copy, "-o", sandbox.work / "out"), code=EXIT["unsafe"],
-              says="could not be parsed")
+    one_error(
+        sandbox.run("load", artifact_copy, "-o", sandbox.work / "out"),
+        code=EXIT["unsafe"],
+        says="could not be parsed",
+    )
 
 
 def test_artifact_without_metadata(sandbox: Sandbox, artifact_copy: Path) -> None:

@@ -23,8 +23,9 @@ INERT = {"extension-code", "control-chars-in-name"}
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[p.name for p in PAYLOADS])
-def test_malicious_pickle_is_refused_everywhere(sandbox: Sandbox, payload: Payload,
-                                                tiny_artifact: Path) -> None:
+def test_malicious_pickle_is_refused_everywhere(
+    sandbox: Sandbox, payload: Payload, tiny_artifact: Path
+) -> None:
     model = sandbox.file(f"model{payload.suffix}", payload.build(sandbox.canary))
 
     # scan: exit 4, the global named with its byte offset
@@ -36,7 +37,9 @@ def test_malicious_pickle_is_refused_everywhere(sandbox: Sandbox, payload: Paylo
 
     # prepare: exit 4, one line naming the global, nothing written
     out = sandbox.work / "art"
-    args = ["prepare", model, "-o", out] + (["--framework", payload.framework] if payload.framework else [])
+    args = ["prepare", model, "-o", out] + (
+        ["--framework", payload.framework] if payload.framework else []
+    )
     line = one_error(sandbox.run(*args), code=EXIT["unsafe"], says="--trust")
     assert payload.shows in line, line
     assert not out.exists()
@@ -66,13 +69,19 @@ def test_refusal_through_subprocesses(sandbox: Sandbox, tiny_artifact: Path) -> 
     r = sandbox.proc("scan", model, "--format", "sarif")
     reported(r, code=EXIT["unsafe"])
     assert json.loads(r.out)["runs"][0]["results"][0]["level"] == "error"
-    one_error(sandbox.proc("prepare", model, "-o", sandbox.work / "art"), code=EXIT["unsafe"],
-              says="posix.system")
+    one_error(
+        sandbox.proc("prepare", model, "-o", sandbox.work / "art"),
+        code=EXIT["unsafe"],
+        says="posix.system",
+    )
     art = Path(shutil.copytree(tiny_artifact, sandbox.root / "in" / "art"))
     (art / "model.joblib").write_bytes(model.read_bytes())
     write_manifest(art, "attacker")
-    one_error(sandbox.proc("load", art, "-o", sandbox.work / "loaded"), code=EXIT["unsafe"],
-              says="model.joblib: posix.system")
+    one_error(
+        sandbox.proc("load", art, "-o", sandbox.work / "loaded"),
+        code=EXIT["unsafe"],
+        says="model.joblib: posix.system",
+    )
     assert not (sandbox.work / "loaded").exists()
 
 
@@ -111,8 +120,13 @@ def test_positive_control_every_payload_is_live(tmp_path: Path) -> None:
         path.write_bytes(p.build(canary))
         files.append(str(path))
         canaries.append(canary)
-    subprocess.run([sys.executable, "-c", _CONTROL, *files], cwd=tmp_path, check=True,
-                   timeout=120, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", _CONTROL, *files],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     deadline = time.monotonic() + 10  # Popen's touch runs on its own
     while time.monotonic() < deadline and not all(c.exists() for c in canaries):
         time.sleep(0.05)

@@ -43,13 +43,18 @@ SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 @pytest.mark.parametrize("shape", ["zip-in-zip", "tar-in-zip", "zip-in-tar"])
 def test_other_framework_refuses_a_nested_payload(sandbox: Sandbox, shape: str) -> None:
     evil = {"weights/model.pkl": _payload(sandbox)}
-    data = {"zip-in-zip": lambda: _zip({"inner.zip": _zip(evil), "README": b"hi"}),
-            "tar-in-zip": lambda: _zip({"inner.tar.gz": _tar(evil)}),
-            "zip-in-tar": lambda: _tar({"inner.zip": _zip(evil)})}[shape]()
+    data = {
+        "zip-in-zip": lambda: _zip({"inner.zip": _zip(evil), "README": b"hi"}),
+        "tar-in-zip": lambda: _zip({"inner.tar.gz": _tar(evil)}),
+        "zip-in-tar": lambda: _tar({"inner.zip": _zip(evil)}),
+    }[shape]()
     model = sandbox.file("model.zip" if shape != "zip-in-tar" else "model.tar.gz", data)
     out = sandbox.work / "art"
-    one_error(sandbox.run("prepare", model, "-o", out, "--framework", "other"),
-              code=EXIT["unsafe"], says="os.system")
+    one_error(
+        sandbox.run("prepare", model, "-o", out, "--framework", "other"),
+        code=EXIT["unsafe"],
+        says="os.system",
+    )
     assert not out.exists()
 
 
@@ -57,8 +62,11 @@ def test_other_framework_refuses_what_it_cannot_read_fully(sandbox: Sandbox) -> 
     # a 7z archive (no py7zr here, or a corrupt one): its content is unknown, not safe
     model = sandbox.file("model.7z", SEVEN_ZIP_MAGIC + b"\x00\x04" + b"\x00" * 64)
     out = sandbox.work / "art"
-    one_error(sandbox.run("prepare", model, "-o", out, "--framework", "other"),
-              code=EXIT["unsafe"], says="could not be read fully")
+    one_error(
+        sandbox.run("prepare", model, "-o", out, "--framework", "other"),
+        code=EXIT["unsafe"],
+        says="could not be read fully",
+    )
     assert not out.exists()
     r = sandbox.run("prepare", model, "-o", out, "--framework", "other", "--trust")
     assert r.code == EXIT["ok"], r.err

@@ -40,18 +40,28 @@ MALFORMED = {
     "negative-binstring": b"\x80\x02T\xff\xff\xff\xff.",
     "stack-global-of-ints": b"\x80\x04K\x01K\x02\x93.",
     "trailing-garbage": GOOD + b"\x00garbage",
-    "frame-straddle": b"\x80\x05\x95" + struct.pack("<Q", 2) + b"B\x07\x01\x00\x00" + b"P" * 263 + b".",
+    "frame-straddle": b"\x80\x05\x95"
+    + struct.pack("<Q", 2)
+    + b"B\x07\x01\x00\x00"
+    + b"P" * 263
+    + b".",
     "frame-in-protocol-2": b"\x80\x02\x95" + struct.pack("<Q", 2) + b"N.",
-    "frame-in-frame": b"\x80\x04\x95" + struct.pack("<Q", 12) + b"\x95" + struct.pack("<Q", 2) + b"N.",
+    "frame-in-frame": b"\x80\x04\x95"
+    + struct.pack("<Q", 12)
+    + b"\x95"
+    + struct.pack("<Q", 2)
+    + b"N.",
     "frame-past-stop": b"\x80\x04\x95" + struct.pack("<Q", 5) + b"N.NNN",
 }
 ZIPPED = {f"torch-zip-{k}": _torch_zip(v) for k, v in MALFORMED.items() if k != "trailing-garbage"}
 
 
-@pytest.mark.parametrize(("kind", "data"), [*MALFORMED.items(), *ZIPPED.items()],
-                         ids=[*MALFORMED, *ZIPPED])
+@pytest.mark.parametrize(
+    ("kind", "data"), [*MALFORMED.items(), *ZIPPED.items()], ids=[*MALFORMED, *ZIPPED]
+)
 def test_malformed_stream_dangerous_to_scan_and_refused_by_prepare(
-        sandbox: Sandbox, kind: str, data: bytes) -> None:
+    sandbox: Sandbox, kind: str, data: bytes
+) -> None:
     model = sandbox.file("model.pt" if kind.startswith("torch-zip") else "model.pkl", data)
     scan = sandbox.run("scan", model, "--json")
     reported(scan, code=EXIT["unsafe"])

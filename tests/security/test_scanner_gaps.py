@@ -43,9 +43,30 @@ def _walks(data: bytes) -> bool:
         return False
 
 
-TRICKY = [b"010", b"0777", b"-010", b"+5", b" 7", b"\t7", b"0x1F", b"0X1f", b"1_000", b"5\x00junk",
-          b"\x00", b"\x00abc", b"00", b"01", b"1.5\x00x", b"inf", b"nan", b"-0", b"0b101",
-          b"0o17", b"99999999999999999999999", b"012345670123456701234567"]
+TRICKY = [
+    b"010",
+    b"0777",
+    b"-010",
+    b"+5",
+    b" 7",
+    b"\t7",
+    b"0x1F",
+    b"0X1f",
+    b"1_000",
+    b"5\x00junk",
+    b"\x00",
+    b"\x00abc",
+    b"00",
+    b"01",
+    b"1.5\x00x",
+    b"inf",
+    b"nan",
+    b"-0",
+    b"0b101",
+    b"0o17",
+    b"99999999999999999999999",
+    b"012345670123456701234567",
+]
 
 
 @pytest.mark.parametrize("op", [b"I", b"L", b"F"])
@@ -54,13 +75,15 @@ def test_text_numbers_read_like_the_c_unpickler(op: bytes) -> None:
     cheap head check still calls the file a pickle (it once refused INT '010')."""
     rng = random.Random(op)
     alphabet = b"0123456789xXabcdefABCDEF+-_ .\t\x00Llei"
-    lines = TRICKY + [bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
-                      for _ in range(1500)]
+    lines = TRICKY + [
+        bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(1500)
+    ]
     missed = []
     for line in lines:
         data = op + line + b"\n0" + GLOBAL + b"."
-        if _loads(op + line + b"\n.") and not (_walks(data) and probe(data, whole=True)
-                                                and is_pickle_like(data)):
+        if _loads(op + line + b"\n.") and not (
+            _walks(data) and probe(data, whole=True) and is_pickle_like(data)
+        ):
             missed.append(line)
     assert missed == []
 
@@ -70,7 +93,8 @@ def test_memo_keys_read_like_the_c_unpickler() -> None:
     alphabet = b"0123456789_ \t\x00x+-"
     missed = []
     for line in [b"1_0", b" 3", b"3\x00x", b"+2"] + [
-            bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(1500)]:
+        bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(1500)
+    ]:
         data = b"Np" + line + b"\n0g" + line + b"\n."
         if _loads(data) and not _walks(data):
             missed.append(line)
@@ -82,8 +106,9 @@ def test_lzma_alone_any_dictionary_size(dict_size: int) -> None:
     """joblib decompresses every file starting 5d 00, whatever the dictionary size."""
     from joblib.numpy_pickle_utils import _detect_compressor
 
-    comp = lzma.LZMACompressor(format=lzma.FORMAT_ALONE,
-                               filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dict_size}])
+    comp = lzma.LZMACompressor(
+        format=lzma.FORMAT_ALONE, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dict_size}]
+    )
     blob = comp.compress(b"\x80\x04" + GLOBAL + b".") + comp.flush()
     assert _detect_compressor(io.BytesIO(blob)) == "lzma"
     assert compression_of(blob[:512]) == "lzma"

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.security
 AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
 PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n"
-OCI_CONFIG = ("[DEFAULT]\nuser=ocid1.user.oc1..aaaa\nfingerprint=12:34:56:78:9a:bc:de:f0:12:34:"
-              "56:78:9a:bc:de:f0\nkey_file=~/.oci/oci_api_key.pem\ntenancy=ocid1.tenancy.oc1..aaaa\n")
+OCI_CONFIG = (
+    "[DEFAULT]\nuser=ocid1.user.oc1..aaaa\nfingerprint=12:34:56:78:9a:bc:de:f0:12:34:"
+    "56:78:9a:bc:de:f0\nkey_file=~/.oci/oci_api_key.pem\ntenancy=ocid1.tenancy.oc1..aaaa\n"
+)
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 
 FILES = {
@@ -67,8 +69,11 @@ def test_prepared_artifact_has_no_false_alarm(tiny_artifact: Path) -> None:
 
 
 def test_prepare_warns_about_a_token_in_score_py(sandbox: Sandbox, tiny_model: Path) -> None:
-    score = sandbox.file("my_score.py", f"KEY_ID = '{AWS_ID}'\n\ndef load_model():\n    return 1\n\n"
-                                        "def predict(data, model=load_model()):\n    return data\n")
+    score = sandbox.file(
+        "my_score.py",
+        f"KEY_ID = '{AWS_ID}'\n\ndef load_model():\n    return 1\n\n"
+        "def predict(data, model=load_model()):\n    return data\n",
+    )
     r = sandbox.run("prepare", tiny_model, "-o", sandbox.work / "art", "--score-py", score)
     assert r.code == 0, r.err
     assert "score.py (an AWS access key id)" in r.err and AWS_ID not in r.err
@@ -96,13 +101,25 @@ def test_prepare_warns_about_keys_in_a_model_folder(sandbox: Sandbox) -> None:
     assert AWS_SECRET not in r.out
 
 
-IGNORED = [".env", ".env.local", ".oci/config", ".oci/key.pem", "server.pem", "id_rsa",
-           "id_rsa.pub", "id_ed25519", ".git/config", ".git/objects/ab/cdef", "sub/.env",
-           "sub/.git/HEAD"]
+IGNORED = [
+    ".env",
+    ".env.local",
+    ".oci/config",
+    ".oci/key.pem",
+    "server.pem",
+    "id_rsa",
+    "id_rsa.pub",
+    "id_ed25519",
+    ".git/config",
+    ".git/objects/ab/cdef",
+    "sub/.env",
+    "sub/.git/HEAD",
+]
 
 
-def test_default_model_ignore_keeps_credentials_out_of_the_zip(sandbox: Sandbox,
-                                                               artifact_copy: Path) -> None:
+def test_default_model_ignore_keeps_credentials_out_of_the_zip(
+    sandbox: Sandbox, artifact_copy: Path
+) -> None:
     for rel in IGNORED:
         path = artifact_copy / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +178,9 @@ def test_save_and_upload_warn_about_what_ships(sandbox: Sandbox, artifact_copy: 
     _shipped_warning(warning)
 
 
-def test_a_zip_handed_to_save_or_upload_is_looked_at_too(sandbox: Sandbox, artifact_copy: Path) -> None:
+def test_a_zip_handed_to_save_or_upload_is_looked_at_too(
+    sandbox: Sandbox, artifact_copy: Path
+) -> None:
     zipped = sandbox.root / "in" / "hand-made.zip"
     with zipfile.ZipFile(zipped, "w") as zf:
         for p in sorted(artifact_copy.rglob("*")):
@@ -171,7 +190,9 @@ def test_a_zip_handed_to_save_or_upload_is_looked_at_too(sandbox: Sandbox, artif
     r = sandbox.run("upload", zipped, (sandbox.root / "bucket").as_uri() + "/", "--json")
     assert r.code == EXIT["ok"], r.err
     (warning,) = json.loads(r.out)["warnings"]
-    assert f"files in the zip {zipped}" in warning and "keys/deploy.txt (a PEM private key)" in warning
+    assert (
+        f"files in the zip {zipped}" in warning and "keys/deploy.txt (a PEM private key)" in warning
+    )
     r = sandbox.run("save", zipped, "--no-verify", "--ignore-introspection", "-q")
     assert r.code == EXIT["ok"], r.err
     assert "keys/deploy.txt (a PEM private key)" in r.err

@@ -98,14 +98,31 @@ class BucketSuite:
         src = _file(tmp_path / "x", b"abc")
         for key in ("m/2.zip", "m/1.zip", "n/1.zip", "m/sub/3.zip", "mx.zip"):
             bucket.put(key, src)
-        assert [o.key for o in bucket.list()] == ["m/1.zip", "m/2.zip", "m/sub/3.zip", "mx.zip", "n/1.zip"]
+        assert [o.key for o in bucket.list()] == [
+            "m/1.zip",
+            "m/2.zip",
+            "m/sub/3.zip",
+            "mx.zip",
+            "n/1.zip",
+        ]
         assert [o.key for o in bucket.list("m/")] == ["m/1.zip", "m/2.zip", "m/sub/3.zip"]
         assert [o.key for o in bucket.list("m")] == ["m/1.zip", "m/2.zip", "m/sub/3.zip", "mx.zip"]
         assert all(o.size == 3 for o in bucket.list())
         assert list(bucket.list("zzz")) == []
 
-    @pytest.mark.parametrize("key", ["", "/abs.zip", "../up.zip", "a/../b.zip", "a//b.zip",
-                                     "./a.zip", "a\\b.zip", "nul\x00.zip"])
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "",
+            "/abs.zip",
+            "../up.zip",
+            "a/../b.zip",
+            "a//b.zip",
+            "./a.zip",
+            "a\\b.zip",
+            "nul\x00.zip",
+        ],
+    )
     def test_bad_keys_are_refused(self, bucket: Bucket, tmp_path: Path, key: str) -> None:
         src = _file(tmp_path / "x", b"x")
         with pytest.raises(InputError, match="object key"):

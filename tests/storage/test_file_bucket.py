@@ -55,6 +55,7 @@ def test_a_relative_root_is_refused() -> None:
 
 # -- URIs -------------------------------------------------------------------------------
 
+
 def test_file_uri_of_a_zip_is_folder_plus_key(tmp_path: Path) -> None:
     uri = (tmp_path / "b" / "m.zip").as_uri()
     parsed = parse_uri(uri)
@@ -72,22 +73,29 @@ def test_file_uri_of_a_folder_takes_the_default_name(tmp_path: Path) -> None:
 
 def test_oci_uri_parses_and_needs_credentials() -> None:
     parsed = parse_uri("oci://models@tenancyns/team/rf.zip")
-    assert (parsed.scheme, parsed.bucket, parsed.namespace, parsed.path) == \
-        ("oci", "models", "tenancyns", "team/rf.zip")
+    assert (parsed.scheme, parsed.bucket, parsed.namespace, parsed.path) == (
+        "oci",
+        "models",
+        "tenancyns",
+        "team/rf.zip",
+    )
     assert str(parsed) == "oci://models@tenancyns/team/rf.zip"
     assert parse_uri("oci://models@ns/prefix/").key("a.zip") == "prefix/a.zip"
     with pytest.raises(UsageError, match="no OCI config file at"):
         open_bucket("oci://models@tenancyns/team/")
 
 
-@pytest.mark.parametrize("uri, why", [
-    ("s3://bucket/key.zip", "unsupported scheme"),
-    ("/plain/path.zip", "not a bucket URI"),
-    ("file://host/path.zip", "local absolute path"),
-    ("file:///a/../b.zip", "'..'"),
-    ("oci://bucket/prefix", "oci://bucket@namespace"),
-    ("oci://@ns/prefix", "oci://bucket@namespace"),
-])
+@pytest.mark.parametrize(
+    "uri, why",
+    [
+        ("s3://bucket/key.zip", "unsupported scheme"),
+        ("/plain/path.zip", "not a bucket URI"),
+        ("file://host/path.zip", "local absolute path"),
+        ("file:///a/../b.zip", "'..'"),
+        ("oci://bucket/prefix", "oci://bucket@namespace"),
+        ("oci://@ns/prefix", "oci://bucket@namespace"),
+    ],
+)
 def test_bad_uris_say_what_is_expected(uri: str, why: str) -> None:
     with pytest.raises(InputError, match="^.*" + __import__("re").escape(why)):
         parse_uri(uri)

@@ -47,26 +47,35 @@ class TestOciBucket(BucketSuite):
         b.close()
 
 
-@pytest.mark.parametrize("auth", ["api_key", "security_token", "resource_principal",
-                                  "instance_principal"])
-def test_each_auth_mode_round_trips_as_its_principal(oci_server, oci_files, oci_dir, monkeypatch,
-                                                     tmp_path: Path, auth: str) -> None:
+@pytest.mark.parametrize(
+    "auth", ["api_key", "security_token", "resource_principal", "instance_principal"]
+)
+def test_each_auth_mode_round_trips_as_its_principal(
+    oci_server, oci_files, oci_dir, monkeypatch, tmp_path: Path, auth: str
+) -> None:
     """Resource principals through the RP v2.2 environment contract (token and key given to
     the process); instance principals through the metadata service (OCI_METADATA_BASE_URL)
     and the federation endpoint, both served by the test server."""
     for name, value in principal_env(auth, oci_server, oci_files, oci_dir).items():
         monkeypatch.setenv(name, value)
-    bucket = OciBucket("artifacts", NAMESPACE, settings=settings_for(oci_server, oci_files, auth, part_size="1MiB"))
+    bucket = OciBucket(
+        "artifacts", NAMESPACE, settings=settings_for(oci_server, oci_files, auth, part_size="1MiB")
+    )
     src, data = _file(tmp_path / "x.zip", 2 * MIB + 5)
     assert bucket.put("who.zip", src).sha256 == hashlib.sha256(data).hexdigest()
     assert bucket.get("who.zip", tmp_path / "out").size == len(data)
     assert (tmp_path / "out").read_bytes() == data
-    assert [o.key for o in bucket.list()] == ["who.zip"] and bucket.head("who.zip").size == len(data)
+    assert [o.key for o in bucket.list()] == ["who.zip"] and bucket.head("who.zip").size == len(
+        data
+    )
     bucket.delete("who.zip")
     assert bucket.head("who.zip") is None
-    expected = {"api_key": ("user", USER), "security_token": ("session", USER),
-                "resource_principal": ("resource", "ocid1.datasciencejobrun.oc1.iad.testrun"),
-                "instance_principal": ("instance", "ocid1.instance.oc1.iad.testinstance")}[auth]
+    expected = {
+        "api_key": ("user", USER),
+        "security_token": ("session", USER),
+        "resource_principal": ("resource", "ocid1.datasciencejobrun.oc1.iad.testrun"),
+        "instance_principal": ("instance", "ocid1.instance.oc1.iad.testinstance"),
+    }[auth]
     assert set(oci_server.principals) == {expected}
     if auth == "instance_principal":  # certificate from the metadata service, token from auth
         assert oci_server.calls["federation"] == 1 and oci_server.calls["imds_identity"] >= 2
@@ -76,8 +85,9 @@ def test_multipart_survives_failing_parts(oci_server, oci_files, tmp_path: Path)
     src, data = _file(tmp_path / "big.zip", 12 * MIB + 3)
     oci_server.faults.fail_parts(0.4, kinds=("status", "reset"), seed=3)
     seen: list[int] = []
-    info = _bucket(oci_server, oci_files, part_size="1MiB", parallelism=4).put("m/big.zip", src,
-                                                                             progress=seen.append)
+    info = _bucket(oci_server, oci_files, part_size="1MiB", parallelism=4).put(
+        "m/big.zip", src, progress=seen.append
+    )
     injected = oci_server.faults.injected
     assert injected[("upload_part", "503")] >= 1 and injected[("upload_part", "reset")] >= 1
     assert sum(seen) == len(data)  # retried parts are not counted twice
@@ -93,7 +103,7 @@ def test_the_committed_object_has_the_parts_md5(oci_server, oci_files, tmp_path:
     src, data = _file(tmp_path / "x.zip", 3 * MIB)
     _bucket(oci_server, oci_files, part_size="1MiB").put("x.zip", src)
     blob = oci_server.store.buckets[(NAMESPACE, "artifacts")]["x.zip"]
-    md5s = [hashlib.md5(data[i:i + MIB]).digest() for i in range(0, len(data), MIB)]  # noqa: S324
+    md5s = [hashlib.md5(data[i : i + MIB]).digest() for i in range(0, len(data), MIB)]  # noqa: S324
     assert blob.multipart_md5 == multipart_md5(md5s) and blob.multipart_md5.endswith("-3")
 
 
@@ -118,7 +128,9 @@ def test_an_interrupted_upload_is_aborted(oci_server, oci_files, tmp_path: Path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _bucket(oci_server, oci_files, part_size="1MiB", parallelism=2).put("x.zip", src, progress=interrupt)
+        _bucket(oci_server, oci_files, part_size="1MiB", parallelism=2).put(
+            "x.zip", src, progress=interrupt
+        )
     assert oci_server.calls["abort_multipart_upload"] == 1 and oci_server.store.uploads == {}
     assert oci_server.store.buckets[(NAMESPACE, "artifacts")] == {}
 
@@ -139,12 +151,16 @@ def test_a_cut_download_resumes_where_it_stopped(oci_server, oci_files, tmp_path
     oci_server.faults.truncate("get_object", after_bytes=MIB + 7, times=2)
     seen: list[int] = []
     info = bucket.get("x.zip", tmp_path / "out", progress=seen.append)
-    assert (tmp_path / "out").read_bytes() == data and info.sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "out").read_bytes() == data and info.sha256 == hashlib.sha256(
+        data
+    ).hexdigest()
     assert sum(seen) == len(data)
     assert oci_server.calls["get_object"] == 3  # the first, then two resumed ranges
 
 
-def test_a_download_that_keeps_failing_leaves_nothing(oci_server, oci_files, tmp_path: Path) -> None:
+def test_a_download_that_keeps_failing_leaves_nothing(
+    oci_server, oci_files, tmp_path: Path
+) -> None:
     src, _ = _file(tmp_path / "x.zip", 2 * MIB)
     bucket = _bucket(oci_server, oci_files)
     bucket.put("x.zip", src)
@@ -157,8 +173,11 @@ def test_a_download_that_keeps_failing_leaves_nothing(oci_server, oci_files, tmp
 
 def test_uris_open_oci_buckets_with_the_settings_in_force(oci_server, oci_files) -> None:
     s = settings_for(oci_server, oci_files)
-    opts = OciOptions(config_file=s.config_file, data_science_endpoint=s.endpoints["data_science"],
-                      object_storage_endpoint=s.endpoints["object_storage"])
+    opts = OciOptions(
+        config_file=s.config_file,
+        data_science_endpoint=s.endpoints["data_science"],
+        object_storage_endpoint=s.endpoints["object_storage"],
+    )
     with using(opts):
         bucket, key = open_location(f"oci://artifacts@{NAMESPACE}/team/", default_name="rf.zip")
     assert isinstance(bucket, OciBucket) and key == "team/rf.zip"
@@ -166,13 +185,17 @@ def test_uris_open_oci_buckets_with_the_settings_in_force(oci_server, oci_files)
     assert bucket.settings.endpoints["object_storage"] == oci_server.url
 
 
-def test_a_missing_bucket_is_a_remote_error_with_the_service_code(oci_server, oci_files, tmp_path: Path) -> None:
+def test_a_missing_bucket_is_a_remote_error_with_the_service_code(
+    oci_server, oci_files, tmp_path: Path
+) -> None:
     bucket = OciBucket("nope", NAMESPACE, settings=settings_for(oci_server, oci_files))
     with pytest.raises(OciServiceError, match=r"HTTP 404 BucketNotFound.*opc-request-id"):
         bucket.put("x.zip", _file(tmp_path / "x", 5)[0])
 
 
-def test_a_key_the_service_does_not_know_is_refused(oci_server, tmp_path: Path, oci_identity) -> None:
+def test_a_key_the_service_does_not_know_is_refused(
+    oci_server, tmp_path: Path, oci_identity
+) -> None:
     from tests.oci_server.identity import write_user_files
 
     stranger = write_user_files(oci_identity, tmp_path / "stranger")
@@ -199,8 +222,9 @@ def test_the_server_checks_signatures_and_body_hashes(oci_server, oci_files) -> 
     good = oci.signer.Signer(tenancy, USER, fingerprint, str(oci_files.key))
 
     def send(signer: Any, body: dict[str, Any], tamper: bool = False) -> Any:
-        req = requests.Request("POST", url, data=json.dumps(body),
-                               headers={"content-type": "application/json"}).prepare()
+        req = requests.Request(
+            "POST", url, data=json.dumps(body), headers={"content-type": "application/json"}
+        ).prepare()
         signer(req)
         if tamper:
             req.body = json.dumps({**body, "object": "other.zip"})
@@ -208,7 +232,11 @@ def test_the_server_checks_signatures_and_body_hashes(oci_server, oci_files) -> 
 
     assert send(good, {"object": "a.zip"}).status_code == 200
     r = send(good, {"object": "a.zip"}, tamper=True)
-    assert r.status_code == 401 and r.json()["code"] == "NotAuthenticated" and r.headers["opc-request-id"]
+    assert (
+        r.status_code == 401
+        and r.json()["code"] == "NotAuthenticated"
+        and r.headers["opc-request-id"]
+    )
     other = new_key()
     (oci_files.key.parent / "other.pem").write_bytes(pem_private(other))
     wrong = oci.signer.Signer(tenancy, USER, fingerprint, str(oci_files.key.parent / "other.pem"))

@@ -35,7 +35,9 @@ def _score(artifact: Path, name: str):
 def _prepared(model, X: pd.DataFrame, tmp_path: Path, name: str):
     joblib.dump(model, tmp_path / f"{name}.joblib")
     X.head(10).to_csv(tmp_path / f"{name}.csv", index=False)
-    art = prepare(tmp_path / f"{name}.joblib", tmp_path / name, x_sample=tmp_path / f"{name}.csv").artifact_dir
+    art = prepare(
+        tmp_path / f"{name}.joblib", tmp_path / name, x_sample=tmp_path / f"{name}.csv"
+    ).artifact_dir
     return _score(art, f"score_{name}")
 
 
@@ -55,8 +57,9 @@ def test_pipelines_and_mixed_columns_keep_the_dataframe(tmp_path):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"size": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
     y = (X["size"] > 0).astype(int)
-    columns = ColumnTransformer([("num", StandardScaler(), ["size"]),
-                                 ("cat", OneHotEncoder(), ["colour"])])
+    columns = ColumnTransformer(
+        [("num", StandardScaler(), ["size"]), ("cat", OneHotEncoder(), ["colour"])]
+    )
     model = make_pipeline(columns, LogisticRegression()).fit(X, y)
     score = _prepared(model, X, tmp_path, "pipe")
     features = score.deserialize(X.to_dict(orient="records"))
@@ -112,17 +115,22 @@ def test_a_feature_named_response_is_data_not_a_request_option(tmp_path):
     assert score.response_format({"data": [row], "response": "npy"}) == "npy"
 
 
-@pytest.mark.parametrize(("body", "says"), [
-    ([[1.0, 2.0]], "got rows of 2 values"),
-    ([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]], "got rows of 2 and 4 values"),
-    ([[[1.0], [2.0], [3.0], [4.0]]], "got rows nested deeper"),
-    ([], "got no rows"),
-    (5, "got int"),
-])
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ([[1.0, 2.0]], "got rows of 2 values"),
+        ([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]], "got rows of 2 and 4 values"),
+        ([[[1.0], [2.0], [3.0], [4.0]]], "got rows nested deeper"),
+        ([], "got no rows"),
+        (5, "got int"),
+    ],
+)
 def test_rows_of_the_wrong_shape_name_the_columns(iris, tmp_path, body, says):
     """The error reaches the client: it says what a row is, not pandas' shape mismatch."""
     X, y = iris
-    score = _prepared(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf")
+    score = _prepared(
+        RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf"
+    )
     with pytest.raises(ValueError, match="expected rows of 4 values") as err:
         score.predict(body)
     assert says in str(err.value) and "sepal length (cm)" in str(err.value)
@@ -130,13 +138,16 @@ def test_rows_of_the_wrong_shape_name_the_columns(iris, tmp_path, body, says):
 
 def test_a_word_in_a_number_column_is_an_error_not_a_missing_value(iris, tmp_path):
     X, y = iris
-    score = _prepared(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf")
+    score = _prepared(
+        RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y), X, tmp_path, "rf"
+    )
     row = X.iloc[0].tolist()
-    with pytest.raises(ValueError, match=r"input column 'sepal length \(cm\)' takes numbers \(float64\)"):
+    with pytest.raises(
+        ValueError, match=r"input column 'sepal length \(cm\)' takes numbers \(float64\)"
+    ):
         score.predict([["five", *row[1:]]])
     with pytest.raises(ValueError, match="takes numbers"):
         score.predict({**X.head(1).to_dict(orient="list"), "petal width (cm)": ["wide"]})
     # A missing value is still NaN (the forest handles it), and a single flat row is a row.
     assert len(score.predict([[None, *row[1:]]])["prediction"]) == 1
     assert score.predict(row)["prediction"] == score.predict([row])["prediction"]
-

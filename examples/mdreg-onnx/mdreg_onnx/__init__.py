@@ -110,7 +110,7 @@ def _walk(buf: bytes, total: int | None) -> list[tuple[int, int, Any]]:
             size, pos = length
             if pos + size > end:
                 raise NotModelProto(f"field {number} runs {pos + size - end} bytes past the end")
-            out.append((number, wire, buf[pos:pos + size] if pos + size <= len(buf) else None))
+            out.append((number, wire, buf[pos : pos + size] if pos + size <= len(buf) else None))
             pos += size
         else:
             raise NotModelProto(f"field {number} has wire type {wire}")
@@ -178,9 +178,15 @@ class OnnxModel:
 
 #: onnxruntime's input type strings -> numpy dtype names (score.py has the same table).
 ORT_DTYPES = {
-    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
-    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16",
-    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(bool)": "bool",
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
     "tensor(string)": "object",
 }
 
@@ -249,8 +255,9 @@ class OnnxFramework(Framework):
             onnx.checker.check_model(str(path))
             proto = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # any failure is bad input to the user
-            raise InputError(f"{path}: not a valid ONNX model: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise InputError(
+                f"{path}: not a valid ONNX model: {type(exc).__name__}: {exc}"
+            ) from exc
         return OnnxModel(path, proto, _external_locations(proto))
 
     def save(self, model: OnnxModel, source: Path, dest_dir: Path, options: LoadOptions) -> str:
@@ -260,12 +267,15 @@ class OnnxFramework(Framework):
         for location in model.external_data:
             rel = _safe_location(location, source)
             if rel.as_posix() == self.model_file_name or rel.parts[0] == ".mdreg":
-                raise InputError(f"{source}: external data file {location!r} would replace "
-                                 "one of the artifact's own files")
+                raise InputError(
+                    f"{source}: external data file {location!r} would replace "
+                    "one of the artifact's own files"
+                )
             src = folder / rel
             if not src.resolve().is_relative_to(folder):  # a symlink leading out
-                raise InputError(f"{source}: external data file {location!r} lies outside "
-                                 "the model's folder")
+                raise InputError(
+                    f"{source}: external data file {location!r} lies outside the model's folder"
+                )
             if not src.is_file():
                 raise InputError(f"{source}: external data file {location!r} is missing")
             copies.append((src, dest_dir / rel))
@@ -283,8 +293,7 @@ class OnnxFramework(Framework):
         n_features = None
         if len(inputs) == 1:
             shape = next(iter(inputs.values()))
-            if shape is not None and len(shape) == 2 and isinstance(shape[1], int) \
-                    and shape[1] > 0:
+            if shape is not None and len(shape) == 2 and isinstance(shape[1], int) and shape[1] > 0:
                 n_features = shape[1]
         producer = " ".join(filter(None, (proto.producer_name, proto.producer_version)))
         hyperparameters = {
@@ -337,10 +346,16 @@ def _evidence(header: ModelHeader, whole: bool) -> str:
 def _safe_location(location: str, source: Path) -> PurePosixPath:
     """An external-data location as a path relative to the model's folder, or InputError."""
     rel = PurePosixPath(location.replace("\\", "/"))
-    if not location or rel.is_absolute() or ".." in rel.parts or ":" in rel.parts[0] \
-            or rel.as_posix() in ("", "."):
-        raise InputError(f"{source}: external data file {location!r} lies outside the "
-                         "model's folder")
+    if (
+        not location
+        or rel.is_absolute()
+        or ".." in rel.parts
+        or ":" in rel.parts[0]
+        or rel.as_posix() in ("", ".")
+    ):
+        raise InputError(
+            f"{source}: external data file {location!r} lies outside the model's folder"
+        )
     return rel
 
 
@@ -372,13 +387,14 @@ def _external_locations(proto: Any) -> list[str]:
     """The external data files the model's tensors reference, in first-seen order."""
     from onnx import TensorProto
 
-    graphs = [proto.graph, *(f for info in proto.training_info
-                             for f in (info.initialization, info.algorithm))]
+    graphs = [
+        proto.graph,
+        *(f for info in proto.training_info for f in (info.initialization, info.algorithm)),
+    ]
     seen: dict[str, None] = {}
     for graph in graphs:
         for tensor in _tensors(graph):
-            if tensor.HasField("data_location") and \
-                    tensor.data_location == TensorProto.EXTERNAL:
+            if tensor.HasField("data_location") and tensor.data_location == TensorProto.EXTERNAL:
                 for entry in tensor.external_data:
                     if entry.key == "location":
                         seen.setdefault(entry.value, None)

@@ -142,7 +142,7 @@ class LocalCatalog(Catalog):
     def save_from_bucket(
         self, details: ModelDetails, bucket: Bucket, key: str, *, progress: ProgressFn | None = None
     ) -> ModelRecord:
-        from mdreg.storage.base import ObjectNotFoundError  # noqa: PLC0415
+        from mdreg.storage.base import ObjectNotFoundError
 
         details.check()
         self.db  # noqa: B018
@@ -158,7 +158,7 @@ class LocalCatalog(Catalog):
                 try:
                     got = bucket.get(key, tmp, progress=progress)
                     if got.sha256 is None:
-                        from mdreg._files import hash_file  # noqa: PLC0415
+                        from mdreg._files import hash_file
 
                         got_sha = hash_file(tmp)[1]
                     else:

@@ -107,7 +107,7 @@ class OciCatalog(Catalog):
                 "catalog takes it only through a bucket; add --bucket oci://bucket@namespace/prefix"
             )
         if sha256 is None or not move:
-            from mdreg._files import hash_file  # noqa: PLC0415
+            from mdreg._files import hash_file
 
             sha256 = hash_file(artifact_zip)[1]
         model_id = self._create(details, sha256)
@@ -118,7 +118,7 @@ class OciCatalog(Catalog):
     def save_from_bucket(
         self, details: ModelDetails, bucket: Bucket, key: str, *, progress: ProgressFn | None = None
     ) -> ModelRecord:
-        from mdreg.storage.oci import OciBucket  # noqa: PLC0415
+        from mdreg.storage.oci import OciBucket
 
         details.check()
         if not isinstance(bucket, OciBucket):
@@ -146,7 +146,7 @@ class OciCatalog(Catalog):
 
     def _create(self, details: ModelDetails, sha256: str | None) -> str:
         """Steps 1-3 of a save: the model's id, with its provenance."""
-        from oci.data_science.models import CreateModelDetails  # noqa: PLC0415
+        from oci.data_science.models import CreateModelDetails
 
         compartment = details.compartment_id or self.settings.require_compartment()
         project = details.project_id or self.settings.require_project()
@@ -258,7 +258,7 @@ class OciCatalog(Catalog):
 
     # -- update / delete ------------------------------------------------------------------
     def update(self, model_id: str, changes: ModelUpdate) -> ModelRecord:
-        from oci.data_science.models import UpdateModelDetails  # noqa: PLC0415
+        from oci.data_science.models import UpdateModelDetails
 
         current = self.get(model_id)
         new = changes.applied_to(current)
@@ -299,7 +299,7 @@ class OciCatalog(Catalog):
     def download_artifact(
         self, model_id: str, dest: Path, *, progress: ProgressFn | None = None
     ) -> Path:
-        from mdreg.catalog.oci.download import download_direct, download_through_bucket  # noqa: PLC0415
+        from mdreg.catalog.oci.download import download_direct, download_through_bucket
 
         record = self.get(model_id)
         dest = Path(dest)

@@ -84,14 +84,14 @@ def download_through_bucket(
     dest: Path,
     progress: ProgressFn | None,
 ) -> None:
-    from oci.data_science.models import (  # noqa: PLC0415
+    from oci.data_science.models import (
         ArtifactImportDetailsObjectStorage,
         ImportModelArtifactDetails,
     )
 
-    from mdreg.catalog.ids import ulid  # noqa: PLC0415
-    from mdreg.storage.oci import OciBucket  # noqa: PLC0415
-    from mdreg.storage.uri import parse_uri  # noqa: PLC0415
+    from mdreg.catalog.ids import ulid
+    from mdreg.storage.oci import OciBucket
+    from mdreg.storage.uri import parse_uri
 
     uri = parse_uri(settings.bucket or "")
     if uri.scheme != "oci":
@@ -144,7 +144,7 @@ def _stream(resp: Any, tmp: Path, advance: Any) -> tuple[str, str]:
             out.flush()
             os.fsync(out.fileno())
     except OSError as exc:
-        from mdreg.oci.errors import is_network_error  # noqa: PLC0415
+        from mdreg.oci.errors import is_network_error
 
         if is_network_error(exc):
             raise

@@ -45,7 +45,7 @@ def metadata_out(
     items: list[dict[str, Any]], *, custom: bool, sha256: str | None = None
 ) -> list[Any]:
     """SDK ``Metadata`` objects for ``items`` (plus the hidden sha256 item)."""
-    from oci.data_science.models import Metadata  # noqa: PLC0415
+    from oci.data_science.models import Metadata
 
     out = []
     for item in items:
@@ -84,7 +84,7 @@ def metadata_in(
 
 
 def provenance_out(provenance: dict[str, Any]) -> Any:
-    from oci.data_science.models import CreateModelProvenanceDetails  # noqa: PLC0415
+    from oci.data_science.models import CreateModelProvenanceDetails
 
     return CreateModelProvenanceDetails(
         **{k: to_text(provenance[k]) for k in PROVENANCE_FIELDS if provenance.get(k) is not None}

@@ -81,7 +81,7 @@ def export_from_bucket(
     """The object ``key`` of ``bucket`` as the artifact of ``model_id``
     (``export_model_artifact``), its work request followed; the stored size checked."""
     ds = clients.data_science
-    from oci.data_science.models import (  # noqa: PLC0415
+    from oci.data_science.models import (
         ArtifactExportDetailsObjectStorage,
         ExportModelArtifactDetails,
     )

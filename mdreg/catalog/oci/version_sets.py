@@ -39,7 +39,7 @@ def pages(method: Callable[..., Any], compartment: str, what: str, **query: Any)
 def create_version_set(
     ds: Any, name: str, description: str | None, compartment: str, project: str
 ) -> VersionSet:
-    from oci.data_science.models import CreateModelVersionSetDetails  # noqa: PLC0415
+    from oci.data_science.models import CreateModelVersionSetDetails
 
     if find_version_set(ds, name, compartment) is not None:
         raise InputError(f"a version set named {name!r} already exists")

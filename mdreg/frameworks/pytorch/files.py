@@ -17,7 +17,7 @@ from mdreg.frameworks.pytorch.model import EXPORT, MODULE, TORCHSCRIPT
 
 
 def file_kind(path: Path) -> str:
-    from mdreg.scan import read_pickle_globals  # noqa: PLC0415
+    from mdreg.scan import read_pickle_globals
 
     report = read_pickle_globals(path)
     if report.container == "torchscript-zip":
@@ -56,14 +56,14 @@ def scan_pt2_members(path: Path) -> None:
     allow-list is refused; one that cannot be parsed is refused if torch would load it
     (and skipped otherwise: raw tensor bytes can start with any byte).
     """
-    from mdreg.scan import judge, read_pickle_globals  # noqa: PLC0415
+    from mdreg.scan import judge, read_pickle_globals
 
     if pt2_kind(path) != "torch.export .pt2 archive":
         raise InputError(
             f"{path}: an AOTInductor package holds compiled code mdreg does not "
             "load; save the ExportedProgram with torch.export.save instead"
         )
-    import tempfile  # noqa: PLC0415 - not needed to sniff
+    import tempfile  # not needed to sniff
 
     with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory(prefix="mdreg-pt2-") as tmp:
         loaded = _pt2_pickled_members(zf)
@@ -100,7 +100,7 @@ def scan_pt2_members(path: Path) -> None:
 
 def _pt2_pickled_members(zf: zipfile.ZipFile) -> set[str]:
     """The members of a .pt2 that torch.export.load passes to torch.load."""
-    import json  # noqa: PLC0415
+    import json
 
     names = zf.namelist()
     loaded = {n for n in names if "/data/sample_inputs/" in f"/{n}"}
@@ -132,7 +132,7 @@ def _quiet_jit() -> Iterator[None]:
 
 
 def load_torchscript(path: Path) -> Any:
-    import torch  # noqa: PLC0415
+    import torch
 
     with _quiet_jit():
         module = torch.jit.load(str(path), map_location="cpu")

@@ -79,12 +79,12 @@ def _target(module: str, name: str, code: ModelCode | None) -> tuple[str, str]:
 def load_pickled_module(
     path: Path, code: ModelCode | None, cleared: frozenset[tuple[str, str]] | None
 ) -> TorchModel:
-    import pickle  # noqa: PLC0415
+    import pickle
 
-    import torch  # noqa: PLC0415
+    import torch
 
-    from mdreg.scan import read_pickle_globals  # noqa: PLC0415
-    from mdreg.scan.gate import torch_pickle_module  # noqa: PLC0415
+    from mdreg.scan import read_pickle_globals
+    from mdreg.scan.gate import torch_pickle_module
 
     report = read_pickle_globals(path)
     pickle_globals: list[list[str]] = []
@@ -142,7 +142,7 @@ def _resolve_in(module: Any, attribute: str) -> Any:
 def _state_dict_of(obj: Any) -> tuple[Mapping[str, Any] | None, str | None]:
     """The weights in ``obj``: itself when it maps names to tensors, else the one under a
     common checkpoint key ("state_dict", "model_state_dict", "model"); and that key."""
-    import torch  # noqa: PLC0415
+    import torch
 
     def weights(value: Any) -> bool:
         return (
@@ -161,9 +161,9 @@ def _state_dict_of(obj: Any) -> tuple[Mapping[str, Any] | None, str | None]:
 
 
 def load_state_dict(path: Path, model_class: str, code: ModelCode | None) -> TorchModel:
-    import pickle  # noqa: PLC0415
+    import pickle
 
-    import torch  # noqa: PLC0415
+    import torch
 
     module_name, _, attribute = model_class.partition(":")
     if not module_name or not attribute:

@@ -87,7 +87,7 @@ class PyTorchFramework(Framework):
             return TorchModel(TORCHSCRIPT, load_torchscript(path))
         if kind == EXPORT:
             scan_pt2_members(path)
-            import torch  # noqa: PLC0415 - frameworks load only when needed
+            import torch  # frameworks load only when needed
 
             program = torch.export.load(str(path))
             return TorchModel(EXPORT, program.module(), program=program)
@@ -99,7 +99,7 @@ class PyTorchFramework(Framework):
     def save(self, model: TorchModel, source: Path, dest_dir: Path, options: LoadOptions) -> str:
         name = "model.pt2" if model.kind == EXPORT else self.model_file_name
         if model.state_dict_key is not None:  # keep the weights, not the optimizer state
-            import torch  # noqa: PLC0415
+            import torch
 
             torch.save(model.state_dict, dest_dir / name)
         else:

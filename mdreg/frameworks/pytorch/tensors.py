@@ -14,8 +14,8 @@ from mdreg.frameworks.pytorch.model import TorchModel
 def predict(model: TorchModel, data: Any) -> Any:
     """The model's answer to a sample: one array or frame, or (several inputs) one array
     per forward argument, by name; fed in the batch size a .pt2 fixes, if any."""
-    import numpy as np  # noqa: PLC0415
-    import torch  # noqa: PLC0415
+    import numpy as np
+    import torch
 
     inputs = model_inputs(model)
     xs = (
@@ -45,7 +45,7 @@ def predict(model: TorchModel, data: Any) -> Any:
 
 def _model_dtype(module: Any) -> Any:
     """The dtype of the module's floating-point parameters (float32 without any)."""
-    import torch  # noqa: PLC0415
+    import torch
 
     for p in module.parameters():
         if p.is_floating_point():
@@ -57,8 +57,8 @@ def _as_tensor(data: Any, model: TorchModel, name: str | None = None) -> Any:
     """The sample (of input ``name``, for a model of several) as a tensor of the dtype the
     model takes: the one it fixes, integers kept for integer samples of a named input (ids),
     else its floating-point dtype."""
-    import numpy as np  # noqa: PLC0415
-    import torch  # noqa: PLC0415
+    import numpy as np
+    import torch
 
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()
@@ -76,7 +76,7 @@ def _as_tensor(data: Any, model: TorchModel, name: str | None = None) -> Any:
 
 
 def _first_tensor(out: Any) -> Any:
-    import torch  # noqa: PLC0415
+    import torch
 
     if isinstance(out, torch.Tensor):
         return out
@@ -91,7 +91,7 @@ def _first_tensor(out: Any) -> Any:
 
 
 def _tensor_to_numpy(tensor: Any) -> Any:
-    import torch  # noqa: PLC0415
+    import torch
 
     tensor = tensor.detach().cpu()
     if tensor.dtype == torch.bfloat16:

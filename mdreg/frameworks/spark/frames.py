@@ -29,7 +29,7 @@ def spark_type_name(dtype: str | None) -> str | None:
 
 
 def _python_values(series: Any, kind: str) -> list[Any]:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     missing = series.isna().to_numpy()
     if kind in ("double", "float"):
@@ -60,9 +60,9 @@ _ARROW_TYPES = {
 def arrow_input() -> bool:
     """Whether rows can reach the JVM as an Arrow table (pyspark 4+ with pyarrow). The
     other way, a list of rows, makes Spark start a Python worker process to decode them."""
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
-    import pyspark  # noqa: PLC0415
+    import pyspark
 
     return (
         importlib.util.find_spec("pyarrow") is not None
@@ -73,7 +73,7 @@ def arrow_input() -> bool:
 def to_spark_frame(spark: Any, frame: Any, types: dict[str, str]) -> Any:
     """A pandas DataFrame as a Spark DataFrame, column types from ``types`` (Spark type
     names), else from the frame's dtypes. Missing values become SQL nulls."""
-    from pyspark.sql import types as T  # noqa: PLC0415
+    from pyspark.sql import types as T
 
     by_name = {
         "double": T.DoubleType(),
@@ -96,7 +96,7 @@ def to_spark_frame(spark: Any, frame: Any, types: dict[str, str]) -> Any:
     schema = T.StructType(fields)
     with quiet():
         if columns and arrow_input():
-            import pyarrow as pa  # noqa: PLC0415
+            import pyarrow as pa
 
             arrays = [
                 pa.array(

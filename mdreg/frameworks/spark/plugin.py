@@ -76,7 +76,7 @@ class SparkFramework(Framework):
         doc = check_folder(path)
         with quiet():
             local_session()
-            from pyspark.ml import PipelineModel  # noqa: PLC0415
+            from pyspark.ml import PipelineModel
 
             if doc["class"] == PIPELINE_MODEL:
                 return PipelineModel.load(str(path))
@@ -84,7 +84,7 @@ class SparkFramework(Framework):
         model = getattr(model, "bestModel", model)  # CrossValidatorModel, TrainValidationSplitModel
         if isinstance(model, PipelineModel):
             return model
-        from pyspark.ml import Transformer  # noqa: PLC0415
+        from pyspark.ml import Transformer
 
         if not isinstance(model, Transformer):
             raise InputError(
@@ -121,7 +121,7 @@ class SparkFramework(Framework):
         )
 
     def predict(self, model: Any, data: Any) -> Any:
-        import pandas as pd  # noqa: PLC0415
+        import pandas as pd
 
         stages = list(model.stages)
         inputs, hints = pipeline_inputs(stages)
@@ -140,7 +140,7 @@ class SparkFramework(Framework):
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         stages = list(model.stages)
         inputs, hints = pipeline_inputs(stages)
-        import pprint  # noqa: PLC0415
+        import pprint
 
         # Python literals, not JSON: score.py reads them as code (None, not null).
         def literal(value: Any) -> str:
@@ -158,7 +158,7 @@ class SparkFramework(Framework):
 def _pyspark_class(java_class: str, path: Path) -> Any:
     """pyspark's class for a Spark ML JVM class (``org.apache.spark.ml.x.Y`` ->
     ``pyspark.ml.x.Y``): the same mapping pyspark's own readers use."""
-    import importlib  # noqa: PLC0415
+    import importlib
 
     module, _, name = java_class.replace("org.apache.spark", "pyspark", 1).rpartition(".")
     try:

@@ -62,12 +62,12 @@ def local_session() -> Any:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers: this interpreter
     with quiet():
-        from pyspark.sql import SparkSession  # noqa: PLC0415 - frameworks load only when needed
+        from pyspark.sql import SparkSession  # frameworks load only when needed
 
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        import tempfile  # noqa: PLC0415 - not needed to sniff
+        import tempfile  # not needed to sniff
 
         fd, log_config = tempfile.mkstemp(prefix="mdreg-log4j2-", suffix=".properties")
         try:

@@ -73,7 +73,7 @@ def use_case(model: Any, compile_config: dict[str, Any]) -> str | None:
 
 
 def _dist_version(name: str) -> str | None:
-    import importlib.metadata  # noqa: PLC0415
+    import importlib.metadata
 
     try:
         return importlib.metadata.version(name)

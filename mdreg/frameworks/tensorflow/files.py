@@ -93,7 +93,7 @@ def kind_of(path: Path) -> str:
 
 
 def h5_has_model(path: Path) -> bool:
-    import h5py  # noqa: PLC0415 - ships with Keras
+    import h5py  # ships with Keras
 
     with h5py.File(path, "r") as f:
         return "model_config" in f.attrs
@@ -115,7 +115,7 @@ def compile_config(path: Path, kind: str) -> dict[str, Any]:
             else:
                 opt_name, lr = optimizer, None
             return {"loss": _loss_name(doc.get("loss")), "optimizer": opt_name, "learning_rate": lr}
-        import h5py  # noqa: PLC0415
+        import h5py
 
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("training_config")

@@ -15,7 +15,7 @@ from mdreg.frameworks.tensorflow.model import H5, SAVED_MODEL, SERVING_SIGNATURE
 
 
 def load_keras(path: Path, kind: str, safe_mode: bool, model_code: Path | None) -> LoadedModel:
-    import keras  # noqa: PLC0415 - frameworks load only when needed
+    import keras  # frameworks load only when needed
 
     config = compile_config(path, kind)
     if kind == H5 and not h5_has_model(path):
@@ -59,8 +59,8 @@ def load_keras(path: Path, kind: str, safe_mode: bool, model_code: Path | None) 
 def _quiet(fn: Any) -> Any:
     """Run fn with Keras's own warnings turned down: absl log lines and the numpy 2
     DeprecationWarning its legacy HDF5 loader raises are not the user's to act on."""
-    import logging  # noqa: PLC0415
-    import warnings  # noqa: PLC0415
+    import logging
+    import warnings
 
     loggers = [logging.getLogger(n) for n in ("absl", "tensorflow")]
     levels = [lg.level for lg in loggers]
@@ -76,7 +76,7 @@ def _quiet(fn: Any) -> Any:
 
 
 def load_saved_model(path: Path) -> LoadedModel:
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))
     signatures = dict(getattr(loaded, "signatures", {}) or {})

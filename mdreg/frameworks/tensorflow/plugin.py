@@ -70,7 +70,7 @@ class TensorFlowFramework(Framework):
 
     # -- the model ----------------------------------------------------------------------
     def version(self) -> str | None:
-        import importlib.metadata  # noqa: PLC0415 - kept out of sniffing
+        import importlib.metadata  # kept out of sniffing
 
         for dist in TF_DISTRIBUTIONS:
             try:

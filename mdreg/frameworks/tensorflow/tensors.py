@@ -13,8 +13,8 @@ from mdreg.frameworks.tensorflow.model import SAVED_MODEL, LoadedModel
 def predict(model: LoadedModel, data: Any) -> Any:
     """The model's answer to a sample: one array, or a frame of a column per output value
     when it has several outputs."""
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
 
     out = _call(model, _feed(model, data))
     if isinstance(out, dict) and len(out) == 1:
@@ -42,7 +42,7 @@ def _np_dtype(dtype: str | None) -> Any:
 
 
 def _as_input(values: Any, spec: InputSpec) -> Any:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     array = np.asarray(values, dtype=_np_dtype(spec.dtype))
     if spec.shape is not None and len(spec.shape) == 2 and spec.shape[1] == 1 and array.ndim == 1:
@@ -52,7 +52,7 @@ def _as_input(values: Any, spec: InputSpec) -> Any:
 
 def _feed(model: LoadedModel, data: Any) -> Any:
     """The sample as the model's inputs: one array, or arrays by input name."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if isinstance(data, dict):  # one array per input, by name (build._by_input checked them)
         return {s.name: _as_input(data[s.name], s) for s in model.inputs}
@@ -74,7 +74,7 @@ def _feed(model: LoadedModel, data: Any) -> Any:
 
 
 def _call(model: LoadedModel, inputs: Any) -> Any:
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     if model.kind == SAVED_MODEL:
         fn = model.model.signatures[model.signature]
