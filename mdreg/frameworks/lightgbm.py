@@ -74,9 +74,9 @@ class LightGBMFramework(Framework):
     allow = ("lightgbm",)  # implies sklearn and numpy (mdreg.scan.policy.IMPLIES)
 
     def feature_key(self, column: str) -> str:
-        """How LightGBM stores a column name: spaces become underscores ("a b" -> "a_b").
-        For prepare to match --x-sample's columns to the model's names (see the lead's note:
-        mdreg.artifact.build does not call it yet)."""
+        """How LightGBM stores a column name: spaces become underscores ("a b" -> "a_b"),
+        so prepare matches --x-sample's columns to the model's names
+        (mdreg.artifact.schema_facts)."""
         return column.replace(" ", "_")
 
     # -- detection (bytes only) -----------------------------------------------------

@@ -54,7 +54,7 @@ def _feed(model: LoadedModel, data: Any) -> Any:
     """The sample as the model's inputs: one array, or arrays by input name."""
     import pandas as pd
 
-    if isinstance(data, dict):  # one array per input, by name (build._by_input checked them)
+    if isinstance(data, dict):  # one array per input, by name (schema_facts.by_input checked them)
         return {s.name: _as_input(data[s.name], s) for s in model.inputs}
     if model.inputs.by_column:
         frame = (
