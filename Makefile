@@ -67,6 +67,7 @@ completions: install
 lint: install-test
 	$(BIN)/ruff check mdreg tests benchmarks scripts examples
 	$(BIN)/ruff format --check mdreg tests benchmarks scripts examples
+	$(BIN)/mypy mdreg
 
 # Rewrite the golden score.py files (tests/golden/score/, one per framework) from today's
 # templates; tests/templates/test_golden.py compares them. Review the diff (git diff

@@ -68,7 +68,7 @@ def check_y_sample(y: Any, predicted: Any) -> None:
     columns. Otherwise output_schema.json would describe something score.py never returns."""
 
     def shape(data: Any) -> tuple[int, int]:
-        dims = getattr(data, "shape", None) or (len(data),)
+        dims: tuple[int, ...] = getattr(data, "shape", None) or (len(data),)
         return int(dims[0]), int(dims[1]) if len(dims) > 1 else 1
 
     (y_rows, y_cols), (p_rows, p_cols) = shape(y), shape(predicted)

@@ -28,6 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import partial
 from pathlib import Path
 
 from mdreg.artifact.ignore import IgnoreRules
@@ -120,7 +121,7 @@ class SecretFinding:
 
 def find_secrets(root: Path) -> list[SecretFinding]:
     """Files under ``root`` that look like keys or tokens, one finding per file, sorted."""
-    return _find((rel, size, lambda p=path: _read_file(p)) for path, rel, size in _walk(Path(root)))
+    return _find((rel, size, partial(_read_file, path)) for path, rel, size in _walk(Path(root)))
 
 
 def find_shipped_secrets(real_root: str, files: list[str]) -> list[SecretFinding]:
@@ -135,7 +136,7 @@ def find_shipped_secrets(real_root: str, files: list[str]) -> list[SecretFinding
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                yield rel, st.st_size, lambda p=path: _read_file(p)
+                yield rel, st.st_size, partial(_read_file, path)
 
     return _find(items())
 
@@ -154,7 +155,7 @@ def find_secrets_in_zip(zip_path: Path) -> list[SecretFinding]:
                     return None  # encrypted, corrupt, unknown compression
 
             return _find(
-                (info.filename, info.file_size, lambda i=info: read(i))
+                (info.filename, info.file_size, partial(read, info))
                 for info in zf.infolist()
                 if not info.is_dir()
             )

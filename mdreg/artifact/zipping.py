@@ -32,6 +32,7 @@ Unzipping safely: ``mdreg.artifact.unzipping``.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import zipfile
@@ -255,7 +256,7 @@ def _read(src: BinaryIO, rel: str, size: int) -> bytes:
         raise ArtifactError(f"cannot read {rel}: {exc.strerror or exc}") from exc
 
 
-def _readinto(src: BinaryIO, view: memoryview, rel: str) -> int:
+def _readinto(src: io.FileIO, view: memoryview, rel: str) -> int:
     try:
         return src.readinto(view) or 0
     except OSError as exc:
@@ -270,16 +271,16 @@ def _zip_info(rel: str, compress_type: int, size: int) -> zipfile.ZipInfo:
     zinfo.file_size = size
     # Python 3.13 renamed the private attribute; set whichever this zipfile reads
     if hasattr(zipfile.ZipInfo, "compress_level"):
-        zinfo.compress_level = DEFLATE_LEVEL
+        zinfo.compress_level = DEFLATE_LEVEL  # type: ignore[attr-defined]  # 3.13+, not in 3.11 stubs
     else:
-        zinfo._compresslevel = DEFLATE_LEVEL
+        zinfo._compresslevel = DEFLATE_LEVEL  # type: ignore[attr-defined]  # private, not in stubs
     return zinfo
 
 
 class _TrailingHash:
     """sha256 of the zip, fed with bytes once zipfile will no longer rewrite them."""
 
-    def __init__(self, reader: BinaryIO) -> None:
+    def __init__(self, reader: io.FileIO) -> None:
         self._reader = reader
         self._sha = hashlib.sha256()
         self._done = 0

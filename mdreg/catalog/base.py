@@ -17,13 +17,14 @@ Rules every backend keeps, checked by the shared test suite (``tests/catalog/sui
 
 from __future__ import annotations
 
+import builtins
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from mdreg._files import ProgressFn
 from mdreg.artifact.metadata import limit_problems
@@ -282,7 +283,7 @@ class Catalog(ABC):
         """The version set with that name or id; ModelNotFoundError when there is none."""
 
     @abstractmethod
-    def list_version_sets(self) -> list[VersionSet]:
+    def list_version_sets(self) -> builtins.list[VersionSet]:
         """Every version set, by name."""
 
     # -- plumbing -----------------------------------------------------------------------
@@ -296,7 +297,7 @@ class Catalog(ABC):
     def close(self) -> None:  # noqa: B027 - optional: a catalog without connections keeps it
         """Release connections; the catalog may not be used afterwards."""
 
-    def __enter__(self) -> Catalog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import json
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mdreg.artifact import layout
 from mdreg.artifact.ignore import IgnoreRules
@@ -13,6 +15,9 @@ from mdreg.artifact.manifest import verify_manifest
 from mdreg.artifact.runtime import missing_keys
 from mdreg.checks.base import CheckList, Outcome, failed, passed, skipped
 from mdreg.checks.context import ArtifactContext, Unavailable
+
+if TYPE_CHECKING:
+    from mdreg.frameworks.base import Framework
 
 ARTIFACT_CHECKS = CheckList()
 check = ARTIFACT_CHECKS
@@ -69,7 +74,7 @@ def _manifest(ctx: ArtifactContext) -> Outcome:
     return passed(f"unlisted files that will ship: {', '.join(others)}" if others else "")
 
 
-def _schema_check(rel: str):  # type: ignore[no-untyped-def]
+def _schema_check(rel: str) -> Callable[[ArtifactContext], Outcome]:
     def run(ctx: ArtifactContext) -> Outcome:
         from mdreg.artifact.schema import MAX_SCHEMA_BYTES, validate_schema
 
@@ -228,7 +233,7 @@ def _model_scan(ctx: ArtifactContext) -> Outcome:
     )
 
 
-def _plugin(ctx: ArtifactContext):  # type: ignore[no-untyped-def]
+def _plugin(ctx: ArtifactContext) -> Framework | None:
     from mdreg.frameworks.registry import default_registry
 
     return default_registry().plugins.get(ctx.mdreg_facts().get("framework", ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 
 from mdreg.artifact import layout
 from mdreg.artifact.runtime import MODEL_ARTIFACT_VERSION, lookup
@@ -44,7 +45,7 @@ def _runtime_yaml(ctx: ArtifactContext) -> Outcome:
     return failed("runtime.yaml is missing at the top level: run `mdreg prepare` or write one")
 
 
-def _needs_score(fn):  # type: ignore[no-untyped-def]
+def _needs_score(fn: Callable[[ArtifactContext], Outcome]) -> Callable[[ArtifactContext], Outcome]:
     """Checks of score.py's content skip when there is no score.py to read."""
 
     def run(ctx: ArtifactContext) -> Outcome:
@@ -129,7 +130,9 @@ def _runtime_value(ctx: ArtifactContext, *keys: str) -> object:
         raise Unavailable(f"runtime.yaml has no {'.'.join(keys)}") from None
 
 
-def _needs_runtime(fn):  # type: ignore[no-untyped-def]
+def _needs_runtime(
+    fn: Callable[[ArtifactContext], Outcome],
+) -> Callable[[ArtifactContext], Outcome]:
     def run(ctx: ArtifactContext) -> Outcome:
         if not ctx.path(layout.RUNTIME_YAML).is_file():
             return skipped("runtime.yaml is missing")

@@ -10,13 +10,21 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from mdreg.artifact import layout
 from mdreg.errors import InputError
 
 RUNNER = Path(__file__).with_name("_runner.py")
 DEFAULT_TIMEOUT = 300.0
+
+
+class _Sent(TypedDict):
+    """What was sent, as VerifyResult records it."""
+
+    payload_format: str
+    payload_bytes: int
+    response: str | None
 
 
 @dataclass
@@ -190,7 +198,11 @@ def verify(
     env = _clean_env()
     if response is not None and payload_format not in ("json", "safetensors"):
         env["MDREG_RESPONSE"] = response  # no place in the body: the deployment's setting
-    sent = {"payload_format": payload_format, "payload_bytes": len(body), "response": response}
+    sent: _Sent = {
+        "payload_format": payload_format,
+        "payload_bytes": len(body),
+        "response": response,
+    }
     with tempfile.TemporaryDirectory(prefix="mdreg-verify-") as tmp:
         # The runner JSON-decodes a .json payload file and hands any other over as bytes.
         suffix = ".json" if payload_format == "json" else f".{payload_format}"

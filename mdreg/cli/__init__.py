@@ -77,7 +77,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     chosen = [
         c
         for c in app.registered_commands
-        if (c.name or typer.main.get_command_name(c.callback.__name__)) == name
+        if (c.name or (c.callback and typer.main.get_command_name(c.callback.__name__))) == name
     ]
     one = copy.copy(app)
     one.registered_commands = chosen

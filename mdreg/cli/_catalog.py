@@ -3,6 +3,7 @@ rendering records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -133,7 +134,7 @@ def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     return pairs
 
 
-def progress_factory(quiet: bool):  # type: ignore[no-untyped-def]
+def progress_factory(quiet: bool) -> Callable[[int, str], progress_bar]:
     """What library flows take as ``progress``: Rich bars on stderr unless quiet."""
     return lambda total, label: progress_bar(total, label, quiet=quiet)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -84,7 +84,7 @@ def list_cmd(
         sys.stderr.write(f"showing the newest {limit}; use --all or --limit for more\n")
 
 
-def _table(records: list) -> None:  # type: ignore[type-arg]
+def _table(records: list[Any]) -> None:
     """Aligned plain columns: nothing wraps or shortens, so ids can be copied and
     lines grepped at any terminal width."""
     from mdreg.cli._catalog import human_size

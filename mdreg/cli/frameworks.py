@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from mdreg.cli._app import app
@@ -16,7 +18,7 @@ def frameworks_cmd(
     from mdreg.frameworks.registry import default_registry
 
     reg = default_registry()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": p.name,
             "framework": p.display_name,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, print_table, stdout
+
+if TYPE_CHECKING:
+    from mdreg.scan import Verdict
+    from mdreg.scan.policy import Finding
+    from mdreg.scan.scanner import ScanReport
 
 
 class Format(str, Enum):
@@ -52,13 +57,13 @@ def scan_cmd(
         raise typer.Exit(EXIT_UNSAFE)
 
 
-def _worst(reports):  # type: ignore[no-untyped-def]
+def _worst(reports: list[ScanReport]) -> Verdict:
     from mdreg.scan.policy import worst
 
     return worst(r.verdict for r in reports)
 
 
-def _table(reports) -> None:  # type: ignore[no-untyped-def]
+def _table(reports: list[ScanReport]) -> None:
     style = {"safe": "green", "unknown": "yellow", "dangerous": "bold red"}
     for report in reports:
         v = report.verdict.value
@@ -80,7 +85,7 @@ def _table(reports) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def _where(finding, path) -> str:  # type: ignore[no-untyped-def]
+def _where(finding: Finding, path: Path) -> str:
     """The file, and the member the global is in: "outer.zip member a.zip > inner.pkl"."""
     from mdreg.scan.report import shown
 

@@ -69,6 +69,9 @@ def verify_cmd(
         import json
 
         out = stdout()
+        assert (
+            result.load_s is not None and result.predict_s is not None
+        )  # a passing run timed both
         out.print(
             f"{sent}; load_model: {result.load_s * 1000:.1f} ms, "
             f"predict: {result.predict_s * 1000:.1f} ms",

@@ -251,7 +251,8 @@ _PER_LEAF = ("leaf_value", "leaf_weight", "leaf_count")
 def _check_trees(path: Path) -> None:
     """Raise InputError for a tree LightGBM's native parser would abort the process on.
     Read line by line: a text model can be hundreds of MB, and LightGBM reads it next."""
-    name, fields = None, {}  # the tree being read
+    name: str | None = None  # the tree being read
+    fields: dict[str, str] = {}
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
             for line in f:

@@ -25,9 +25,10 @@ class SklearnFramework(Framework):
 
     def sniff(self, probe: Probe) -> Detection | None:
         name = probe.first_global("sklearn")
-        if name is None:
+        report = probe.pickle  # not None when a global was found
+        if name is None or report is None:
             return None
-        return Detection(self.name, 0.9, f"{probe.pickle.container} stream references {name}")
+        return Detection(self.name, 0.9, f"{report.container} stream references {name}")
 
     def load(self, path: Path, options: LoadOptions) -> Any:
         self.require()

@@ -134,7 +134,8 @@ class XGBoostFramework(Framework):
                     "xgboost < 3.1: xgboost.Booster(model_file=PATH).save_model('model.json')"
                 ) from exc
             raise InputError(f"{path}: xgboost could not load it: {_first_line(exc)}") from exc
-        cls = _ESTIMATOR_TYPES.get(_saved_estimator_type(booster))
+        kind = _saved_estimator_type(booster)
+        cls = _ESTIMATOR_TYPES.get(kind) if kind is not None else None
         if cls is None:
             return booster
         estimator = getattr(xgb, cls)()  # saved by XGBModel.save_model: keep its semantics

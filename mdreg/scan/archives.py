@@ -23,6 +23,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,7 +42,7 @@ from mdreg.scan.containers import (
     starts_like_pickle,
 )
 from mdreg.scan.report import PickleReport, shown
-from mdreg.scan.stream import OPCODE_BYTES, ReadStream, Source
+from mdreg.scan.stream import OPCODE_BYTES, ByteReader, ReadStream, Source
 
 #: Archives and compression layers inside a file, one in another, that are opened.
 NEST_DEPTH = 4
@@ -131,7 +132,7 @@ class _Stream(ReadStream):
     as for a tar member read out of a counted tar stream), and a peeked head is
     read again."""
 
-    def __init__(self, raw: BinaryIO, budget: _Budget | None, pending: bytes = b"") -> None:
+    def __init__(self, raw: ByteReader, budget: _Budget | None, pending: bytes = b"") -> None:
         self._raw = raw
         self._budget = budget
         self._pending = pending
@@ -180,7 +181,7 @@ class _Stream(ReadStream):
 class _Window(ReadStream):
     """``length`` bytes of a seekable file from ``start``: a stored zip member in place."""
 
-    def __init__(self, raw: BinaryIO, start: int, length: int) -> None:
+    def __init__(self, raw: ByteReader, start: int, length: int) -> None:
         self._raw = raw
         self._start = start
         self._length = length
@@ -277,7 +278,7 @@ def _entry(
         if not b.allows(depth + 1, where):
             return
         try:
-            inner_stream = _Stream(_decompressor(stream, compression), b)  # type: ignore[arg-type]
+            inner_stream = _Stream(_decompressor(stream, compression), b)
         except _UNREADABLE as exc:
             b.note(where, f"cannot be read: {exc}")
             return
@@ -368,7 +369,7 @@ def _zip_members(b: _Budget, zf: zipfile.ZipFile, where: str, depth: int) -> Non
         if info.is_dir() or (torch_kind and not name.endswith(_PICKLE_SUFFIXES)):
             continue  # storages and code: torch never unpickles them
         here = _join(where, name)
-        b.guard(here, lambda i=info, h=here: _zip_entry(b, zf, i, h, depth, torch_kind=torch_kind))
+        b.guard(here, partial(_zip_entry, b, zf, info, here, depth, torch_kind=torch_kind))
 
 
 def _zip_entry(
@@ -383,7 +384,7 @@ def _zip_entry(
     window = _stored_window(zf, info)
     with contextlib.ExitStack() as stack:
         raw = window if window is not None else stack.enter_context(zf.open(info))
-        stream = _Stream(raw, b)  # type: ignore[arg-type]
+        stream = _Stream(raw, b)
         if torch_kind:  # data.pkl, read by torch's own unpickler
             _walk(b.report, Source(stream), where, joblib=False)
         else:
@@ -474,7 +475,7 @@ def read_zip(path: Path, max_bytes: int | None, max_depth: int) -> PickleReport:
                 continue
             if not torch_kind and archive_kind(head):
                 if nest.left >= 0:  # once the size budget is spent, only pickles are walked
-                    nest.run(name, lambda i=info: _zip_entry(nest, zf, i, i.filename, 0))
+                    nest.run(name, partial(_zip_entry, nest, zf, info, info.filename, 0))
                 continue
             budget = _zip_member(report, nest, zf, info, head, budget, torch_kind=torch_kind)
         return report
@@ -506,7 +507,7 @@ def _zip_member(
     if not (name.endswith(_PICKLE_SUFFIXES) or compression or looks_pickled):
         return budget
     with zf.open(info) as member:
-        stream: BinaryIO = member
+        stream: ByteReader = member
         where = name
         prefix = b""
         if compression:
@@ -538,7 +539,7 @@ def _zip_member(
 
 def read_archive(
     path: Path,
-    raw: BinaryIO,
+    raw: ByteReader,
     head: bytes,
     kind: str,
     max_bytes: int | None,
@@ -560,7 +561,7 @@ def read_archive(
         return report
 
     def read() -> None:
-        inner = _Stream(_decompressor(raw, compression), nest)  # type: ignore[arg-type]
+        inner = _Stream(_decompressor(raw, compression), nest)
         _open(nest, kind, inner, "", 0, seekable=False)
 
     nest.run(f"{compression} stream", read)
@@ -568,7 +569,11 @@ def read_archive(
 
 
 def _tar_header(
-    report: PickleReport, raw: BinaryIO, head: bytes, max_bytes: int | None, compression: str | None
+    report: PickleReport,
+    raw: ByteReader,
+    head: bytes,
+    max_bytes: int | None,
+    compression: str | None,
 ) -> None:
     """A tar's first bytes are its first member's name, which may read as pickle opcodes:
     pickle.load (or joblib.load, which decompresses first) handed the file unpickles

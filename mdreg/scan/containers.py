@@ -23,7 +23,7 @@ from typing import BinaryIO
 from mdreg.errors import InputError
 from mdreg.scan.opcodes import Walker, probe
 from mdreg.scan.report import PickleReport
-from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, ReadStream, Source
+from mdreg.scan.stream import OPCODE_BYTES, ByteReader, PickleParseError, ReadStream, Source
 
 HEAD_BYTES = 512
 
@@ -218,7 +218,7 @@ def _walk(
 class _ZlibReader(ReadStream):
     """Streaming reader of one zlib stream (joblib's BinaryZlibFile format)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: ByteReader) -> None:
         self._raw = raw
         self._z = zlib.decompressobj()
         self._pending = b""
@@ -248,34 +248,34 @@ class _ZlibReader(ReadStream):
         return b"".join(out)
 
 
-def _decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
+def _decompressor(raw: ByteReader, compression: str) -> ByteReader:
     if compression == "zlib":
-        return _ZlibReader(raw)  # type: ignore[return-value]
+        return _ZlibReader(raw)
     if compression == "compat":
         raw.read(_JOBLIB_ZF_HEADER)
         # python 2 joblib <= 0.8.4 wrote one more (space) byte of header
         if raw.read(1) != b" ":
             raw.seek(-1, io.SEEK_CUR)
-        return _ZlibReader(raw)  # type: ignore[return-value]
+        return _ZlibReader(raw)
     if compression == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")
     if compression == "bz2":
         return bz2.BZ2File(raw)
     if compression == "xz":
-        return lzma.LZMAFile(raw, format=lzma.FORMAT_XZ)
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_XZ)  # type: ignore[arg-type]  # typeshed wants IO[bytes]; lzma reads any object with read()
     if compression == "lzma":
-        return lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE)
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE)  # type: ignore[arg-type]  # as above
     if compression == "lz4":
         try:
             import lz4.frame  # optional, only for lz4-compressed joblib files
         except ImportError:
             raise OSError("scanning lz4-compressed files needs the 'lz4' package") from None
-        return lz4.frame.LZ4FrameFile(raw)  # type: ignore[no-any-return]
+        return lz4.frame.LZ4FrameFile(raw)
     raise ValueError(compression)
 
 
 def _read_compressed(
-    path: Path, raw: BinaryIO, compression: str, max_bytes: int | None, max_depth: int
+    path: Path, raw: ByteReader, compression: str, max_bytes: int | None, max_depth: int
 ) -> PickleReport:
     from mdreg.scan import archives  # archives imports this module
 
@@ -300,7 +300,7 @@ def _read_compressed(
     return report
 
 
-def _read_head(stream: BinaryIO) -> bytes:
+def _read_head(stream: ByteReader) -> bytes:
     """Up to HEAD_BYTES from a forward-only stream (reads may come back short)."""
     parts = []
     have = 0
@@ -313,7 +313,7 @@ def _read_head(stream: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-def _npy_object_data(stream: BinaryIO) -> tuple[bool, str | None]:
+def _npy_object_data(stream: ByteReader) -> tuple[bool, str | None]:
     """Read a .npy header from ``stream``: (the data is a pickle, error)."""
     magic = stream.read(8)
     if len(magic) != 8 or not magic.startswith(NPY_MAGIC):
@@ -342,7 +342,7 @@ def _descr_has_object(descr: object) -> bool:
     return False
 
 
-def _read_npy(path: Path, raw: BinaryIO, max_bytes: int | None) -> PickleReport:
+def _read_npy(path: Path, raw: ByteReader, max_bytes: int | None) -> PickleReport:
     report = PickleReport(path, "npy")
     is_pickle, error = _npy_object_data(raw)
     report.error = error

@@ -103,6 +103,7 @@ def _guarded(base: type, allowed: frozenset[tuple[str, str]] | None) -> type:
     """``base`` (an Unpickler class) with a find_class that admits ``allowed`` only."""
     if allowed is None:
         return base
+    cls: type[Any]  # defined below, once find_class exists
 
     def find_class(self: Any, module: str, name: str) -> Any:
         if (module, name) not in allowed:
@@ -154,7 +155,7 @@ def torch_pickle_module(
     """A ``pickle_module`` for ``torch.load(weights_only=False)``: its Unpickler imports only
     ``allowed`` globals (with torch's module renames), finding them in ``targets``
     (``"module.name"`` -> object) first, e.g. a class pickled from ``__main__``."""
-    targets = targets or {}
+    found_in: Mapping[str, Any] = targets or {}
     if allowed is not None:
         allowed = allowed | {
             (TORCH_MODULE_RENAMES[m], n) for m, n in allowed if m in TORCH_MODULE_RENAMES
@@ -163,7 +164,7 @@ def torch_pickle_module(
 
     class Unpickler(base):  # type: ignore[valid-type, misc]
         def find_class(self, module: str, name: str) -> Any:
-            found = targets.get(f"{module}.{name}")
+            found = found_in.get(f"{module}.{name}")
             if found is not None and (allowed is None or (module, name) in allowed):
                 return found
             return super().find_class(module, name)

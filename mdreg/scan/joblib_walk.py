@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from mdreg.scan.arrays import ArrayLayoutError, SimArrayWrapper, SimDtype, wrapper_layout
 from mdreg.scan.stream import OPCODE_BYTES, PickleParseError, ScanLimitError, Source, StreamState
@@ -24,6 +24,7 @@ class JoblibArrays:
 
     # provided by Walker
     where: str
+    base: int
     found: list[Any]
     reopen: Callable[[], BinaryIO] | None
     src_origin: int
@@ -113,7 +114,9 @@ class JoblibArrays:
             raw.seek(start - self.src_origin)
             src = Source(raw, size=size, max_bytes=SHADOW_MAX)
             src.offset = start - self.src_origin
-            sub = type(self)(src, where=f"{self.where} > {where}" if self.where else where)
+            # a mixin: type(self) is the Walker it is mixed into, built from (src, where=)
+            walker = cast("Callable[..., JoblibArrays]", type(self))
+            sub = walker(src, where=f"{self.where} > {where}" if self.where else where)
             sub.base = start
             shadow = StreamState(
                 joblib=False,

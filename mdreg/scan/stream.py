@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 # Every opcode byte of protocols 0-5. The lowest is '(' (0x28): joblib's
 # alignment byte (1..16) is never an opcode, so plain pickle.load stops there.
@@ -27,6 +27,15 @@ class ScanLimitError(PickleParseError):
     """More bytes than ``max_bytes`` would have to be read."""
 
 
+class ByteReader(Protocol):
+    """What the scanner reads: a file, a zip member, a decompressor, a window on a file."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
+    def seekable(self) -> bool: ...
+
+
 class Source:
     """A forward-only byte source: a file, a decompressor or a zip member.
 
@@ -36,7 +45,7 @@ class Source:
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: ByteReader,
         *,
         size: int | None = None,
         max_bytes: int | None = None,
@@ -90,7 +99,7 @@ class ReadStream(io.RawIOBase):
         return True
 
     def readinto(self, b: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(b))  # type: ignore[attr-defined]
+        data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
 

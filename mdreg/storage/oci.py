@@ -105,6 +105,8 @@ class OciBucket(Bucket):
 
         def attempt(_: int) -> tuple[str, str | None, str]:
             reader = SliceReader(src, 0, size, on_pos=on_pos, sha256=True)
+            sha = reader.sha256
+            assert sha is not None  # asked for with sha256=True
             try:
                 resp = self.client.put_object(
                     self.namespace,
@@ -121,8 +123,8 @@ class OciBucket(Bucket):
             return (
                 resp.headers["etag"],
                 resp.headers.get("last-modified"),
-                reader.sha256.hexdigest(),
-            )  # type: ignore[union-attr]
+                sha.hexdigest(),
+            )
 
         with translated(f"uploading {self.uri_for(key)}"):
             try:

@@ -68,7 +68,8 @@ def py_literal(value: Any, indent: int = 0) -> str:
     else:
         elements = sorted(value, key=_one_line) if isinstance(value, (set, frozenset)) else value
         items = [py_literal(v, nested) for v in elements]
-        open_, close = {list: "[]", tuple: "()"}.get(type(value), "{}")
+        brackets = {list: "[]", tuple: "()"}.get(type(value), "{}")
+        open_, close = brackets[0], brackets[1]
         if isinstance(value, frozenset):
             open_, close = "frozenset({", "})"
     return open_ + "\n" + "".join(f"{inner}{item},\n" for item in items) + pad + close

@@ -10,6 +10,7 @@ is about to claim (see locks.py).
 
 from __future__ import annotations
 
+import builtins
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -304,7 +305,7 @@ class LocalCatalog(Catalog):
     def get_version_set(self, name_or_id: str) -> VersionSet:
         return get_version_set(self.db, name_or_id)
 
-    def list_version_sets(self) -> list[VersionSet]:
+    def list_version_sets(self) -> builtins.list[VersionSet]:
         rows = self.db.execute(
             "SELECT id, name, description, time_created, created_by, "
             "compartment_id, project_id FROM version_sets ORDER BY name"

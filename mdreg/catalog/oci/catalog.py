@@ -22,6 +22,7 @@ treats them as gone.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,7 @@ class OciCatalog(Catalog):
     """The model catalog of the configured compartment and project."""
 
     name = "oci"
+    max_direct_bytes: int  # always set, from the settings
     max_artifact_bytes = MAX_OCI_ARTIFACT_BYTES
 
     def __init__(
@@ -332,7 +334,7 @@ class OciCatalog(Catalog):
             raise ModelNotFoundError(f"no version set {name_or_id!r} in the OCI catalog")
         return rec.version_set(vs)
 
-    def list_version_sets(self) -> list[VersionSet]:
+    def list_version_sets(self) -> builtins.list[VersionSet]:
         compartment = self.settings.require_compartment()
         summaries = list(
             pages(

@@ -8,7 +8,7 @@ import _compat_pickle
 import importlib
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ def load_pickled_module(
         obj = _resolve_in(obj, name) if obj is not None else _resolve(module, name)
         targets[f"{pickled_module}.{pickled_name}"] = obj
         pickle_globals.append([pickled_module, pickled_name, module, name])
-    classes = [(obj, key) for key, obj in targets.items() if isinstance(obj, type)]
+    classes: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        (obj, key) for key, obj in targets.items() if isinstance(obj, type)
+    ]
     with warnings.catch_warnings():  # the legacy format's "Couldn't retrieve source code"
         warnings.filterwarnings("ignore", message="Couldn't retrieve source code")
         try:
