@@ -88,7 +88,7 @@ def encode(obj: Any, fmt: str = "npy", *, response: str | None = None) -> bytes:
             "or set MDREG_RESPONSE=npy in the deployment's environment"
         )
     if fmt == "json":
-        doc = _jsonable(obj)
+        doc = jsonable(obj)
         if response:
             doc = {"data": doc, "response": response}
         return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
@@ -204,15 +204,17 @@ def _arrow_table(obj: Any, pa: Any) -> Any:
     return pa.table({str(i): array[:, i] for i in range(array.shape[1])})
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` as JSON values: frames as dicts of columns, arrays and tensors as lists,
+    NaN and infinity as null (the form a JSON body, and score.py's answer, take)."""
     if hasattr(obj, "columns") and hasattr(obj, "to_dict"):  # a DataFrame: dict of columns
-        return {str(c): _jsonable(obj[c]) for c in obj.columns}
+        return {str(c): jsonable(obj[c]) for c in obj.columns}
     if hasattr(obj, "to_list"):  # a Series
         obj = obj.to_numpy()
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if hasattr(obj, "detach") or (hasattr(obj, "numpy") and not hasattr(obj, "tolist")):
         obj = _as_array(obj)  # a torch or TensorFlow tensor
     if hasattr(obj, "tolist"):  # numpy arrays and scalars

@@ -13,6 +13,7 @@ from mdreg.artifact.manifest import read_manifest
 from mdreg.artifact.metadata import read_metadata
 from mdreg.artifact.runtime import read_runtime
 from mdreg.errors import ArtifactError
+from mdreg.scan.scanner import ReadOnce
 
 if TYPE_CHECKING:
     from mdreg.scan import PickleReport
@@ -27,9 +28,7 @@ class Unavailable(Exception):
 class ArtifactContext:
     root: Path
     online: bool = False
-    _pickle_reports: dict[tuple[Path, int | None], PickleReport] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _walks: ReadOnce = field(default_factory=ReadOnce, repr=False, compare=False)
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -84,12 +83,7 @@ class ArtifactContext:
     def pickle_report(self, path: Path, *, max_bytes: int | None = None) -> PickleReport:
         """The globals a file's pickles reference, walked once per file for every check
         (model_framework sniffs the model file, model_scan scans the whole folder)."""
-        from mdreg.scan import read_pickle_globals
-
-        key = (Path(path), max_bytes)
-        if key not in self._pickle_reports:
-            self._pickle_reports[key] = read_pickle_globals(path, max_bytes=max_bytes)
-        return self._pickle_reports[key]
+        return self._walks(path, max_bytes=max_bytes)
 
     def mdreg_facts(self) -> dict[str, Any]:
         return (self.metadata or {}).get("mdreg", {}) if isinstance(self.metadata, dict) else {}

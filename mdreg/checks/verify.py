@@ -294,9 +294,9 @@ def _check_parity(artifact: Path, result: VerifyResult) -> None:
         return
     answer = result.prediction
     if result.response == "npy":
-        from mdreg.payload import decode_response
+        from mdreg.payload import decode_response, jsonable
 
-        answer = _plain(decode_response(answer))
+        answer = jsonable(decode_response(answer))
     differs = parity.compare(expected, answer)
     result.parity = "differs" if differs else "matches"
     if differs:
@@ -305,17 +305,6 @@ def _check_parity(artifact: Path, result: VerifyResult) -> None:
             f"score.py's answer differs from the model's own prediction on the "
             f"kept sample: {differs}"
         )
-
-
-def _plain(value: Any) -> Any:
-    """Arrays in a decoded answer as lists, to compare with JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _clean_env() -> dict[str, str]:

@@ -47,6 +47,7 @@ from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.registry import Registry, default_registry
 from mdreg.scan.gate import NOT_PICKLE, admit, clear
+from mdreg.scan.scanner import ReadOnce
 
 MAX_INLINE_HYPERPARAMETERS = 255  # chars; larger sets go to a file inside the artifact
 
@@ -140,12 +141,13 @@ def prepare(
     tmp = temp_name(dest, "tmp")
     os.mkdir(tmp, 0o700)  # as private as mkdtemp's while it is built
     try:
+        walks = ReadOnce()  # the saved model file is walked once, for score.py and the scan
         with code.importable() if code else contextlib.nullcontext():
             model_file = plugin.save(model, model_path, tmp, options)
         if code and not (tmp / f"{code.name}.py").exists():
             shutil.copyfile(code.path, tmp / f"{code.name}.py")  # importable beside score.py
         _write_score_py(
-            tmp, plugin, model, model_path, facts, model_file, score_py, trust, admitted
+            tmp, plugin, model, model_path, facts, model_file, score_py, trust, admitted, walks
         )
         (tmp / layout.RUNTIME_YAML).write_text(
             dump_runtime(build_runtime(env, dest.resolve())), encoding="utf-8"
@@ -161,7 +163,7 @@ def prepare(
             if expected is not None:
                 _write_json(tmp / layout.SAMPLE_PREDICTION, expected)
         hyperparameters = _hyperparameters(tmp, facts)
-        shipped = _scan_artifact(tmp, plugin, trust, dest, admitted)
+        shipped = _scan_artifact(tmp, plugin, trust, dest, admitted, walks)
         verdict = clearance.verdict if plugin.unpickles else shipped
         write_manifest(tmp, f"mdreg {__version__}")
         meta = model_metadata(
@@ -239,14 +241,13 @@ def _unpickling(
     loader: str,
     trust: bool,
     admitted: frozenset[tuple[str, str]],
+    read: ReadOnce,
 ) -> dict[str, Any]:
     """For a score.py that unpickles the model file (``loader``: "joblib" or "pickle"):
     the globals its unpickler may import. The file as saved into the artifact is the one
     score.py loads, so that is the one read."""
-    from mdreg.scan import read_pickle_globals
-
     clearance = clear(
-        read_pickle_globals(model_file),
+        read(model_file),
         plugin.allow,
         trust=trust,
         subject=model_file.name,
@@ -256,14 +257,19 @@ def _unpickling(
 
 
 def _scan_artifact(
-    tmp: Path, plugin: Framework, trust: bool, dest: Path, admitted: frozenset[tuple[str, str]]
+    tmp: Path,
+    plugin: Framework,
+    trust: bool,
+    dest: Path,
+    admitted: frozenset[tuple[str, str]],
+    read: ReadOnce,
 ) -> str:
     """Every file that ships is scanned, whatever the framework: a pickle (or a container
     holding one) that the model's allow-lists do not clear is refused unless trusted.
     Returns the verdict."""
     from mdreg.scan import Verdict, scan_path
 
-    report = scan_path(tmp, plugin.allow)
+    report = scan_path(tmp, plugin.allow, read=read)
     verdict, findings = admit(report.verdict, report.findings, admitted)
     if verdict is Verdict.SAFE or trust:
         return verdict.value
@@ -325,6 +331,7 @@ def _write_score_py(
     score_py: str | Path | None,
     trust: bool,
     admitted: frozenset[tuple[str, str]],
+    read: ReadOnce,
 ) -> None:
     if score_py:
         shutil.copyfile(score_py, tmp / layout.SCORE_PY)
@@ -334,7 +341,7 @@ def _write_score_py(
     context = plugin.template_context(model, source)
     loader = context.get("loader")  # how score.py reads the model file
     unpickle = (
-        _unpickling(plugin, tmp / model_file, loader, trust, admitted)
+        _unpickling(plugin, tmp / model_file, loader, trust, admitted, read)
         if loader in ("joblib", "pickle")
         else None
     )

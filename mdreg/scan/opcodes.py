@@ -13,10 +13,8 @@ several times faster, and it can skip payloads (arrays, big bytes) with a seek.
 
 from __future__ import annotations
 
-import codecs
 import copyreg
 import io
-import re
 import struct
 import sys
 from collections.abc import Callable
@@ -24,13 +22,21 @@ from typing import Any, BinaryIO
 
 from mdreg.scan.arrays import SimArrayWrapper, SimDtype
 from mdreg.scan.joblib_walk import JoblibArrays, no_wrapper
+from mdreg.scan.opargs import (
+    STR_KEEP_MAX,
+    dotted_identifier,
+    memo_get_opaque,
+    memo_put,
+    text_int,
+    text_value,
+    utf8,
+)
 from mdreg.scan.report import GlobalRef
 from mdreg.scan.stream import PickleParseError, Source, StreamState
 from mdreg.scan.values import BIG_INT, BYTES, LONG_STR, OPAQUE, SimGlobal, dict_update
 
 HIGHEST_PROTOCOL = 5
 CHUNK = 1 << 16
-STR_KEEP_MAX = 4096  # longer strings cannot be module names worth resolving
 BYTES_PEEK_MAX = 1 << 20  # bytes payloads up to this size are checked for nested pickles
 LINE_KEEP_MAX = 1 << 16  # protocol 0 lines kept; longer STRING/UNICODE lines are skipped
 
@@ -212,7 +218,7 @@ class Walker(JoblibArrays):
                                 memo[mbase] = v
                             mbase += 1
                         else:
-                            mbase, mextra = _memo_put(memo, mbase, mextra, mbase + len(mextra), v)
+                            mbase, mextra = memo_put(memo, mbase, mextra, mbase + len(mextra), v)
                         i += 1
                     elif op == 0x8C:  # SHORT_BINUNICODE
                         j = i + 2 + buf[i + 1]
@@ -364,7 +370,7 @@ class Walker(JoblibArrays):
                 if op == 0x68:  # 'h' BINGET
                     v = memo.get(buf[i + 1], _MISSING)
                     if v is _MISSING:
-                        v = _memo_get_opaque(mbase, mextra, buf[i + 1], self.base + i)
+                        v = memo_get_opaque(mbase, mextra, buf[i + 1], self.base + i)
                     stack.append(v)
                     i += 2
                 elif op == 0x4B:  # 'K' BININT1
@@ -378,7 +384,7 @@ class Walker(JoblibArrays):
                             memo[k] = v
                         mbase += 1
                     else:
-                        mbase, mextra = _memo_put(memo, mbase, mextra, k, v)
+                        mbase, mextra = memo_put(memo, mbase, mextra, k, v)
                     i += 2
                 elif op == 0x28:  # '(' MARK
                     metastack.append(stack)
@@ -445,12 +451,12 @@ class Walker(JoblibArrays):
                     k = _u4(buf, i + 1)[0]
                     v = memo.get(k, _MISSING)
                     if v is _MISSING:
-                        v = _memo_get_opaque(mbase, mextra, k, self.base + i)
+                        v = memo_get_opaque(mbase, mextra, k, self.base + i)
                     stack.append(v)
                     i += 5
                 elif op == 0x72:  # 'r' LONG_BINPUT
                     k = _u4(buf, i + 1)[0]
-                    mbase, mextra = _memo_put(memo, mbase, mextra, k, stack[-1])
+                    mbase, mextra = memo_put(memo, mbase, mextra, k, stack[-1])
                     i += 5
                 elif op == 0x58 or op == 0x42 or op == 0x43 or op == 0x54 or op == 0x55:
                     # BINUNICODE, BINBYTES, SHORT_BINBYTES, BINSTRING, SHORT_BINSTRING
@@ -537,11 +543,11 @@ class Walker(JoblibArrays):
                 elif op == 0x63 or op == 0x69:  # 'c' GLOBAL, 'i' INST
                     at = self.base + i
                     self.pos = i + 1
-                    module = _utf8(self._readline(), at)
-                    if st.lenient and not _dotted_identifier(module):
+                    module = utf8(self._readline(), at)
+                    if st.lenient and not dotted_identifier(module):
                         return _Stop  # the import would fail before anything runs
-                    name = _utf8(self._readline(), at)
-                    if st.lenient and not _dotted_identifier(name):
+                    name = utf8(self._readline(), at)
+                    if st.lenient and not dotted_identifier(name):
                         return _Stop
                     g = self._global(module, name, at, st)
                     wseen = st.wrapper_seen
@@ -577,22 +583,22 @@ class Walker(JoblibArrays):
                     self.pos = i + 1
                     line = self._readline()
                     if op == 0x67:  # 'g' GET
-                        k = _text_int(line, at)
+                        k = text_int(line, at)
                         v = memo.get(k, _MISSING)
                         if v is _MISSING:
-                            v = _memo_get_opaque(mbase, mextra, k, at)
+                            v = memo_get_opaque(mbase, mextra, k, at)
                         stack.append(v)
                     elif op == 0x70:  # 'p' PUT
-                        k = _text_int(line, at)
+                        k = text_int(line, at)
                         if k < 0:
                             raise PickleParseError("negative PUT argument", at)
-                        mbase, mextra = _memo_put(memo, mbase, mextra, k, stack[-1])
+                        mbase, mextra = memo_put(memo, mbase, mextra, k, stack[-1])
                     elif op == 0x50:  # 'P' PERSID
                         if line is not None and not line.isascii():
                             raise PickleParseError("persistent IDs in protocol 0 must be ASCII", at)
                         stack.append(OPAQUE)
                     else:
-                        stack.append(_text_value(op, line, at))
+                        stack.append(text_value(op, line, at))
                     buf, i, n, fr = self.buf, self.pos, len(self.buf), fend - self.base
                 else:
                     raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
@@ -662,7 +668,7 @@ class Walker(JoblibArrays):
 
     def _stack_global(self, module: Any, name: Any, at: int, st: StreamState) -> SimGlobal | None:
         if type(module) is str and type(name) is str:
-            if st.lenient and not (_dotted_identifier(module) and _dotted_identifier(name)):
+            if st.lenient and not (dotted_identifier(module) and dotted_identifier(name)):
                 return None
             return self._global(module, name, at, st)
         if _maybe_str(module) and _maybe_str(name):
@@ -690,124 +696,6 @@ _ARG_SIZE = {
 
 def _maybe_str(value: Any) -> bool:
     return value is OPAQUE or value is LONG_STR
-
-
-def _memo_put(
-    memo: dict[int, Any], mbase: int, mextra: set[int] | None, k: int, v: Any
-) -> tuple[int, set[int] | None]:
-    """Store ``v`` under memo key ``k``, keeping the key count exact (MEMOIZE uses it).
-
-    Dicts are not kept: a pickle of many small dicts would otherwise hold every one of
-    them until its end. No opcode reads a value out of a dict, so a dict fetched back
-    from the memo is opaque; used as a joblib array wrapper's state (which joblib itself
-    never does) it fails the walk, and so the file is called dangerous, never clean.
-    """
-    if k >= mbase and (mextra is None or k not in mextra):
-        if k == mbase:
-            mbase += 1
-            while mextra and mbase in mextra:
-                mextra.discard(mbase)
-                mbase += 1
-        else:
-            if mextra is None:
-                mextra = set()
-            mextra.add(k)
-    if v is OPAQUE or type(v) is dict:
-        memo.pop(k, None)
-    else:
-        memo[k] = v
-    return mbase, (mextra or None)
-
-
-def _memo_get_opaque(mbase: int, mextra: set[int] | None, k: int, at: int) -> Any:
-    if k < mbase or (mextra is not None and k in mextra):
-        return OPAQUE
-    raise PickleParseError(f"memo key {k} missing", at)
-
-
-def _utf8(line: bytes | None, at: int) -> str:
-    if line is None:
-        raise PickleParseError("global name too long", at)
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PickleParseError("global name is not UTF-8", at) from None
-
-
-def _dotted_identifier(name: str) -> bool:
-    return all(part.isidentifier() for part in name.split("."))
-
-
-# Text opcode arguments are read the way the C unpickler (what ``pickle.load`` runs)
-# reads them, which accepts more than ``int()``/``float()`` on the line: the argument is
-# a C string, so it ends at the first NUL byte, and INT goes through ``strtol(s, 0)``,
-# which takes leading-zero octal ("010" is 8). A walker stricter than the unpickler
-# would call a loadable stream "not a pickle" and let it past the safety gate.
-_STRTOL = re.compile(rb"[ \t\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-
-
-def _c_str(line: bytes) -> bytes:
-    """The argument as C code sees it: up to the first NUL."""
-    return line.split(b"\0", 1)[0]
-
-
-def _c_int(line: bytes) -> int:
-    """INT: ``strtol(s, &end, 0)`` accepted when it stops at the newline or a NUL,
-    else ``PyLong_FromString(s, NULL, 0)`` (the pure-Python unpickler's ``int(line, 0)``
-    accepts a subset of this)."""
-    m = _STRTOL.match(line)
-    if m is not None:
-        end = m.end()
-        if end == len(line) or line[end] == 0:
-            digits = m.group(2)
-            base = 16 if digits[1:2] in (b"x", b"X") else 8 if digits[:1] == b"0" else 10
-            value = int(digits, base)
-            return -value if m.group(1) == b"-" else value
-    elif line[:1] == b"\0":
-        return 0  # no digits: strtol's end is the NUL at the start
-    return int(_c_str(line), 0)
-
-
-def _text_int(line: bytes | None, at: int) -> int:
-    """GET / PUT keys: ``PyLong_FromString(s, NULL, 10)``."""
-    if line is None:
-        raise PickleParseError("memo key too long", at)
-    try:
-        return int(_c_str(line))
-    except ValueError:
-        raise PickleParseError("bad integer", at) from None
-
-
-def _text_value(op: int, line: bytes | None, at: int) -> Any:
-    """Value of a protocol 0 INT / LONG / FLOAT / STRING / UNICODE line."""
-    if line is None:
-        if op == 0x53 or op == 0x56:  # 'S', 'V': a long string
-            return LONG_STR
-        raise PickleParseError("text opcode argument too long", at)
-    try:
-        if op == 0x49:  # 'I'
-            if line == b"00":
-                return False
-            if line == b"01":
-                return True
-            return _c_int(line)
-        if op == 0x4C:  # 'L'
-            if line.endswith(b"L"):
-                line = line[:-1]
-            return int(_c_str(line), 0)
-        if op == 0x46:  # 'F'
-            return float(_c_str(line))
-        if op == 0x53:  # 'S'
-            if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b'"', b"'"):
-                value = codecs.escape_decode(line[1:-1])[0]
-                return value.decode("latin-1") if len(value) <= STR_KEEP_MAX else LONG_STR
-            raise ValueError("the STRING opcode argument must be quoted")
-        # 'V'
-        if len(line) > STR_KEEP_MAX:
-            return LONG_STR
-        return line.decode("raw-unicode-escape")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PickleParseError(f"bad text opcode argument ({exc})", at) from None
 
 
 def probe(head: bytes, *, whole: bool) -> bool:

@@ -94,6 +94,20 @@ def judge_report(
 Reader = Callable[..., PickleReport]
 
 
+class ReadOnce:
+    """A Reader that walks each file (per ``max_bytes``) once: the steps of one run
+    (introspect's checks, prepare's gate and its scan of what ships) share the walks."""
+
+    def __init__(self) -> None:
+        self._reports: dict[tuple[Path, int | None], PickleReport] = {}
+
+    def __call__(self, path: Path, *, max_bytes: int | None = None) -> PickleReport:
+        key = (Path(path), max_bytes)
+        if key not in self._reports:
+            self._reports[key] = read_pickle_globals(path, max_bytes=max_bytes)
+        return self._reports[key]
+
+
 def scan_path(
     path: Path,
     frameworks: Iterable[str] | None = None,
