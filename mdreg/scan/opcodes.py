@@ -9,19 +9,20 @@ an array are still seen.
 
 It is a hand-written loop over opcode bytes rather than ``pickletools.genops``:
 several times faster, and it can skip payloads (arrays, big bytes) with a seek.
+The loop is this module, one function on purpose (locals, no calls per opcode);
+what it calls out to (the buffer, payloads, globals) is ``walker_base``, its tables
+``optables``, the joblib side ``joblib_walk``.
 """
 
 from __future__ import annotations
 
-import copyreg
 import io
 import struct
 import sys
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from mdreg.scan.arrays import SimArrayWrapper, SimDtype
-from mdreg.scan.joblib_walk import JoblibArrays, no_wrapper
+from mdreg.scan.joblib_walk import no_wrapper
 from mdreg.scan.opargs import (
     STR_KEEP_MAX,
     dotted_identifier,
@@ -31,145 +32,26 @@ from mdreg.scan.opargs import (
     text_value,
     utf8,
 )
-from mdreg.scan.report import GlobalRef
+from mdreg.scan.optables import (
+    ARG_SIZE,
+    HIGHEST_PROTOCOL,
+    MISSING,
+    NO_FRAME,
+    STOPPED,
+    TEXT_OPS,
+    f8,
+    i4,
+    u2,
+    u4,
+    u8,
+)
 from mdreg.scan.stream import PickleParseError, Source, StreamState
-from mdreg.scan.values import BIG_INT, BYTES, LONG_STR, OPAQUE, SimGlobal, dict_update
-
-HIGHEST_PROTOCOL = 5
-CHUNK = 1 << 16
-BYTES_PEEK_MAX = 1 << 20  # bytes payloads up to this size are checked for nested pickles
-LINE_KEEP_MAX = 1 << 16  # protocol 0 lines kept; longer STRING/UNICODE lines are skipped
-
-_u2 = struct.Struct("<H").unpack_from
-_u4 = struct.Struct("<I").unpack_from
-_i4 = struct.Struct("<i").unpack_from
-_u8 = struct.Struct("<Q").unpack_from
-_f8 = struct.Struct(">d").unpack_from
-
-_MISSING = object()
-NO_FRAME = 1 << 62  # a frame end no stream reaches
+from mdreg.scan.values import BIG_INT, BYTES, OPAQUE, SimGlobal, dict_update
+from mdreg.scan.walker_base import WalkerBase
 
 
-class Walker(JoblibArrays):
+class Walker(WalkerBase):
     """Walks the pickle streams of one byte source, appending globals to ``found``."""
-
-    def __init__(
-        self,
-        src: Source,
-        *,
-        where: str = "",
-        found: list[GlobalRef] | None = None,
-        reopen: Callable[[], BinaryIO] | None = None,
-    ):
-        self.src = src
-        self.where = where
-        # a fresh seekable handle on the same bytes, for reading ahead (see _shadow)
-        self.reopen = reopen
-        self.found: list[GlobalRef] = [] if found is None else found
-        self.buf = b""
-        self.pos = 0  # index of the next unread byte in buf
-        self.base = src.offset  # stream offset of buf[0]
-        self.src_origin = 0  # stream offset of the reopened file's byte 0
-        self.eof = False
-        self.protocol: int | None = None
-        self.streams = 0
-
-    # -- buffer -------------------------------------------------------------
-
-    def offset(self) -> int:
-        return self.base + self.pos
-
-    def _fill(self, need: int) -> None:
-        """Make ``need`` bytes available from ``pos`` unless the source ends first."""
-        have = len(self.buf) - self.pos
-        if have >= need or self.eof:
-            return
-        parts = [self.buf[self.pos :]]
-        self.base += self.pos
-        self.pos = 0
-        while have < need:
-            chunk = self.src.read(max(CHUNK, need - have))
-            if not chunk:
-                self.eof = True
-                break
-            parts.append(chunk)
-            have += len(chunk)
-        self.buf = b"".join(parts)
-
-    def at_end(self) -> bool:
-        self._fill(1)
-        return self.pos >= len(self.buf)
-
-    def _take(self, n: int, what: str) -> bytes:
-        self._fill(n)
-        if len(self.buf) - self.pos < n:
-            raise PickleParseError(f"truncated {what}", self.offset(), truncated=True)
-        data = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return data
-
-    def _skip(self, n: int, what: str) -> None:
-        have = len(self.buf) - self.pos
-        if n <= have:
-            self.pos += n
-            return
-        start = self.offset()
-        self.base += len(self.buf)
-        self.buf = b""
-        self.pos = 0
-        rest = n - have
-        skipped = self.src.skip(rest)
-        self.base += skipped
-        if skipped < rest:
-            raise PickleParseError(f"truncated {what} ({n} bytes)", start, truncated=True)
-
-    def _readline(self, limit: int = LINE_KEEP_MAX) -> bytes | None:
-        """One line without its newline (text opcodes need the newline), or None
-        when it is longer than ``limit``: the rest is scanned, not kept."""
-        start = self.offset()
-        scanned = 0  # bytes after pos already searched
-        while True:
-            j = self.buf.find(b"\n", self.pos + scanned)
-            if j >= 0:
-                line = self.buf[self.pos : j] if j - self.pos <= limit else None
-                self.pos = j + 1
-                return line
-            if self.eof:
-                raise PickleParseError("truncated line", start, truncated=True)
-            scanned = len(self.buf) - self.pos
-            if scanned > limit:
-                # too long to keep: drop what was searched, keep the offset right
-                self.base += len(self.buf)
-                self.buf = b""
-                self.pos = 0
-                limit = -1
-                scanned = 0
-            self._fill(scanned + CHUNK)
-
-    # -- streams ------------------------------------------------------------
-
-    def walk_all(self, *, joblib: bool, max_streams: int | None = None) -> int:
-        """Walk pickle streams until the end of the source; return how many."""
-        while not self.at_end():
-            if max_streams is not None and self.streams >= max_streams:
-                break
-            self.walk_stream(StreamState(joblib=joblib))
-            self.streams += 1
-        return self.streams
-
-    def walk_stream(self, st: StreamState) -> Any:
-        """Walk one stream to its STOP; return the simulated top-level value."""
-        try:
-            return self._loop(st)
-        except RecursionError:
-            raise PickleParseError("objects nested too deeply", self.offset()) from None
-
-    def _global(self, module: str, name: str, offset: int, st: StreamState) -> SimGlobal:
-        self.found.append(GlobalRef(module, name, offset, self.where))
-        g = SimGlobal(module, name)
-        if g.array_wrapper and st.joblib:
-            st.wrapper_seen = True
-        return g
 
     # The opcode loop. Locals mirror the hot state; helpers that move through the
     # buffer get self.pos synced first and the locals reloaded after.
@@ -278,7 +160,7 @@ class Walker(JoblibArrays):
                             raise PickleParseError(
                                 f"FRAME in a protocol {st.proto} stream", self.base + i
                             )
-                        size = _u8(buf, i + 1)[0]
+                        size = u8(buf, i + 1)[0]
                         if size > sys.maxsize:
                             raise PickleParseError("frame too large", self.base + i)
                         fend = self.base + i + 9 + size
@@ -292,7 +174,7 @@ class Walker(JoblibArrays):
                             if strict:
                                 raise PickleParseError("STACK_GLOBAL requires str", self.base + i)
                             self.pos = i
-                            return _Stop
+                            return STOPPED
                         wseen = st.wrapper_seen
                         stack.append(g)
                         i += 1
@@ -310,7 +192,7 @@ class Walker(JoblibArrays):
                         if op == 0x8A:
                             size, hdr = buf[i + 1], 2
                         else:
-                            size, hdr = _i4(buf, i + 1)[0], 5
+                            size, hdr = i4(buf, i + 1)[0], 5
                             if size < 0:
                                 raise PickleParseError(
                                     "LONG pickle has negative byte count", self.base + i
@@ -339,7 +221,7 @@ class Walker(JoblibArrays):
                     elif (
                         op == 0x8D or op == 0x8E or op == 0x96
                     ):  # BINUNICODE8, BINBYTES8, BYTEARRAY8
-                        size = _u8(buf, i + 1)[0]
+                        size = u8(buf, i + 1)[0]
                         if size > sys.maxsize:
                             raise PickleParseError("payload too large", self.base + i)
                         self.pos = i + 9
@@ -349,9 +231,9 @@ class Walker(JoblibArrays):
                         if op == 0x82:
                             code, width = buf[i + 1], 1
                         elif op == 0x83:
-                            code, width = _u2(buf, i + 1)[0], 2
+                            code, width = u2(buf, i + 1)[0], 2
                         else:
-                            code, width = _i4(buf, i + 1)[0], 4
+                            code, width = i4(buf, i + 1)[0], 4
                         if code <= 0:
                             raise PickleParseError("EXT specifying code <= 0", self.base + i)
                         stack.append(self._extension(code, self.base + i, st))
@@ -368,8 +250,8 @@ class Walker(JoblibArrays):
 
                 # --- protocol 0/1 opcodes (ASCII bytes) ---
                 if op == 0x68:  # 'h' BINGET
-                    v = memo.get(buf[i + 1], _MISSING)
-                    if v is _MISSING:
+                    v = memo.get(buf[i + 1], MISSING)
+                    if v is MISSING:
                         v = memo_get_opaque(mbase, mextra, buf[i + 1], self.base + i)
                     stack.append(v)
                     i += 2
@@ -415,16 +297,16 @@ class Walker(JoblibArrays):
                         no_wrapper(items, self.base + i)
                     i += 1
                 elif op == 0x47:  # 'G' BINFLOAT
-                    stack.append(_f8(buf, i + 1)[0])
+                    stack.append(f8(buf, i + 1)[0])
                     i += 9
                 elif op == 0x4E:  # 'N' NONE
                     stack.append(None)
                     i += 1
                 elif op == 0x4A:  # 'J' BININT
-                    stack.append(_i4(buf, i + 1)[0])
+                    stack.append(i4(buf, i + 1)[0])
                     i += 5
                 elif op == 0x4D:  # 'M' BININT2
-                    stack.append(_u2(buf, i + 1)[0])
+                    stack.append(u2(buf, i + 1)[0])
                     i += 3
                 elif op == 0x62:  # 'b' BUILD
                     state = stack.pop()
@@ -448,14 +330,14 @@ class Walker(JoblibArrays):
                     stack[-1] = self._reduce(stack[-1], args, st, self.base + i)
                     i += 1
                 elif op == 0x6A:  # 'j' LONG_BINGET
-                    k = _u4(buf, i + 1)[0]
-                    v = memo.get(k, _MISSING)
-                    if v is _MISSING:
+                    k = u4(buf, i + 1)[0]
+                    v = memo.get(k, MISSING)
+                    if v is MISSING:
                         v = memo_get_opaque(mbase, mextra, k, self.base + i)
                     stack.append(v)
                     i += 5
                 elif op == 0x72:  # 'r' LONG_BINPUT
-                    k = _u4(buf, i + 1)[0]
+                    k = u4(buf, i + 1)[0]
                     mbase, mextra = memo_put(memo, mbase, mextra, k, stack[-1])
                     i += 5
                 elif op == 0x58 or op == 0x42 or op == 0x43 or op == 0x54 or op == 0x55:
@@ -463,13 +345,13 @@ class Walker(JoblibArrays):
                     if op == 0x43 or op == 0x55:
                         size, hdr = buf[i + 1], 2
                     elif op == 0x54:
-                        size, hdr = _i4(buf, i + 1)[0], 5
+                        size, hdr = i4(buf, i + 1)[0], 5
                         if size < 0:
                             raise PickleParseError(
                                 "BINSTRING has negative byte count", self.base + i
                             )
                     else:
-                        size, hdr = _u4(buf, i + 1)[0], 5
+                        size, hdr = u4(buf, i + 1)[0], 5
                     j = i + hdr + size
                     if op == 0x58 and j <= n and size <= STR_KEEP_MAX:
                         try:
@@ -545,10 +427,10 @@ class Walker(JoblibArrays):
                     self.pos = i + 1
                     module = utf8(self._readline(), at)
                     if st.lenient and not dotted_identifier(module):
-                        return _Stop  # the import would fail before anything runs
+                        return STOPPED  # the import would fail before anything runs
                     name = utf8(self._readline(), at)
                     if st.lenient and not dotted_identifier(name):
-                        return _Stop
+                        return STOPPED
                     g = self._global(module, name, at, st)
                     wseen = st.wrapper_seen
                     if op == 0x63:
@@ -578,14 +460,14 @@ class Walker(JoblibArrays):
                         dict_update(d, items)
                         stack.append(d)
                     i += 1
-                elif op in _TEXT_OPS:  # INT, LONG, FLOAT, STRING, UNICODE, GET, PUT, PERSID
+                elif op in TEXT_OPS:  # INT, LONG, FLOAT, STRING, UNICODE, GET, PUT, PERSID
                     at = self.base + i
                     self.pos = i + 1
                     line = self._readline()
                     if op == 0x67:  # 'g' GET
                         k = text_int(line, at)
-                        v = memo.get(k, _MISSING)
-                        if v is _MISSING:
+                        v = memo.get(k, MISSING)
+                        if v is MISSING:
                             v = memo_get_opaque(mbase, mextra, k, at)
                         stack.append(v)
                     elif op == 0x70:  # 'p' PUT
@@ -604,98 +486,10 @@ class Walker(JoblibArrays):
                     raise PickleParseError(f"invalid opcode 0x{op:02x}", self.base + i)
         except (IndexError, struct.error):
             # an argument cut by the end of the data, or a pop from an empty stack
-            truncated = self.eof and i + 1 + _ARG_SIZE.get(buf[i], 0) > n
+            truncated = self.eof and i + 1 + ARG_SIZE.get(buf[i], 0) > n
             if truncated:
                 raise PickleParseError("truncated pickle", self.base + i, truncated=True) from None
             raise PickleParseError("stack underflow or missing MARK", self.base + i) from None
-
-    # -- payloads -----------------------------------------------------------
-
-    def _payload(self, size: int, *, text: bool, py2str: bool = False, peek: bool = True) -> Any:
-        """A str/bytes payload of ``size`` bytes at ``pos``: kept, peeked or skipped.
-
-        ``peek``: read bytes payloads up to 1 MiB to look for nested pickles.
-        """
-        start = self.offset()
-        if text:
-            if size > STR_KEEP_MAX:
-                self._skip(size, "string")
-                return LONG_STR
-            data = self._take(size, "string")
-            try:
-                return data.decode("utf-8", "surrogatepass")
-            except UnicodeDecodeError:
-                raise PickleParseError("string is not UTF-8", start) from None
-        if size > BYTES_PEEK_MAX or (not peek and not (py2str and size <= STR_KEEP_MAX)):
-            self._skip(size, "bytes")
-            return LONG_STR if py2str else BYTES
-        data = self._take(size, "bytes")
-        if size > 2 and data[0] == 0x80 and 2 <= data[1] <= HIGHEST_PROTOCOL:
-            self._nested(data, start)
-        if py2str:
-            # protocol 0-2 str: the unpickler decodes it (ASCII by default, latin-1 for
-            # numpy-style loads); latin-1 never fails, so names stay visible
-            return data.decode("latin-1") if size <= STR_KEEP_MAX else LONG_STR
-        return BYTES
-
-    def _nested(self, data: bytes, start: int) -> None:
-        """Report the globals of a bytes payload that is itself a whole pickle.
-
-        Only a payload that parses cleanly to STOP counts: array data that merely
-        starts like a pickle must not raise false alarms. Running it would take a
-        pickle.loads-like global, which is judged on its own anyway.
-        """
-        where = f"{self.where} > nested" if self.where else "nested"
-        sub = Walker(Source(io.BytesIO(data), size=len(data)), where=where)
-        sub.base = start  # report file offsets
-        sub.src.offset = 0
-        try:
-            sub.walk_stream(StreamState(joblib=False))
-        except PickleParseError:
-            return
-        self.found.extend(sub.found)
-
-    # -- calls --------------------------------------------------------------
-
-    def _extension(self, code: int, at: int, st: StreamState) -> SimGlobal:
-        """EXT1/2/4: the global that copyreg's extension registry maps ``code`` to, as the
-        unpickler looks it up. An unregistered code fails the load here, but another
-        process may register it: its global cannot be known, so it is "?" (dangerous)."""
-        key = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
-        if key is None:
-            return self._global("?", f"<extension code {code}>", at, st)
-        return self._global(key[0], key[1], at, st)
-
-    def _stack_global(self, module: Any, name: Any, at: int, st: StreamState) -> SimGlobal | None:
-        if type(module) is str and type(name) is str:
-            if st.lenient and not (dotted_identifier(module) and dotted_identifier(name)):
-                return None
-            return self._global(module, name, at, st)
-        if _maybe_str(module) and _maybe_str(name):
-            # call results or over-long strings: the name cannot be known
-            return self._global("?", "?", at, st)
-        return None
-
-
-class _StopMarker:
-    pass
-
-
-#: returned by a lenient walk that stopped where a real unpickler would fail
-_Stop = _StopMarker()
-
-_TEXT_OPS = frozenset(b"ILFSVgpP")
-# fixed-size arguments (length prefixes included)
-_ARG_SIZE = {
-    **dict.fromkeys(b"\x80KhqCU\x8c\x8a\x82", 1),
-    **dict.fromkeys(b"M\x83", 2),
-    **dict.fromkeys(b"JjrXBT\x8b\x84", 4),
-    **dict.fromkeys(b"G\x95\x8d\x8e\x96", 8),
-}
-
-
-def _maybe_str(value: Any) -> bool:
-    return value is OPAQUE or value is LONG_STR
 
 
 def probe(head: bytes, *, whole: bool) -> bool:
@@ -709,4 +503,4 @@ def probe(head: bytes, *, whole: bool) -> bool:
         result = sub.walk_stream(StreamState(joblib=False, lenient=True))
     except PickleParseError as exc:
         return exc.truncated and not whole  # running out of a head is fine
-    return result is not _Stop
+    return result is not STOPPED
