@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -46,15 +47,20 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(
-        False,
-        "--debug",
-        envvar="MDREG_DEBUG",
-        help="Show tracebacks for errors, and frameworks' own log lines.",
-    ),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="MDREG_DEBUG",
+            help="Show tracebacks for errors, and frameworks' own log lines.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Prepare, check and register model artifacts for the OCI Data Science Model Catalog
     (``--help`` ends with the exit codes: ``EXIT_CODES``)."""

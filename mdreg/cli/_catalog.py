@@ -1,5 +1,5 @@
-"""Helpers the catalog commands share: KEY=VALUE options, the OCI options, progress,
-rendering records."""
+"""Helpers the catalog commands share: the OCI options put in force, KEY=VALUE options,
+progress, rendering records (the options themselves: ``_options``)."""
 
 from __future__ import annotations
 
@@ -7,86 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-import typer
-
 from mdreg.cli._output import progress_bar, stdout, stdout_is_terminal
-
-# -- the options of every command that may talk to OCI ------------------------------------
-# Each flag also reads the environment variable OCI users (and ADS) already set; the
-# library resolves the rest (config.toml, defaults): see mdreg/oci/settings.py.
-
-
-def auth_option() -> Any:
-    return typer.Option(
-        None,
-        "--auth",
-        envvar="OCI_IAM_TYPE",
-        show_envvar=True,
-        help="OCI authentication: api_key, security_token, resource_principal or "
-        "instance_principal [default: api_key].",
-    )
-
-
-def profile_option() -> Any:
-    return typer.Option(
-        None,
-        "--profile",
-        envvar="OCI_CONFIG_PROFILE",
-        show_envvar=True,
-        help="Profile of the OCI config file [default: DEFAULT].",
-    )
-
-
-def config_file_option() -> Any:
-    return typer.Option(
-        None,
-        "--config-file",
-        envvar="OCI_CONFIG_LOCATION",
-        show_envvar=True,
-        help="OCI config file [default: ~/.oci/config].",
-    )
-
-
-def ds_endpoint_option() -> Any:
-    return typer.Option(
-        None,
-        "--data-science-endpoint",
-        envvar="MDREG_OCI_DATA_SCIENCE_ENDPOINT",
-        show_envvar=True,
-        help="Data Science endpoint URL (private endpoints).",
-    )
-
-
-def os_endpoint_option() -> Any:
-    return typer.Option(
-        None,
-        "--object-storage-endpoint",
-        envvar="MDREG_OCI_OBJECT_STORAGE_ENDPOINT",
-        show_envvar=True,
-        help="Object Storage endpoint URL (private endpoints).",
-    )
-
-
-def part_size_option() -> Any:
-    return typer.Option(
-        None,
-        "--part-size",
-        envvar="MDREG_OCI_PART_SIZE",
-        show_envvar=True,
-        help="Multipart upload part size for oci:// buckets, e.g. 64MiB [default: 128MiB].",
-    )
-
-
-def parallel_option() -> Any:
-    return typer.Option(
-        None,
-        "--parallel",
-        envvar="MDREG_OCI_PARALLELISM",
-        show_envvar=True,
-        min=1,
-        max=64,
-        help="Parts uploaded at once to oci:// buckets [default: 8].",
-    )
 
 
 def oci_context(

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Annotated, Any
 
 import typer
 
 from mdreg.cli._app import app
-from mdreg.cli._catalog import (
-    auth_option,
-    config_file_option,
-    ds_endpoint_option,
-    profile_option,
-)
+from mdreg.cli._options import AuthOpt, ConfigFileOpt, DsEndpointOpt, ProfileOpt
 from mdreg.cli._output import emit_json, note
 
 DEFAULT_LIMIT = 50
@@ -22,35 +17,44 @@ DEFAULT_LIMIT = 50
 
 @app.command("list")
 def list_cmd(
-    version_set: Optional[str] = typer.Option(
-        None, "--version-set", help="Only this version set (name or id)."
-    ),
-    tag: Optional[List[str]] = typer.Option(
-        None, "--tag", help="Only models with tag KEY=VALUE (repeat: all must match)."
-    ),
-    name_contains: Optional[str] = typer.Option(
-        None, "--name-contains", help="Only display names containing this (any case)."
-    ),
-    limit: int = typer.Option(
-        DEFAULT_LIMIT, "--limit", "-n", help="Show at most this many, newest first."
-    ),
-    show_all: bool = typer.Option(False, "--all", help="Show every match (no --limit)."),
-    compartment_id: Optional[str] = typer.Option(
-        None,
-        "--compartment-id",
-        help="Only this compartment (OCI: the compartment listed [default: the configured one]).",
-    ),
-    project_id: Optional[str] = typer.Option(None, "--project-id", help="Only this project."),
-    catalog: Optional[str] = typer.Option(
-        None, "--catalog", envvar="MDREG_CATALOG", help="Catalog to list: local (default) or oci."
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON document (a list of records)."
-    ),
+    version_set: Annotated[
+        str | None, typer.Option("--version-set", help="Only this version set (name or id).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only models with tag KEY=VALUE (repeat: all must match)."),
+    ] = None,
+    name_contains: Annotated[
+        str | None,
+        typer.Option("--name-contains", help="Only display names containing this (any case)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most this many, newest first.")
+    ] = DEFAULT_LIMIT,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every match (no --limit).")] = False,
+    compartment_id: Annotated[
+        str | None,
+        typer.Option(
+            "--compartment-id",
+            help="Only this compartment (OCI: the compartment listed [default: the configured one]).",
+        ),
+    ] = None,
+    project_id: Annotated[
+        str | None, typer.Option("--project-id", help="Only this project.")
+    ] = None,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog", envvar="MDREG_CATALOG", help="Catalog to list: local (default) or oci."
+        ),
+    ] = None,
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (a list of records).")
+    ] = False,
 ) -> None:
     """List models, newest first."""
     from mdreg.catalog import open_catalog
@@ -122,14 +126,14 @@ def _one_line(text: str) -> str:
 
 @app.command("show")
 def show_cmd(
-    model_id: str = typer.Argument(..., help="Model id (mdl-... local, ocid1.... OCI)."),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the whole record as one JSON document."
-    ),
+    model_id: Annotated[str, typer.Argument(help="Model id (mdl-... local, ocid1.... OCI).")],
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole record as one JSON document.")
+    ] = False,
 ) -> None:
     """Show one model's record."""
     from mdreg.catalog import catalog_for_id
@@ -148,30 +152,36 @@ def show_cmd(
 
 @app.command("update")
 def update_cmd(
-    model_id: str = typer.Argument(..., help="Model id."),
-    display_name: Optional[str] = typer.Option(None, "--display-name", help="New display name."),
-    description: Optional[str] = typer.Option(
-        None, "--description", help="New description (at most 255 characters)."
-    ),
-    tag: Optional[List[str]] = typer.Option(
-        None, "--tag", help="Set freeform tag KEY=VALUE (repeat it)."
-    ),
-    remove_tag: Optional[List[str]] = typer.Option(
-        None, "--remove-tag", help="Remove freeform tag KEY."
-    ),
-    metadata: Optional[List[str]] = typer.Option(
-        None, "--metadata", help="Set custom metadata KEY=VALUE (value at most 255 characters)."
-    ),
-    remove_metadata: Optional[List[str]] = typer.Option(
-        None, "--remove-metadata", help="Remove custom metadata KEY."
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the updated record as one JSON document."
-    ),
+    model_id: Annotated[str, typer.Argument(help="Model id.")],
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="New display name.")
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", help="New description (at most 255 characters)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Set freeform tag KEY=VALUE (repeat it).")
+    ] = None,
+    remove_tag: Annotated[
+        list[str] | None, typer.Option("--remove-tag", help="Remove freeform tag KEY.")
+    ] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metadata", help="Set custom metadata KEY=VALUE (value at most 255 characters)."
+        ),
+    ] = None,
+    remove_metadata: Annotated[
+        list[str] | None, typer.Option("--remove-metadata", help="Remove custom metadata KEY.")
+    ] = None,
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the updated record as one JSON document.")
+    ] = False,
 ) -> None:
     """Change a model's name, description, tags or custom metadata."""
     from mdreg.catalog import catalog_for_id
@@ -199,15 +209,15 @@ def update_cmd(
 
 @app.command("delete")
 def delete_cmd(
-    model_id: str = typer.Argument(..., help="Model id."),
-    yes: bool = typer.Option(
-        False, "--yes", "-y", help="Do not ask for confirmation (for scripts)."
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    model_id: Annotated[str, typer.Argument(help="Model id.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts).")
+    ] = False,
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Delete a model and (when no other model shares it) its artifact."""
     from mdreg.catalog import catalog_for_id
@@ -237,11 +247,16 @@ def delete_cmd(
 
 @app.command("gc")
 def gc_cmd(
-    folders: Optional[List[Path]] = typer.Argument(
-        None, help="Folders to clear of temp files that killed zips and loads left there."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Folders to clear of temp files that killed zips and loads left there."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be removed.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Remove artifact blobs no model uses and temp files crashed saves left (local catalog),
     and in FOLDERS the temp files of zips and loads whose process is gone."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,7 @@ from mdreg.cli._output import emit_json, print_table, warn
 
 @app.command("frameworks")
 def frameworks_cmd(
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List the framework plugins, whether each framework is installed, and its version."""
     from mdreg.frameworks.registry import default_registry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,11 +16,14 @@ _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
 
 @app.command("introspect")
 def introspect_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
-    online: bool = typer.Option(
-        False, "--online", help="Also run the checks that need the network and OCI credentials."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder or zip.")],
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online", help="Also run the checks that need the network and OCI credentials."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Run the service's artifact checks, then mdreg's. Exit 1 when a check failed."""
     from mdreg.checks.introspect import introspect

@@ -3,48 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 from mdreg._text import with_article
 from mdreg.cli._app import app
-from mdreg.cli._catalog import (
-    auth_option,
-    config_file_option,
-    ds_endpoint_option,
-    os_endpoint_option,
-    profile_option,
+from mdreg.cli._options import (
+    AuthOpt,
+    ConfigFileOpt,
+    DsEndpointOpt,
+    OsEndpointOpt,
+    ProfileOpt,
+    QuietOpt,
 )
 from mdreg.cli._output import emit_json, note, warn
 
 
 @app.command("load")
 def load_cmd(
-    source: str = typer.Argument(
-        ...,
-        help="Model id, bucket URI of a zip (file:///...zip, "
-        "oci://bucket@namespace/...zip), zip file or folder.",
-    ),
-    output: Path = typer.Option(..., "-o", "--output", help="Folder to unpack the artifact into."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty output folder."),
-    trust: bool = typer.Option(
-        False, "--trust", help="Load it even if its pickles reference code outside the allow-list."
-    ),
-    bucket: Optional[str] = typer.Option(
-        None,
-        "--bucket",
-        envvar="MDREG_OCI_BUCKET",
-        help="oci:// bucket prefix an OCI model's artifact over 2 GiB "
-        "travels through (import_model_artifact).",
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    os_endpoint: Optional[str] = os_endpoint_option(),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Model id, bucket URI of a zip (file:///...zip, "
+            "oci://bucket@namespace/...zip), zip file or folder.",
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder to unpack the artifact into.")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty output folder.")
+    ] = False,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Load it even if its pickles reference code outside the allow-list."
+        ),
+    ] = False,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            envvar="MDREG_OCI_BUCKET",
+            help="oci:// bucket prefix an OCI model's artifact over 2 GiB "
+            "travels through (import_model_artifact).",
+        ),
+    ] = None,
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    os_endpoint: OsEndpointOpt = None,
+    quiet: QuietOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Unpack an artifact safely, verify every file against its manifest and scan its
     pickles: anything but safe is refused (exit 4) without --trust."""

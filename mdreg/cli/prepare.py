@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -16,55 +16,77 @@ from mdreg.cli._output import emit_json, note, warn
     "prepare", cls=choices_in_help(framework=framework_names, use_case_type=use_case_types)
 )
 def prepare_cmd(
-    model: Path = typer.Argument(
-        ..., help="Serialized model file (or folder, for formats that are folders)."
-    ),
-    output: Optional[Path] = typer.Option(
-        None, "-o", "--output", help="Artifact folder to write [default: MODEL-artifact]."
-    ),
-    framework: Optional[str] = typer.Option(
-        None, "--framework", help="Framework plugin to use instead of detecting it."
-    ),
-    x_sample: Optional[Path] = typer.Option(
-        None, "--x-sample", help="Input sample (CSV, JSON, Parquet, .npy) for the input schema."
-    ),
-    y_sample: Optional[Path] = typer.Option(
-        None, "--y-sample", help="Output sample for the output schema."
-    ),
-    use_case_type: Optional[str] = typer.Option(
-        None,
-        "--use-case-type",
-        help="Catalog UseCaseType [default: read from the model, else other].",
-    ),
-    inference_conda_env: Optional[str] = typer.Option(
-        None,
-        "--inference-conda-env",
-        help="Service pack slug or oci:// path of the inference conda pack.",
-    ),
-    inference_python_version: Optional[str] = typer.Option(
-        None,
-        "--inference-python-version",
-        help="Python of the inference environment [default: the pack's].",
-    ),
-    score_py: Optional[Path] = typer.Option(
-        None, "--score-py", help="Use this score.py instead of generating one."
-    ),
-    model_code: Optional[Path] = typer.Option(
-        None,
-        "--model-code",
-        help="Python file defining the model's class; copied into the artifact.",
-    ),
-    model_class: Optional[str] = typer.Option(
-        None, "--model-class", help="module:Class to build before loading a PyTorch state_dict."
-    ),
-    training_script: Optional[Path] = typer.Option(
-        None, "--training-script", help="Training script, recorded in the provenance."
-    ),
-    trust: bool = typer.Option(
-        False, "--trust", help="Load a pickle that references code outside the allow-list."
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty artifact folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    model: Annotated[
+        Path,
+        typer.Argument(help="Serialized model file (or folder, for formats that are folders)."),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Artifact folder to write [default: MODEL-artifact]."),
+    ] = None,
+    framework: Annotated[
+        str | None,
+        typer.Option("--framework", help="Framework plugin to use instead of detecting it."),
+    ] = None,
+    x_sample: Annotated[
+        Path | None,
+        typer.Option(
+            "--x-sample", help="Input sample (CSV, JSON, Parquet, .npy) for the input schema."
+        ),
+    ] = None,
+    y_sample: Annotated[
+        Path | None, typer.Option("--y-sample", help="Output sample for the output schema.")
+    ] = None,
+    use_case_type: Annotated[
+        str | None,
+        typer.Option(
+            "--use-case-type",
+            help="Catalog UseCaseType [default: read from the model, else other].",
+        ),
+    ] = None,
+    inference_conda_env: Annotated[
+        str | None,
+        typer.Option(
+            "--inference-conda-env",
+            help="Service pack slug or oci:// path of the inference conda pack.",
+        ),
+    ] = None,
+    inference_python_version: Annotated[
+        str | None,
+        typer.Option(
+            "--inference-python-version",
+            help="Python of the inference environment [default: the pack's].",
+        ),
+    ] = None,
+    score_py: Annotated[
+        Path | None,
+        typer.Option("--score-py", help="Use this score.py instead of generating one."),
+    ] = None,
+    model_code: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-code",
+            help="Python file defining the model's class; copied into the artifact.",
+        ),
+    ] = None,
+    model_class: Annotated[
+        str | None,
+        typer.Option(
+            "--model-class", help="module:Class to build before loading a PyTorch state_dict."
+        ),
+    ] = None,
+    training_script: Annotated[
+        Path | None,
+        typer.Option("--training-script", help="Training script, recorded in the provenance."),
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option("--trust", help="Load a pickle that references code outside the allow-list."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty artifact folder.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Detect the model's framework from its bytes and write an OCI model artifact."""
     from mdreg.flows.prepare import prepare

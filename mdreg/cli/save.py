@@ -3,84 +3,104 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
 from mdreg.cli._app import app
-from mdreg.cli._catalog import (
-    auth_option,
-    config_file_option,
-    ds_endpoint_option,
-    os_endpoint_option,
-    parallel_option,
-    part_size_option,
-    profile_option,
+from mdreg.cli._options import (
+    AuthOpt,
+    ConfigFileOpt,
+    DsEndpointOpt,
+    OsEndpointOpt,
+    ParallelOpt,
+    PartSizeOpt,
+    ProfileOpt,
+    QuietOpt,
 )
 from mdreg.cli._output import emit_json, note, warn
 
 
 @app.command("save")
 def save_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder (or zip)."),
-    display_name: Optional[str] = typer.Option(
-        None, "--display-name", help="Name in the catalog [default: the folder's name]."
-    ),
-    description: Optional[str] = typer.Option(
-        None, "--description", help="At most 255 characters."
-    ),
-    tag: Optional[List[str]] = typer.Option(
-        None, "--tag", help="Freeform tag KEY=VALUE (repeat it)."
-    ),
-    version_set: Optional[str] = typer.Option(
-        None, "--version-set", help="Version set name (created on first use) or id."
-    ),
-    version_label: Optional[str] = typer.Option(
-        None, "--version-label", help="Label, unique within the version set."
-    ),
-    compartment_id: Optional[str] = typer.Option(
-        None,
-        "--compartment-id",
-        envvar="NB_SESSION_COMPARTMENT_OCID",
-        help="Compartment OCID recorded with the model.",
-    ),
-    project_id: Optional[str] = typer.Option(
-        None, "--project-id", envvar="PROJECT_OCID", help="Project OCID recorded with the model."
-    ),
-    ignore_introspection: bool = typer.Option(
-        False, "--ignore-introspection", help="Save even when an introspection check fails."
-    ),
-    no_verify: bool = typer.Option(
-        False, "--no-verify", help="Do not run score.py before saving (recorded as skipped)."
-    ),
-    large: bool = typer.Option(
-        False, "--large", help="Send the artifact through --bucket (OCI's route above 2 GiB)."
-    ),
-    bucket: Optional[str] = typer.Option(
-        None,
-        "--bucket",
-        help="Bucket URI the artifact travels through: file:///dir or oci://bucket@ns/prefix.",
-    ),
-    keep_bucket_object: bool = typer.Option(
-        False, "--keep-bucket-object", help="Leave the zip in the bucket after the save."
-    ),
-    catalog: Optional[str] = typer.Option(
-        None,
-        "--catalog",
-        envvar="MDREG_CATALOG",
-        help="Catalog to save to: local (default) or oci.",
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    ds_endpoint: Optional[str] = ds_endpoint_option(),
-    os_endpoint: Optional[str] = os_endpoint_option(),
-    part_size: Optional[str] = part_size_option(),
-    parallel: Optional[int] = parallel_option(),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print the model's record as one JSON document."
-    ),
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder (or zip).")],
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", help="Name in the catalog [default: the folder's name]."),
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="At most 255 characters.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Freeform tag KEY=VALUE (repeat it).")
+    ] = None,
+    version_set: Annotated[
+        str | None,
+        typer.Option("--version-set", help="Version set name (created on first use) or id."),
+    ] = None,
+    version_label: Annotated[
+        str | None, typer.Option("--version-label", help="Label, unique within the version set.")
+    ] = None,
+    compartment_id: Annotated[
+        str | None,
+        typer.Option(
+            "--compartment-id",
+            envvar="NB_SESSION_COMPARTMENT_OCID",
+            help="Compartment OCID recorded with the model.",
+        ),
+    ] = None,
+    project_id: Annotated[
+        str | None,
+        typer.Option(
+            "--project-id", envvar="PROJECT_OCID", help="Project OCID recorded with the model."
+        ),
+    ] = None,
+    ignore_introspection: Annotated[
+        bool,
+        typer.Option("--ignore-introspection", help="Save even when an introspection check fails."),
+    ] = False,
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify", help="Do not run score.py before saving (recorded as skipped)."
+        ),
+    ] = False,
+    large: Annotated[
+        bool,
+        typer.Option(
+            "--large", help="Send the artifact through --bucket (OCI's route above 2 GiB)."
+        ),
+    ] = False,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            help="Bucket URI the artifact travels through: file:///dir or oci://bucket@ns/prefix.",
+        ),
+    ] = None,
+    keep_bucket_object: Annotated[
+        bool,
+        typer.Option("--keep-bucket-object", help="Leave the zip in the bucket after the save."),
+    ] = False,
+    catalog: Annotated[
+        str | None,
+        typer.Option(
+            "--catalog",
+            envvar="MDREG_CATALOG",
+            help="Catalog to save to: local (default) or oci.",
+        ),
+    ] = None,
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
+    os_endpoint: OsEndpointOpt = None,
+    part_size: PartSizeOpt = None,
+    parallel: ParallelOpt = None,
+    quiet: QuietOpt = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the model's record as one JSON document.")
+    ] = False,
 ) -> None:
     """Check the artifact, zip it and store it in the catalog; print the new model's id."""
     from mdreg.catalog import open_catalog

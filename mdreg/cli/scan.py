@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,14 +25,16 @@ class Format(str, Enum):
 
 @app.command("scan")
 def scan_cmd(
-    paths: List[Path] = typer.Argument(..., help="Model files or folders."),
-    framework: Optional[List[str]] = typer.Option(
-        None,
-        "--framework",
-        help="Judge against this framework's allow-list (repeatable) [default: all].",
-    ),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
-    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    paths: Annotated[list[Path], typer.Argument(help="Model files or folders.")],
+    framework: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--framework",
+            help="Judge against this framework's allow-list (repeatable) [default: all].",
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Walk every pickle stream (never executing it) and judge its globals: safe, unknown
     or dangerous. Archives are opened, nested ones too (zip, tar, 7z, gzip/bz2/xz); one

@@ -3,38 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 from mdreg.cli._app import app
-from mdreg.cli._catalog import (
-    auth_option,
-    config_file_option,
-    os_endpoint_option,
-    parallel_option,
-    part_size_option,
-    profile_option,
+from mdreg.cli._options import (
+    AuthOpt,
+    ConfigFileOpt,
+    OsEndpointOpt,
+    ParallelOpt,
+    PartSizeOpt,
+    ProfileOpt,
+    QuietOpt,
 )
 from mdreg.cli._output import emit_json, note, warn
 
 
 @app.command("upload")
 def upload_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder (zipped first) or zip."),
-    uri: str = typer.Argument(
-        ...,
-        help="Bucket prefix (file:///dir/, oci://bucket@namespace/prefix/) "
-        "or object URI ending in .zip.",
-    ),
-    auth: Optional[str] = auth_option(),
-    profile: Optional[str] = profile_option(),
-    config_file: Optional[str] = config_file_option(),
-    os_endpoint: Optional[str] = os_endpoint_option(),
-    part_size: Optional[str] = part_size_option(),
-    parallel: Optional[int] = parallel_option(),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder (zipped first) or zip.")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            help="Bucket prefix (file:///dir/, oci://bucket@namespace/prefix/) "
+            "or object URI ending in .zip.",
+        ),
+    ],
+    auth: AuthOpt = None,
+    profile: ProfileOpt = None,
+    config_file: ConfigFileOpt = None,
+    os_endpoint: OsEndpointOpt = None,
+    part_size: PartSizeOpt = None,
+    parallel: ParallelOpt = None,
+    quiet: QuietOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Put the artifact's zip into a bucket; print the object's URI."""
     from mdreg.cli._catalog import human_size, oci_context, progress_factory

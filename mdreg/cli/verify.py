@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -27,26 +27,36 @@ class ResponseFormat(str, Enum):  # mdreg.payload.RESPONSE_FORMATS
 
 @app.command("verify")
 def verify_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder or zip."),
-    data: Optional[Path] = typer.Option(
-        None,
-        "--data",
-        help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload (JSON files as they are).",
-    ),
-    data_json: Optional[str] = typer.Option(None, "--data-json", help="Payload as JSON text."),
-    payload: PayloadFormat = typer.Option(
-        PayloadFormat.json, "--payload", help="Send the sample encoded as this request body format."
-    ),
-    response: Optional[ResponseFormat] = typer.Option(
-        None, "--response", help="Ask score.py for this answer format (npy: arrays as base64 .npy)."
-    ),
-    python: Optional[str] = typer.Option(
-        None, "--python", help="Interpreter of the inference environment."
-    ),
-    timeout: float = typer.Option(
-        300.0, "--timeout", help="Seconds before score.py and its children are killed."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder or zip.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Payload file: JSON, CSV, Parquet or .npy, sent as --payload "
+            "(JSON files as they are).",
+        ),
+    ] = None,
+    data_json: Annotated[
+        str | None, typer.Option("--data-json", help="Payload as JSON text.")
+    ] = None,
+    payload: Annotated[
+        PayloadFormat,
+        typer.Option("--payload", help="Send the sample encoded as this request body format."),
+    ] = PayloadFormat.json,
+    response: Annotated[
+        ResponseFormat | None,
+        typer.Option(
+            "--response", help="Ask score.py for this answer format (npy: arrays as base64 .npy)."
+        ),
+    ] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", help="Interpreter of the inference environment.")
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds before score.py and its children are killed."),
+    ] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Import score.py, call load_model() and predict() on a sample. Exit 1 when it fails."""
     from mdreg.checks.verify import verify

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -13,15 +13,17 @@ from mdreg.cli._output import emit_json, note, progress_bar, warn
 
 @app.command("zip")
 def zip_cmd(
-    artifact: Path = typer.Argument(..., help="Artifact folder."),
-    output: Optional[Path] = typer.Option(
-        None, "-o", "--output", help="Zip file to write [default: ARTIFACT.zip]."
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="List the files left out by .model-ignore."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Zip file to write [default: ARTIFACT.zip]."),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="List the files left out by .model-ignore."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Zip the artifact (honouring .model-ignore): same folder, byte-identical zip."""
     from mdreg.artifact.zipping import zip_artifact
