@@ -136,14 +136,16 @@ def read_pickle_globals(
     data that a plain file skips with a seek is not counted); past it the report
     gets an error. A file that is not a pickle gets container "not-pickle" and
     an error saying why. Archives in the file (zips in a zip, tar, 7z, compressed
-    ones) are opened ``max_depth`` deep (default ``archives.NEST_DEPTH``) and read up
-    to ``max_bytes`` in all (default ``archives.NEST_BYTES``); past either budget,
+    ones) are opened ``max_depth`` deep (default ``archive_budget.NEST_DEPTH``) and read
+    up to ``max_bytes`` in all (default ``archive_budget.NEST_BYTES``); past either budget,
     or where a member cannot be read, ``incomplete`` says why.
     """
-    from mdreg.scan import archives  # archives imports this module
+    from mdreg.scan import archives  # the archive modules import this one
+    from mdreg.scan.archive_budget import NEST_DEPTH
+    from mdreg.scan.archive_members import archive_kind
 
     path = Path(path)
-    depth = archives.NEST_DEPTH if max_depth is None else max_depth
+    depth = NEST_DEPTH if max_depth is None else max_depth
     raw = open_regular(path)
     with raw:
         head = raw.read(HEAD_BYTES)
@@ -169,7 +171,7 @@ def read_pickle_globals(
                 max_streams=TORCH_LEGACY_STREAMS,
             )
             return report
-        kind = archives.archive_kind(head)
+        kind = archive_kind(head)
         if kind:  # a tar or 7z file
             return archives.read_archive(path, raw, head, kind, max_bytes, depth)
         if head[0] not in OPCODE_BYTES:
@@ -277,7 +279,8 @@ def _decompressor(raw: ByteReader, compression: str) -> ByteReader:
 def _read_compressed(
     path: Path, raw: ByteReader, compression: str, max_bytes: int | None, max_depth: int
 ) -> PickleReport:
-    from mdreg.scan import archives  # archives imports this module
+    from mdreg.scan import archives  # the archive modules import this one
+    from mdreg.scan.archive_members import archive_kind
 
     container = "joblib-compat" if compression == "compat" else f"joblib+{compression}"
     where = f"{compression} stream"
@@ -286,7 +289,7 @@ def _read_compressed(
         head = _read_head(stream)
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         return PickleReport(path, container, error=f"{where} is corrupt: {exc}")
-    kind = archives.archive_kind(head)
+    kind = archive_kind(head)
     if kind:  # a .tar.gz, a zip or 7z compressed whole
         return archives.read_archive(
             path, raw, head, kind, max_bytes, max_depth, compression=compression

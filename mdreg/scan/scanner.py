@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.errors import InputError
-from mdreg.scan.archives import archive_kind
+from mdreg.scan.archive_members import archive_kind
 from mdreg.scan.containers import HEAD_BYTES, is_pickle_like, open_regular, read_pickle_globals
 from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport

@@ -19,7 +19,8 @@ import zlib
 
 import pytest
 
-from mdreg.scan import Verdict, archives, read_pickle_globals, scan_path
+from mdreg.scan import Verdict, archive_budget, read_pickle_globals, scan_path
+from mdreg.scan.archive_members import SEVEN_Z_MAGIC
 
 pytestmark = pytest.mark.security
 
@@ -62,7 +63,7 @@ def _patch_zip(data: bytes, *, flag: int = 0, method: int | None = None) -> byte
 def _empty_7z() -> bytes:
     """A valid empty 7z archive: the signature header pointing at no next header."""
     tail = struct.pack("<QQI", 0, 0, 0)
-    return archives.SEVEN_Z_MAGIC + b"\x00\x04" + struct.pack("<I", zlib.crc32(tail)) + tail
+    return SEVEN_Z_MAGIC + b"\x00\x04" + struct.pack("<I", zlib.crc32(tail)) + tail
 
 
 def _scan(tmp_path, name: str, data: bytes, **kwargs):
@@ -135,12 +136,12 @@ def _nested(levels: int) -> bytes:
 
 
 def test_depth_budget(tmp_path):
-    assert archives.NEST_DEPTH == 4
-    report = _scan(tmp_path, "ok.zip", _nested(archives.NEST_DEPTH))
+    assert archive_budget.NEST_DEPTH == 4
+    report = _scan(tmp_path, "ok.zip", _nested(archive_budget.NEST_DEPTH))
     assert report.verdict is Verdict.DANGEROUS
     assert _found(report) == [("os.system", "z1.zip > z2.zip > z3.zip > z4.zip > evil.pkl")]
 
-    report = _scan(tmp_path, "deep.zip", _nested(archives.NEST_DEPTH + 1))
+    report = _scan(tmp_path, "deep.zip", _nested(archive_budget.NEST_DEPTH + 1))
     assert report.verdict is Verdict.UNKNOWN
     (finding,) = report.findings
     assert finding.ref is None and finding.severity is Verdict.UNKNOWN
@@ -160,7 +161,7 @@ def test_size_budget(tmp_path, monkeypatch):
     assert report.verdict is Verdict.UNKNOWN
     assert "size budget" in report.reports[0].incomplete
     # the default budget applies without max_bytes
-    monkeypatch.setattr(archives, "NEST_BYTES", 64 * 1024)
+    monkeypatch.setattr(archive_budget, "NEST_BYTES", 64 * 1024)
     assert scan_path(path).verdict is Verdict.UNKNOWN
     # a compressed zip in a zip is read into memory: never past the budget
     big = _zip([("weights.bin", filler), ("evil.pkl", EVIL)], zipfile.ZIP_STORED)
@@ -316,7 +317,7 @@ def test_cli_exit_codes(cli, tmp_path):
     assert table.code == 4 and "dangerous" in table.out and "inner.pkl" in table.out
 
     deep = tmp_path / "deep.zip"
-    deep.write_bytes(_nested(archives.NEST_DEPTH + 1))
+    deep.write_bytes(_nested(archive_budget.NEST_DEPTH + 1))
     run = cli("scan", deep, "--json")
     assert run.code == 4  # unknown is not safe: exit 4, as for an unknown global
     doc = json.loads(run.out)
