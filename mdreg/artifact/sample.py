@@ -18,20 +18,20 @@ request. Formats, by file extension:
 Rows of plain numbers (a JSON list of lists, .npy, .npz) come back as a numpy array,
 because that is what an array model is fed; an .npz of several arrays as a dict of them
 (name -> array, in the file's order); everything else as a pandas DataFrame.
-Every failure is an ``InputError`` naming the file and what is wrong with it.
+Every failure is an ``InputError`` naming the file and what is wrong with it. The JSON
+forms are read, and values written as JSON, by ``sample_json``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import json
-import math
 import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mdreg.artifact.sample_json import named_arrays, plain, table_from_json
 from mdreg.errors import FrameworkNotInstalledError, InputError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def read_sample(path: Path) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]
     if suffix in (".csv", ".tsv"):
         data = _read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     elif suffix == ".json":
-        data = _from_json(_load_json(path), path)
+        data = table_from_json(_load_json(path), path)
     elif suffix in (".jsonl", ".ndjson"):
         data = _read_jsonl(path)
     elif suffix in (".parquet", ".pq"):
@@ -90,7 +90,7 @@ def from_json(
     ``source`` names it in error messages."""
     if importlib.util.find_spec("pandas") is None or importlib.util.find_spec("numpy") is None:
         raise FrameworkNotInstalledError("Sample data", "pandas", "tabular")
-    data = _from_json(doc, source)
+    data = table_from_json(doc, source)
     if len(data) == 0:
         raise InputError(f"{source} has no rows")
     return data
@@ -125,27 +125,27 @@ def to_json_payload(data: Any) -> list[Any] | dict[str, Any]:
         if all(isinstance(c, str) for c in data.columns):
             columns = list(data.columns)
             return [
-                {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+                {c: plain(v) for c, v in zip(columns, row, strict=True)}
                 for row in data.itertuples(index=False, name=None)
             ]
-        return [[_plain(v) for v in row] for row in data.itertuples(index=False, name=None)]
+        return [[plain(v) for v in row] for row in data.itertuples(index=False, name=None)]
     if isinstance(data, pd.Series):
-        return [_plain(v) for v in data.tolist()]
+        return [plain(v) for v in data.tolist()]
     if isinstance(data, np.ndarray):
         if data.dtype.names:  # structured: one record per row
             return to_json_payload(pd.DataFrame(data))
         if data.dtype.kind in "mM":  # tolist() would give nanoseconds as bare integers
             cells = np.empty(data.shape, dtype=object)
             for index, value in np.ndenumerate(data):
-                cells[index] = _plain(value)
+                cells[index] = plain(value)
             return cells.tolist()
-        return _plain(data.tolist())
+        return plain(data.tolist())
     if isinstance(data, dict):
         return {
-            str(k): to_json_payload(v) if isinstance(v, np.ndarray) else _plain(v)
+            str(k): to_json_payload(v) if isinstance(v, np.ndarray) else plain(v)
             for k, v in data.items()
         }
-    return _plain(list(data))
+    return plain(list(data))
 
 
 # -- readers ---------------------------------------------------------------------------
@@ -233,90 +233,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame | np.ndarray:
             f"sample file {path}: every line must be a JSON object (a record), "
             "or every line a JSON list (a row)"
         )
-    return _from_json(rows, path)
-
-
-def _from_json(obj: Any, path: Path | str) -> pd.DataFrame | np.ndarray:
-    """The table a parsed JSON sample describes."""
-    import pandas as pd
-
-    where = path if isinstance(path, str) else f"sample file {path}"  # str: from_json's source
-    if isinstance(obj, dict) and set(obj) == {"data"}:
-        return _from_json(obj["data"], path)
-    try:
-        if isinstance(obj, dict):
-            if {"columns", "data"} <= set(obj) and set(obj) <= {"columns", "data", "index"}:
-                return pd.DataFrame(obj["data"], columns=obj["columns"])
-            if any(_is_rows(v) for v in obj.values()):
-                return _named_arrays(obj, where)  # {input: rows}: a model of several inputs
-            if obj and all(not isinstance(v, (list, dict)) for v in obj.values()):
-                return pd.DataFrame([obj])  # one record
-            return pd.DataFrame(obj)
-        if isinstance(obj, list):
-            if obj and all(isinstance(r, dict) for r in obj):
-                return pd.DataFrame(obj)
-            if any(isinstance(r, dict) for r in obj):
-                raise InputError(f"{where}: a list that mixes records with other values")
-            if all(isinstance(r, list) for r in obj):
-                rows = _numeric_array(obj)
-                return rows if rows is not None else pd.DataFrame(obj)
-            if any(isinstance(r, list) for r in obj):
-                raise InputError(f"{where}: a list that mixes rows with single values")
-            return _values_array(obj)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{where}: cannot read it as a table: {exc}") from exc
-    raise InputError(
-        f"{where}: expected a list of records, a list of rows, a dict of columns "
-        f'or {{"data": ...}}, found {_json_kind(obj)}'
-    )
-
-
-def _is_rows(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(r, list) for r in value)
-
-
-def _named_arrays(obj: dict[str, Any], where: str) -> dict[str, np.ndarray]:
-    """One array per input of a model of several inputs, from an .npz or its JSON form
-    ({name: nested lists}, as prepare keeps the sample): numbers, batch first, the same
-    number of items in each."""
-    import numpy as np
-
-    arrays = {}
-    for name, value in obj.items():
-        try:
-            arrays[str(name)] = array = np.asarray(value)
-        except ValueError:  # rows of different lengths
-            array = None
-        if array is None or array.ndim == 0 or array.dtype.kind not in "biuf":
-            raise InputError(
-                f"{where}: input {name!r} is not an array of numbers, one row "
-                "per item (rows of equal length)"
-            )
-    if len({len(array) for array in arrays.values()}) > 1:
-        raise InputError(f"{where}: its arrays have different numbers of items (the first axis)")
-    return arrays
-
-
-def _numeric_array(rows: list[Any]) -> np.ndarray | None:
-    """``rows`` as a 2-D numpy array when they are equally long rows of numbers or booleans."""
-    import numpy as np
-
-    try:
-        array = np.asarray(rows)
-    except ValueError:  # ragged rows
-        return None
-    return array if array.dtype.kind in "biuf" else None
-
-
-def _values_array(values: list[Any]) -> np.ndarray:
-    """A JSON list of single values as a 1-D array: numeric, text, or (mixed) objects."""
-    import numpy as np
-
-    if values and all(isinstance(v, (int, float)) for v in values):
-        return np.asarray(values)
-    if values and all(isinstance(v, str) for v in values):
-        return np.asarray(values, dtype=str)
-    return np.array(values, dtype=object)
+    return table_from_json(rows, path)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -344,7 +261,7 @@ def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame | dict[str, np.ndarray]
             with loaded:
                 arrays = {name: loaded[name] for name in loaded.files}
             if len(arrays) != 1:  # one per input of a model of several inputs
-                return _named_arrays(arrays, f"sample file {path}")
+                return named_arrays(arrays, f"sample file {path}")
             loaded = next(iter(arrays.values()))
     except ValueError as exc:
         if "allow_pickle" in str(exc):
@@ -360,60 +277,6 @@ def _read_numpy(path: Path) -> np.ndarray | pd.DataFrame | dict[str, np.ndarray]
     if loaded.dtype.names:  # a structured array: its fields are columns
         return pd.DataFrame(loaded)
     return loaded
-
-
-# -- JSON values -----------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """One value (or nested lists of them) as JSON can hold it."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # scalars, 0-d arrays
-        if getattr(value, "dtype", None) is not None and value.dtype.kind in "mM":
-            import pandas as pd  # numpy gives nanosecond datetimes as bare integers
-
-            return _plain(pd.Timedelta(value) if value.dtype.kind == "m" else pd.Timestamp(value))
-        return _plain(value.tolist())
-    if _is_missing(value):  # pd.NA, pd.NaT, numpy NaT
-        return None
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):  # pandas Timestamp, Timedelta
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    try:
-        return _plain(float(value))  # Decimal, Fraction
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _json_kind(obj: Any) -> str:
-    if obj is None:
-        return "null"
-    if isinstance(obj, bool):
-        return "a boolean"
-    return "a number" if isinstance(obj, (int, float)) else "a string"
-
-
-def _is_missing(value: Any) -> bool:
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _first_line(exc: BaseException) -> str:
