@@ -76,7 +76,8 @@ def _manifest(ctx: ArtifactContext) -> Outcome:
 
 def _schema_check(rel: str) -> Callable[[ArtifactContext], Outcome]:
     def run(ctx: ArtifactContext) -> Outcome:
-        from mdreg.artifact.schema import MAX_SCHEMA_BYTES, validate_schema
+        from mdreg.artifact.schema import MAX_SCHEMA_BYTES
+        from mdreg.artifact.schema_validation import validate_schema
 
         path = ctx.path(rel)
         if not path.is_file():

@@ -31,8 +31,8 @@ from mdreg.artifact.schema import (
     schema_json,
     schema_notes,
     schema_size,
-    validate_schema,
 )
+from mdreg.artifact.schema_validation import validate_schema
 from mdreg.errors import InputError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -461,7 +461,8 @@ def test_schema_json_round_trips_and_refuses_nan(good: dict) -> None:
 
 def test_importing_schema_and_sample_loads_neither_numpy_nor_pandas() -> None:
     code = (
-        "import sys, mdreg.artifact.schema, mdreg.artifact.sample\n"
+        "import sys, mdreg.artifact.schema, mdreg.artifact.schema_validation\n"
+        "import mdreg.artifact.sample\n"
         "heavy = sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )

@@ -493,7 +493,8 @@ def test_image_sample_gets_a_tensor_schema(cli, torch_dir, tmp_path):
 
 
 def test_tensor_schema_describes_images_honestly(torch_dir):
-    from mdreg.artifact.schema import tensor_facts, tensor_schema, validate_schema
+    from mdreg.artifact.schema import tensor_facts, tensor_schema
+    from mdreg.artifact.schema_validation import validate_schema
 
     images = torch_dir["images"][:10]
     doc = tensor_schema(images)
