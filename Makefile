@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FRAMEWORK ?= sklearn
 OUT ?= examples/out
+DEMO_PORT ?= 8787
 
 .PHONY: demo test install install-test bench bench-peers bench-payloads fuzz completions lint golden clean
 
@@ -15,21 +16,23 @@ $(BIN)/python:
 # ever does: every mdreg run would recompile its modules. compileall does what a wheel
 # install does.
 install: $(BIN)/python
-	$(BIN)/pip install -q -e '.[$(FRAMEWORK)]'
+	$(BIN)/pip install -q -e '.[$(FRAMEWORK),serve]'
 	$(BIN)/python -m compileall -q mdreg
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	$(BIN)/python -m compileall -q mdreg
 
-# Train a small model, prepare it into an artifact, check it, run its score.py, zip it,
-# save it in the local catalog ($$MDREG_HOME, default ~/.mdreg) and list it.
+# Train a small model, prepare it into an artifact, check it, run its score.py, serve it
+# and ask the server for a prediction (port DEMO_PORT), zip it, save it in the local
+# catalog ($$MDREG_HOME, default ~/.mdreg) and list it.
 # examples/train_FRAMEWORK.py OUT prints the model's path and writes OUT/x_sample.* beside it.
 demo: install
 	model=$$($(BIN)/python examples/train_$(FRAMEWORK).py $(OUT)) && \
 	$(BIN)/mdreg prepare "$$model" -o $(OUT)/artifact --x-sample $$(ls $(OUT)/x_sample.*) --force
 	$(BIN)/mdreg introspect $(OUT)/artifact
 	$(BIN)/mdreg verify $(OUT)/artifact
+	bash examples/serve_demo.sh $(BIN) $(OUT)/artifact $$(ls $(OUT)/x_sample.*) $(DEMO_PORT)
 	$(BIN)/mdreg zip $(OUT)/artifact -o $(OUT)/artifact.zip
 	$(BIN)/mdreg save $(OUT)/artifact --display-name "$(FRAMEWORK) demo" --version-set demo-$(FRAMEWORK)
 	$(BIN)/mdreg list --version-set demo-$(FRAMEWORK)

@@ -10,7 +10,7 @@ _mdreg() {
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W "--debug --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load prepare save scan show update upload verify zip" -- "$cur"))
+            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load predict prepare save scan serve show update upload verify zip" -- "$cur"))
         fi
         return
     fi
@@ -21,9 +21,11 @@ _mdreg() {
         introspect) opts="--help --json --online" ;;
         list) opts="--all --auth --catalog --compartment-id --config-file --data-science-endpoint --help --json --limit --name-contains --profile --project-id --tag --version-set -n" ;;
         load) opts="--auth --bucket --config-file --data-science-endpoint --force --help --json --object-storage-endpoint --output --profile --quiet --trust -o -q" ;;
+        predict) opts="--auth --config-file --data --help --json --no-sign --payload --profile --retries --sign --timeout -d" ;;
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
         save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --no-verify --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
         scan) opts="--format --framework --help --json" ;;
+        serve) opts="--device --help --host --json-logs --port --timeout --trust --workers -p -w" ;;
         show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
         update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;
         upload) opts="--auth --config-file --help --json --object-storage-endpoint --parallel --part-size --profile --quiet -q" ;;

@@ -17,6 +17,7 @@ The message is what the user reads, so it says what went wrong and how to fix it
     ├── UnsafeModelError            exit 4  refused to load: a pickle outside the allow-list
     ├── PluginError                 exit 1  (frameworks.registry) two plugins claim one name
     └── RemoteError                 exit 5  a catalog, bucket or service call failed
+        └── InvokeError                     (invoke) a served model answered an error, or nothing
 """
 
 from __future__ import annotations

@@ -87,7 +87,10 @@ def payload_from_file(path: Path) -> str:
 
 
 def request_body(
-    artifact: Path, payload: Any = None, payload_format: str = "json", response: str | None = None
+    artifact: Path | None,
+    payload: Any = None,
+    payload_format: str = "json",
+    response: str | None = None,
 ) -> bytes:
     """The request body ``verify`` sends: ``payload`` (see ``verify``) encoded as
     ``payload_format`` with ``mdreg.payload.encode``, asking for ``response`` in-band
@@ -95,6 +98,8 @@ def request_body(
     from mdreg import payload as codec
 
     codec.content_type(payload_format)  # an unknown format: InputError
+    if payload is None and artifact is None:
+        raise InputError("no data to send: give a file or JSON text")
     if response is not None and response not in codec.RESPONSE_FORMATS:
         raise InputError(
             f"unknown response format {response!r}: use one of {', '.join(codec.RESPONSE_FORMATS)}"
@@ -105,13 +110,13 @@ def request_body(
             return bytes(payload)
         payload = bytes(payload).decode("utf-8", errors="replace")
     if payload_format == "json" and (payload is None or isinstance(payload, (str, Path))):
-        text = (
-            default_payload(artifact)
-            if payload is None
-            else payload_from_file(payload)
-            if isinstance(payload, Path)
-            else payload
-        )
+        if isinstance(payload, Path):
+            text = payload_from_file(payload)
+        elif payload is None:
+            assert artifact is not None  # checked above
+            text = default_payload(artifact)
+        else:
+            text = payload
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -134,12 +139,12 @@ def request_body(
 _ENVELOPE_KEYS = {"data", "data_type", "is_bytes", "response"}
 
 
-def _payload_data(artifact: Path, payload: Any) -> Any:
+def _payload_data(artifact: Path | None, payload: Any) -> Any:
     """The data behind ``payload`` (None: the kept sample; JSON text; a sample file), as
     ``read_sample`` gives it: a DataFrame, or an array for rows of plain numbers."""
     from mdreg.artifact.sample import from_json, read_sample
 
-    if payload is None:
+    if payload is None and artifact is not None:
         default_payload(artifact)  # no sample kept: the usual message
         return read_sample(artifact / layout.SAMPLE)
     if isinstance(payload, Path):

@@ -29,6 +29,8 @@ COMMAND_MODULES = {
     "prepare": "prepare",
     "introspect": "introspect",
     "verify": "verify",
+    "serve": "serve",
+    "predict": "predict",
     "zip": "zip",
     "save": "save",
     "upload": "upload",

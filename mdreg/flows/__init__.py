@@ -5,6 +5,8 @@
     load.py      a model id, bucket URI, zip or folder in; a checked artifact folder out
     update.py    tag and metadata edits merged into a model's record
     upload.py    an artifact zipped (or a zip) put into a bucket
+    serve.py     an artifact from anywhere load reads, served over HTTP (mdreg.server)
+    predict.py   a data file in, a served model's answer out (mdreg.invoke)
 
 The pieces they put together live in the packages below them: ``mdreg.artifact`` (the
 artifact's files, zipping, unzipping), ``mdreg.catalog`` (the local and OCI catalogs),
