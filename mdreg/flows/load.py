@@ -4,8 +4,9 @@ folder out.
 The zip is fetched (streamed) into a hidden folder beside the destination, unpacked by
 ``safe_extract`` (which refuses hostile entries and flattens a single nested folder),
 and the manifest's sha256 of every file is verified before the folder is renamed into
-place. Its pickles are then scanned (``mdreg.scan``, the allow-lists of the framework the
-metadata names): anything but ``safe`` is refused (exit 4) unless ``trust`` is given, and a
+place. Its pickles are then scanned and judged by the safety gate
+(``mdreg.scan.gate.clear_folder``, the allow-lists of the framework the metadata names):
+anything but ``safe`` is refused (exit 4) unless ``trust`` is given, and a
 trusted load is recorded in the loaded artifact's ``.mdreg/metadata.json``. The metadata
 came with the artifact, so a ``trusted`` flag set at prepare time counts for nothing here.
 A destination that is not empty is replaced only with ``force``, and only once the new
@@ -21,11 +22,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdreg._files import ProgressFactory, move_into_place, no_progress, temp_name
 from mdreg.catalog.ids import looks_like_id
-from mdreg.errors import ArtifactError, DestinationExistsError, InputError, UnsafeModelError
+from mdreg.errors import ArtifactError, DestinationExistsError, InputError
+
+if TYPE_CHECKING:
+    from mdreg.scan.policy import Verdict
 
 
 @dataclass
@@ -94,6 +98,8 @@ def load_artifact(
         artifact_dir = dest / root.relative_to(staged)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    from mdreg.scan.policy import Verdict  # imported by the scan already
+
     return LoadResult(
         artifact_dir,
         source,
@@ -102,8 +108,8 @@ def load_artifact(
         sha,
         manifest,
         unlisted,
-        verdict,
-        verdict != "safe",
+        verdict.value,
+        verdict is not Verdict.SAFE,
         findings,
     )
 
@@ -189,37 +195,30 @@ def _verify(root: Path, source: str) -> tuple[str, list[str]]:
     return "verified", check.unlisted
 
 
-def _scan(root: Path, source: str, trust: bool) -> tuple[str, list[str]]:
+def _scan(root: Path, source: str, trust: bool) -> tuple[Verdict, list[str]]:
     """Scan the unpacked artifact's pickles as ``prepare`` and ``introspect`` do: against
     the allow-lists of the framework its metadata names (every list when it names none).
-    Not safe: refused without ``trust``; with it, recorded in the metadata."""
-    from mdreg._text import with_article
-    from mdreg.scan import Verdict, scan_path
+    Not safe: refused by the gate without ``trust``; with it, recorded in the metadata."""
+    from mdreg.scan.gate import clear_folder
+    from mdreg.scan.policy import Verdict
 
     meta = _metadata(root)
     facts = meta.get("mdreg") if meta is not None else None
     facts = facts if isinstance(facts, dict) else None
-    report = scan_path(root, _allow_lists(facts.get("framework") if facts else None))
-    if report.verdict is Verdict.SAFE:
-        return "safe", []
-    findings = sorted({_finding(root, f) for f in report.findings})
-    if not trust:
-        shown = "; ".join(findings[:5]) + ("; ..." if len(findings) > 5 else "")
-        raise UnsafeModelError(
-            f"{source}: refusing to load an artifact with "
-            f"{with_article(report.verdict.value)} pickle ({shown}); pass --trust if you "
-            "trust its author"
-        )
+    allow = _allow_lists(facts.get("framework") if facts else None)
+    verdict, findings = clear_folder(root, allow, trust=trust, subject=source)
+    if verdict is Verdict.SAFE:
+        return verdict, findings
     if meta is not None and facts is not None:  # an mdreg artifact: record it in its metadata
         facts["load_trust"] = {
-            "scan_verdict": report.verdict.value,
+            "scan_verdict": verdict.value,
             "trusted": True,
             "findings": findings[:50],
         }
         from mdreg.artifact.metadata import write_metadata
 
         write_metadata(root, meta)
-    return report.verdict.value, findings
+    return verdict, findings
 
 
 def _metadata(root: Path) -> dict[str, Any] | None:
@@ -238,14 +237,3 @@ def _allow_lists(framework: Any) -> list[str] | None:
 
     plugin = default_registry().plugins.get(framework)
     return list(plugin.allow) if plugin is not None else None
-
-
-def _finding(root: Path, finding: Any) -> str:
-    """``file: global`` (or ``file: why``) on one printable line."""
-    try:
-        where = finding.path.relative_to(root).as_posix() if finding.path else "?"
-    except ValueError:
-        where = str(finding.path)
-    what = finding.ref.dotted if finding.ref else finding.reason
-    text = f"{where}: {what}"
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

@@ -9,6 +9,10 @@ asks for a global the scan never reported, and is refused.
 
 With ``--trust`` on a stream the walker could not parse, there is no list to hold a
 load to: the clearance says so (``globals`` is None), and the load is unrestricted.
+
+Two more verdicts are given here: ``clear_folder`` on an unpacked artifact (``load``),
+and ``clear_nested`` on a file nested in a model file that a framework's loader
+unpickles on its own (the members of a ``.pt2``), where there is no ``--trust``.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from typing import Any, BinaryIO
 
 from mdreg._text import with_article
 from mdreg.errors import UnsafeModelError
-from mdreg.scan.policy import Finding, Verdict, worst
+from mdreg.scan.policy import Finding, Verdict, judge, worst
 from mdreg.scan.report import PickleReport
-from mdreg.scan.scanner import judge_report
+from mdreg.scan.scanner import judge_report, scan_path
 
 #: torch.load renames these modules before its find_class sees them
 TORCH_MODULE_RENAMES = {"torch.tensor": "torch._tensor"}
@@ -94,6 +98,65 @@ def admit(
         if not (f.severity is Verdict.UNKNOWN and f.ref and (f.ref.module, f.ref.name) in admitted)
     ]
     return worst(f.severity for f in left), left
+
+
+def clear_folder(
+    folder: Path, frameworks: Iterable[str] | None, *, trust: bool, subject: str
+) -> tuple[Verdict, list[str]]:
+    """Scan every pickle in an unpacked artifact against the allow-lists of
+    ``frameworks`` (None: every list): the verdict, and what made it unsafe as sorted
+    ``file: global`` lines. Anything but safe raises ``UnsafeModelError`` (exit 4)
+    unless ``trust`` is given."""
+    report = scan_path(folder, frameworks)
+    if report.verdict is Verdict.SAFE:
+        return Verdict.SAFE, []
+    findings = sorted({_finding_line(folder, f) for f in report.findings})
+    if not trust:
+        shown = "; ".join(findings[:5]) + ("; ..." if len(findings) > 5 else "")
+        raise UnsafeModelError(
+            f"{subject}: refusing to load an artifact with "
+            f"{with_article(report.verdict.value)} pickle ({shown}); pass --trust if you "
+            "trust its author"
+        )
+    return report.verdict, findings
+
+
+def _finding_line(root: Path, finding: Finding) -> str:
+    """``file: global`` (or ``file: why``) on one printable line."""
+    try:
+        where = finding.path.relative_to(root).as_posix() if finding.path else "?"
+    except ValueError:
+        where = str(finding.path)
+    what = finding.ref.dotted if finding.ref else finding.reason
+    text = f"{where}: {what}"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def clear_nested(
+    report: PickleReport,
+    frameworks: Iterable[str] | None,
+    *,
+    subject: str,
+    loader: str,
+    unpickled: bool,
+) -> None:
+    """Judge a file nested in a model file that ``loader`` unpickles on its own, with no
+    ``--trust`` to fall back on: a global the allow-lists do not clear raises
+    ``UnsafeModelError`` (exit 4), and so does a stream that cannot be parsed when
+    ``unpickled`` (the loader reads it); one the loader does not unpickle may be raw
+    bytes that merely start like a pickle, and passes. ``subject`` names the file."""
+    if report.error:
+        if unpickled:
+            raise UnsafeModelError(
+                f"{subject} cannot be checked ({report.error}); refusing to load it"
+            )
+        return
+    verdict, findings = judge(report.globals, frameworks)
+    if verdict is not Verdict.SAFE:
+        names = ", ".join(sorted({f.ref.dotted for f in findings if f.ref}))
+        raise UnsafeModelError(
+            f"{subject} references {names}, which {loader} would unpickle; refusing to load it"
+        )
 
 
 # -- loaders that hold to a clearance ---------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mdreg.errors import InputError, UnsafeModelError
+from mdreg.errors import InputError
 from mdreg.frameworks.pytorch.model import EXPORT, MODULE, TORCHSCRIPT
 
 
@@ -54,9 +54,11 @@ def scan_pt2_members(path: Path) -> None:
     zip does not look inside those members, so each member that starts like a zip or a
     pickle is written out and scanned here: one that references anything outside the torch
     allow-list is refused; one that cannot be parsed is refused if torch would load it
-    (and skipped otherwise: raw tensor bytes can start with any byte).
+    (and skipped otherwise: raw tensor bytes can start with any byte). The gate
+    (``mdreg.scan.gate.clear_nested``) decides.
     """
-    from mdreg.scan import judge, read_pickle_globals
+    from mdreg.scan import read_pickle_globals
+    from mdreg.scan.gate import clear_nested
 
     if pt2_kind(path) != "torch.export .pt2 archive":
         raise InputError(
@@ -80,22 +82,13 @@ def scan_pt2_members(path: Path) -> None:
             nested = Path(tmp, "member")
             with zf.open(info) as member, nested.open("wb") as out:
                 shutil.copyfileobj(member, out)
-            report = read_pickle_globals(nested)
-            if report.error:
-                if info.filename in loaded:
-                    raise UnsafeModelError(
-                        f"{path}: the nested file {info.filename} cannot be "
-                        f"checked ({report.error}); refusing to load it"
-                    )
-                continue
-            verdict, findings = judge(report.globals, ["torch"])
-            if verdict.value != "safe":
-                names = ", ".join(sorted({f.ref.dotted for f in findings if f.ref}))
-                raise UnsafeModelError(
-                    f"{path}: the nested file {info.filename} references "
-                    f"{names}, which torch.export.load would unpickle; "
-                    "refusing to load it"
-                )
+            clear_nested(
+                read_pickle_globals(nested),
+                ["torch"],
+                subject=f"{path}: the nested file {info.filename}",
+                loader="torch.export.load",
+                unpickled=info.filename in loaded,
+            )
 
 
 def _pt2_pickled_members(zf: zipfile.ZipFile) -> set[str]:
