@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,11 @@ class Server:
     def health(self) -> Response:
         return request(self.url, "GET", "/health", timeout=10)
 
-    def wait_ready(self, timeout: float = 120, exclude_pids: set[int] = frozenset()) -> dict:  # type: ignore[assignment]
-        """/health's document once it is 200 (and names no pid in ``exclude_pids``)."""
+    def wait_ready(
+        self, timeout: float = 120, exclude_pids: Set[int] = frozenset(), count: int = 1
+    ) -> dict:
+        """/health's document once it is 200, names ``count`` workers and no pid in
+        ``exclude_pids``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,7 +95,8 @@ class Server:
                 resp = self.health()
                 if resp.status == 200:
                     doc = resp.json()
-                    if not {w["pid"] for w in doc["workers"]} & exclude_pids:
+                    pids = {w["pid"] for w in doc["workers"]}
+                    if len(pids) >= count and not pids & exclude_pids:
                         return doc
             except OSError:
                 pass

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,39 @@ def test_import_mdreg_and_help_load_no_server():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "serve" in out.stdout and "predict" in out.stdout
     assert out.stderr.strip() == ""
+
+
+def test_worker_i_gets_slot_i_and_its_replacement_the_same(serve, iris_artifact, tmp_path):
+    """The slot score.py's GPU replica code spreads workers by (MDREG_WORKER_INDEX)."""
+    tagged = edited(
+        iris_artifact,
+        tmp_path / "art",
+        "    return prediction\n",
+        "    return {'slot': os.environ['MDREG_WORKER_INDEX'], 'pid': os.getpid()}\n",
+    )
+    server = serve(tagged, "--workers", "2")
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        # two requests at once: both workers are busy, one each
+        with ThreadPoolExecutor(2) as pool:
+            for resp in pool.map(lambda _: post_json(server.url, IRIS_ROWS), range(2)):
+                answer = resp.json()["prediction"]
+                seen[answer["slot"]] = answer["pid"]
+    assert set(seen) == {"0", "1"}
+    os.kill(seen["1"], signal.SIGKILL)
+    server.wait_ready(exclude_pids={seen["1"]}, count=2)
+    replacement = {w["index"]: w["pid"] for w in server.health().json()["workers"]}
+    assert replacement[0] == seen["0"] and replacement[1] != seen["1"]
+
+
+def test_a_model_id_is_served_from_the_catalog(serve, iris_artifact, iris_rf, tmp_path):
+    from tests.conftest import mdreg_proc
+
+    env = {"MDREG_HOME": str(tmp_path / "home")}
+    saved = mdreg_proc("save", iris_artifact, "--no-verify", "--json", env=env)
+    assert saved.code == 0, saved.err
+    model_id = json.loads(saved.out)["id"]
+    server = serve(model_id, env=env)
+    assert post_json(server.url, IRIS_ROWS).json() == {"prediction": _expected(iris_rf, IRIS_ROWS)}
+    assert any(f"loaded {model_id} (model)" in line for line in server.lines)
