@@ -10,7 +10,7 @@ _mdreg() {
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W "--debug --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load predict prepare save scan serve show update upload verify zip" -- "$cur"))
+            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load predict prepare save scan score serve show update upload verify zip" -- "$cur"))
         fi
         return
     fi
@@ -25,6 +25,7 @@ _mdreg() {
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
         save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --no-verify --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
         scan) opts="--format --framework --help --json" ;;
+        score) opts="--batch-rows --columns --force --help --json --keep-columns --on-error --output --quiet --trust --workers -o -q -w" ;;
         serve) opts="--device --help --host --json-logs --port --timeout --trust --workers -p -w" ;;
         show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
         update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;

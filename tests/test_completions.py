@@ -30,7 +30,7 @@ def test_tree_has_every_command():
 def test_bash_script_completes_commands_and_options():
     script = COMPLETIONS / "mdreg.bash"
     probe = f"""source {script}
-COMP_WORDS=(mdreg pre); COMP_CWORD=1; _mdreg; echo "${{COMPREPLY[@]}}"
+COMP_WORDS=(mdreg prep); COMP_CWORD=1; _mdreg; echo "${{COMPREPLY[@]}}"
 COMP_WORDS=(mdreg prepare --x-s); COMP_CWORD=2; _mdreg; echo "${{COMPREPLY[@]}}"
 """
     out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)

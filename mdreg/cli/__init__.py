@@ -31,6 +31,7 @@ COMMAND_MODULES = {
     "verify": "verify",
     "serve": "serve",
     "predict": "predict",
+    "score": "score",
     "zip": "zip",
     "save": "save",
     "upload": "upload",

@@ -6,6 +6,7 @@
     update.py    tag and metadata edits merged into a model's record
     upload.py    an artifact zipped (or a zip) put into a bucket
     serve.py     an artifact from anywhere load reads, served over HTTP (mdreg.server)
+    score.py     a dataset in, the same rows with predictions out (mdreg.batch)
     predict.py   a data file in, a served model's answer out (mdreg.invoke)
 
 The pieces they put together live in the packages below them: ``mdreg.artifact`` (the

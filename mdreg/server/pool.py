@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from mdreg.server.worker import HEADER
+from mdreg.worker import HEADER
 
 LOADING, READY, FAILED = "loading", "ready", "failed"
 
@@ -170,7 +170,7 @@ class WorkerPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "mdreg.server.worker",
+            "mdreg.worker",
             self.artifact_dir,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -1,7 +1,7 @@
 """One model worker: a process that imports score.py once and runs ``predict`` for the
 server, one request at a time. Standard library only, like score.py's own world.
 
-    python -m mdreg.server.worker ARTIFACT_DIR
+    python -m mdreg.worker ARTIFACT_DIR
 
 It talks to the server over its stdin and stdout in frames: one kind byte, a 4-byte
 big-endian length, then the bytes.
@@ -69,6 +69,7 @@ def _channel() -> tuple[BinaryIO, BinaryIO]:
 def _load(artifact_dir: str) -> Any:
     # As the deployment does: the artifact folder is the working directory and the first
     # place imports look, so modules shipped beside score.py import.
+    artifact_dir = os.path.abspath(artifact_dir)
     os.chdir(artifact_dir)
     sys.path.insert(0, artifact_dir)
     score = importlib.import_module("score")  # predict's default argument loads the model

@@ -1,0 +1,112 @@
+"""The prediction columns of a scored table: names and types from output_schema.json.
+
+A schema column with a text name keeps it; unnamed ones (the positions prepare writes
+for a plain array) become ``prediction``, or ``prediction_0``, ``prediction_1``... when
+the model answers several values per row. score.py's answer for a batch (what its
+``predict`` put under ``"prediction"``) becomes one Arrow array per column, of the
+schema's type; an answer that does not fit (another row count or width) is an error
+naming the batch, not a silently misaligned column.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdreg.artifact import layout
+from mdreg.errors import ArtifactError
+
+ERROR_COLUMN = "error"
+
+# output_schema.json dtypes -> Arrow types (anything else: Arrow infers from the values)
+_ARROW_TYPES = {
+    "bool": "bool_",
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "float16": "float16",
+    "float32": "float32",
+    "float64": "float64",
+    "object": "string",
+    "str": "string",
+    "string": "string",
+}
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    dtype: str  # output_schema.json's dtype
+
+
+def output_columns(artifact_dir: Path) -> list[OutputColumn]:
+    """The prediction columns ``artifact_dir``'s output_schema.json describes."""
+    path = artifact_dir / layout.OUTPUT_SCHEMA
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        items = doc["schema"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path}: cannot read the output schema ({exc})") from None
+    if not items:
+        return [OutputColumn("prediction", "")]
+    unnamed = [i for i, item in enumerate(items) if not isinstance(item.get("name"), str)]
+    columns = []
+    for i, item in enumerate(items):
+        name = item.get("name")
+        if not isinstance(name, str):
+            name = "prediction" if len(unnamed) == 1 else f"prediction_{unnamed.index(i)}"
+        columns.append(OutputColumn(name, str(item.get("dtype") or "")))
+    return columns
+
+
+def arrow_type(column: OutputColumn) -> Any:
+    import pyarrow as pa
+
+    name = _ARROW_TYPES.get(column.dtype)
+    return getattr(pa, name)() if name else None
+
+
+def prediction_arrays(answer: Any, columns: list[OutputColumn], rows: int) -> list[Any]:
+    """score.py's answer for ``rows`` rows as one Arrow array per output column.
+    ValueError saying what does not fit."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(answer, dict):  # several named outputs, batch first: side by side
+        values = [np.asarray(v, dtype=object) for v in answer.values()]
+        if any(v.ndim == 0 or len(v) != rows for v in values):
+            raise ValueError(f"the answer's outputs {list(answer)} do not have {rows} rows each")
+        table = np.concatenate([v.reshape(rows, -1) for v in values], axis=1)
+    else:
+        table = np.asarray(answer, dtype=object)
+        if table.ndim == 0 or len(table) != rows:
+            got = "one value" if table.ndim == 0 else f"{len(table)} rows"
+            raise ValueError(f"the answer has {got} for {rows} rows")
+        table = table.reshape(rows, -1)
+    if table.shape[1] != len(columns):
+        raise ValueError(
+            f"the answer has {table.shape[1]} values per row; output_schema.json "
+            f"describes {len(columns)}"
+        )
+    arrays = []
+    for j, column in enumerate(columns):
+        values = table[:, j].tolist()
+        wanted = arrow_type(column)
+        try:
+            arrays.append(pa.array(values, type=wanted) if wanted else pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            arrays.append(pa.array(values).cast(wanted) if wanted else pa.array(values))
+    return arrays
+
+
+def null_arrays(columns: list[OutputColumn], rows: int) -> list[Any]:
+    import pyarrow as pa
+
+    return [pa.nulls(rows, type=arrow_type(c) or pa.null()) for c in columns]

@@ -1,0 +1,191 @@
+"""Reading a dataset in record batches and writing the scored one, with pyarrow.
+
+Formats, told by the name: Parquet (``.parquet``, ``.pq``, or a folder of them), CSV
+(``.csv``) and JSON lines (``.jsonl``, ``.ndjson``, ``.json``). Paths may be local or
+``file://`` URIs. The input is never read whole: Parquet and CSV stream in batches of
+``batch_rows``; JSON lines are read block by block. The output is written to a hidden
+temporary sibling and renamed into place when complete, so an interrupted run leaves
+nothing at the output path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from mdreg._files import move_into_place, temp_name
+from mdreg.errors import DestinationExistsError, InputError, UsageError
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+def local_path(uri: str) -> Path:
+    """A local path from a path or a ``file://`` URI; UsageError for other schemes."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and os.name == "nt"):
+        return Path(unquote(parts.path) if parts.scheme == "file" else uri)
+    raise UsageError(
+        f"{uri}: {parts.scheme}:// paths are not supported by mdreg score yet; "
+        "copy the data to a local folder (or use the spark engine, which reads what Spark reads)"
+    )
+
+
+def format_of(path: Path) -> str:
+    if path.is_dir():
+        return "parquet"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"{path}: cannot tell the format from the name; use .parquet, .csv or .jsonl"
+        )
+    return fmt
+
+
+@dataclass
+class InputTable:
+    path: Path
+    format: str
+    schema: Any  # pyarrow.Schema
+    rows: int | None  # known up front for Parquet
+
+    def batches(self, batch_rows: int, columns: list[str] | None) -> Iterator[Any]:
+        """Record batches of at most ``batch_rows`` rows, of ``columns`` (all: None)."""
+        if self.format == "parquet":
+            import pyarrow.dataset as ds
+
+            dataset = ds.dataset(self.path, format="parquet")
+            yield from dataset.to_batches(columns=columns, batch_size=batch_rows)
+        elif self.format == "csv":
+            yield from _rebatch(_csv_reader(self.path), batch_rows, columns)
+        else:
+            yield from _rebatch(_jsonl_batches(self.path), batch_rows, columns)
+
+
+def open_input(uri: str) -> InputTable:
+    path = local_path(uri)
+    if not path.exists():
+        raise InputError(f"{uri}: no such file or folder")
+    fmt = format_of(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.dataset as ds
+
+            dataset = ds.dataset(path, format="parquet")
+            return InputTable(path, fmt, dataset.schema, dataset.count_rows())
+        if fmt == "csv":
+            return InputTable(path, fmt, _csv_reader(path).schema, None)
+        first = next(_jsonl_batches(path), None)
+        if first is None:
+            raise InputError(f"{uri}: no rows")
+        return InputTable(path, fmt, first.schema, None)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{uri}: cannot read it as {fmt}: {first_line}") from None
+
+
+def _csv_reader(path: Path) -> Any:
+    import pyarrow.csv as pcsv
+
+    # Blocks of 4 MiB bound the memory whatever the row width; _rebatch cuts the rows.
+    return pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22))
+
+
+def _jsonl_batches(path: Path) -> Iterator[Any]:
+    import pyarrow.json as pjson
+
+    reader = pjson.open_json(path, read_options=pjson.ReadOptions(block_size=1 << 22))
+    yield from reader
+
+
+def _rebatch(batches: Any, batch_rows: int, columns: list[str] | None) -> Iterator[Any]:
+    """Record batches of exactly ``batch_rows`` rows (the last one fewer)."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    held = 0
+    for batch in batches:
+        if columns is not None:
+            batch = batch.select(columns)
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= batch_rows:
+            table = pa.Table.from_batches(pending)
+            yield from table.slice(0, batch_rows).combine_chunks().to_batches()
+            rest = table.slice(batch_rows)
+            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+            held = rest.num_rows
+    if held:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+
+class OutputTable:
+    """The scored table, written beside its final path and renamed there by ``commit``."""
+
+    def __init__(self, uri: str, force: bool) -> None:
+        self.path = local_path(uri)
+        self.format = FORMATS.get(self.path.suffix.lower(), "parquet")
+        if self.path.exists() and not force:
+            raise DestinationExistsError(f"{uri} exists: pass --force to replace it")
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path.parent}: no such folder for the output")
+        self.work = temp_name(self.path, "scoring")
+        self._writer: Any = None
+
+    def write(self, batch: Any) -> None:
+        if self._writer is None:
+            self._writer = self._open(batch.schema)
+        self._writer.write_batch(batch)
+
+    def _open(self, schema: Any) -> Any:
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetWriter(self.work, schema)
+        if self.format == "csv":
+            import pyarrow.csv as pcsv
+
+            return pcsv.CSVWriter(self.work, schema)
+        return _JsonLinesWriter(self.work)
+
+    def commit(self) -> None:
+        if self._writer is None:
+            raise InputError("the input has no rows: nothing was written")
+        self._writer.close()
+        self._writer = None
+        if self.path.is_dir():  # --force over a folder: swapped out whole
+            move_into_place(self.work, self.path)
+        else:
+            os.replace(self.work, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001, S110 - the file is removed next either way
+                pass
+        self.work.unlink(missing_ok=True)
+
+
+class _JsonLinesWriter:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def write_batch(self, batch: Any) -> None:
+        import json
+
+        for row in batch.to_pylist():
+            self._file.write(json.dumps(row, default=str) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
