@@ -4,9 +4,14 @@ N worker processes (``mdreg.worker``, the process ``mdreg serve`` runs score.py 
 import score.py once. The input is read in record batches; batch k goes to worker
 k mod N as an Arrow IPC stream, the binary body score.py reads itself, so its
 ``predict`` runs whole (deserialize, pre_inference, the model, post_inference) on
-columns, with no JSON on the way in. At most N batches are in flight and answers are
-taken back in input order, so the output keeps the input's order and memory stays at
-about N batches whatever the input's size.
+columns, with no JSON on the way in. Workers answer arrays as base64 .npy
+(``MDREG_RESPONSE=npy``, score.py's own option), so no JSON lists on the way out either.
+
+A feeder thread reads and sends batches while the main thread takes answers back in
+input order and writes them: reading, predicting and writing overlap. At most 2N
+batches are in flight, so the output keeps the input's order and memory stays at a few
+batches whatever the input's size. With ``--on-error skip`` a failing batch is retried
+on a spare worker in halves until the failing rows stand alone.
 
 Each worker is held to one thread of the native libraries (OMP/MKL/OpenBLAS, which
 torch, XGBoost and LightGBM honour) unless the environment already says otherwise: N
@@ -16,20 +21,17 @@ workers of one thread use N cores without oversubscribing them.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
-from collections import deque
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
-from mdreg.batch.outputs import (
-    ERROR_COLUMN,
-    OutputColumn,
-    null_arrays,
-    prediction_arrays,
-)
+from mdreg.batch.outputs import ERROR_COLUMN, OutputColumn, null_arrays, prediction_arrays
 from mdreg.errors import ArtifactError, MdregError
 from mdreg.worker import HEADER
 
@@ -50,9 +52,16 @@ class Plan:
     skip_errors: bool
 
 
+@dataclass
+class Outcome:
+    rows: int
+    skipped: int  # rows written with an error instead of a prediction
+    load_seconds: float  # until every worker had loaded the model
+
+
 class _Worker:
     def __init__(self, artifact_dir: Path, index: int, one_thread: bool) -> None:
-        env = {**os.environ, "MDREG_WORKER_INDEX": str(index)}
+        env = {**os.environ, "MDREG_WORKER_INDEX": str(index), "MDREG_RESPONSE": "npy"}
         if one_thread:
             for name in THREAD_VARIABLES:
                 env.setdefault(name, "1")
@@ -63,6 +72,11 @@ class _Worker:
             env=env,
         )
 
+    def ready(self) -> None:
+        kind, payload = self.receive()
+        if kind != b"R":
+            raise ArtifactError(payload.decode(errors="replace"))
+
     def send(self, body: bytes) -> None:
         stdin = cast(IO[bytes], self.proc.stdin)
         stdin.write(HEADER.pack(b"B", len(body)) + body)
@@ -72,14 +86,20 @@ class _Worker:
         stdout = cast(IO[bytes], self.proc.stdout)
         header = stdout.read(HEADER.size)
         if len(header) < HEADER.size:
-            code = self.proc.wait()
-            return b"D", f"the worker died (exit code {code})".encode()
+            return b"D", f"the worker died (exit code {self.proc.wait()})".encode()
         kind, size = HEADER.unpack(header)
         return kind, stdout.read(size)
 
+    def ask(self, body: bytes) -> tuple[bytes, bytes]:
+        self.send(body)
+        return self.receive()
+
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:  # a dead worker's pipe
+            pass
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -87,118 +107,138 @@ class _Worker:
             self.proc.wait()
 
 
+class _Engine:
+    def __init__(self, artifact_dir: Path, plan: Plan) -> None:
+        self.artifact_dir = artifact_dir
+        self.plan = plan
+        self.workers = [_Worker(artifact_dir, i, plan.workers > 1) for i in range(plan.workers)]
+        self.spare: _Worker | None = None  # for retrying a failing batch in halves
+
+    def close(self) -> None:
+        for worker in [*self.workers, *([self.spare] if self.spare else [])]:
+            worker.close()
+
+    def run(
+        self, batches: Iterator[Any], write: Callable[[Any], None], progress: Callable[[int], None]
+    ) -> Outcome:
+        start = time.perf_counter()
+        for worker in self.workers:  # started together: their loads overlap
+            worker.ready()
+        load_seconds = time.perf_counter() - start
+        sent: queue.Queue[Any] = queue.Queue(maxsize=2 * len(self.workers))
+        stop = threading.Event()
+        feeder = threading.Thread(target=self._feed, args=(batches, sent, stop), daemon=True)
+        feeder.start()
+        rows = skipped = 0
+        try:
+            while (item := sent.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                index, first, batch, worker = item
+                scored, failed = self._answer(worker, index, first, batch)
+                write(scored)
+                rows += batch.num_rows
+                skipped += failed
+                progress(batch.num_rows)
+        finally:
+            stop.set()
+        return Outcome(rows, skipped, load_seconds)
+
+    def _feed(self, batches: Iterator[Any], sent: queue.Queue[Any], stop: threading.Event) -> None:
+        """Read and send batches, at most the queue's size ahead of the writer."""
+        first = 0
+        try:
+            for index, batch in enumerate(batches):
+                worker = self.workers[index % len(self.workers)]
+                item = (index, first, batch, worker)
+                while not stop.is_set():
+                    try:
+                        sent.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+                worker.send(_ipc(batch.select(self.plan.columns)))
+                first += batch.num_rows
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            sent.put(exc if not isinstance(exc, OSError) else ScoringError(_died(exc)))
+            return
+        sent.put(None)
+
+    def _answer(self, worker: _Worker, index: int, first: int, batch: Any) -> tuple[Any, int]:
+        """The scored batch (kept columns, predictions, error column when skipping)."""
+        import pyarrow as pa
+
+        plan = self.plan
+        kind, payload = worker.receive()
+        where = f"batch {index} (rows {first:,}-{first + batch.num_rows - 1:,})"
+        errors: list[str | None] | None = None
+        try:
+            if kind == b"O":
+                predictions = _fit(payload, plan.outputs, batch.num_rows)
+            elif kind == b"E" and plan.skip_errors:
+                predictions, errors = self._bisect(batch)
+            else:
+                raise ScoringError(f"{where}: {payload.decode(errors='replace')}")
+        except ValueError as exc:
+            raise ScoringError(f"{where}: score.py's answer does not fit: {exc}") from None
+        names = plan.keep + [c.name for c in plan.outputs]
+        arrays = [batch.column(name) for name in plan.keep] + predictions
+        failed = 0
+        if plan.skip_errors:
+            names.append(ERROR_COLUMN)
+            if errors is None:
+                arrays.append(pa.nulls(batch.num_rows, type=pa.string()))
+            else:
+                arrays.append(pa.array(errors, type=pa.string()))
+                failed = sum(e is not None for e in errors)
+        return pa.RecordBatch.from_arrays(arrays, names=names), failed
+
+    def _bisect(self, batch: Any) -> tuple[list[Any], list[str | None]]:
+        """Predictions for the rows of ``batch`` score.py can answer, and the error of
+        each row it cannot: halves are retried on the spare worker until the failing
+        rows stand alone."""
+        import pyarrow as pa
+
+        if self.spare is None:
+            self.spare = _Worker(self.artifact_dir, len(self.workers), self.plan.workers > 1)
+            self.spare.ready()
+        kind, payload = self.spare.ask(_ipc(batch.select(self.plan.columns)))
+        if kind == b"O":
+            return _fit(payload, self.plan.outputs, batch.num_rows), [None] * batch.num_rows
+        if kind == b"D":
+            raise ScoringError(payload.decode(errors="replace"))
+        if batch.num_rows == 1:
+            return null_arrays(self.plan.outputs, 1), [payload.decode(errors="replace")]
+        half = batch.num_rows // 2
+        (a, a_errors), (b, b_errors) = (
+            self._bisect(batch.slice(0, half)),
+            self._bisect(batch.slice(half)),
+        )
+        return [pa.concat_arrays([x, y]) for x, y in zip(a, b, strict=True)], a_errors + b_errors
+
+
 def run(
     artifact_dir: Path,
-    batches: Any,
+    batches: Iterator[Any],
     write: Callable[[Any], None],
     plan: Plan,
     progress: Callable[[int], None] = lambda rows: None,
-) -> tuple[int, int]:
-    """Score ``batches`` (an iterator of record batches), ``write`` each scored batch in
-    input order; (rows scored, rows whose predict failed and were skipped)."""
-    workers = [_Worker(artifact_dir, i, plan.workers > 1) for i in range(plan.workers)]
+) -> Outcome:
+    """Score ``batches`` (record batches) with N workers, ``write`` each scored batch in
+    input order."""
+    engine = _Engine(artifact_dir, plan)
     try:
-        for worker in workers:  # started together above: their loads overlap
-            kind, payload = worker.receive()
-            if kind != b"R":
-                raise ArtifactError(payload.decode(errors="replace"))
-        return _pipeline(workers, batches, write, plan, progress)
+        return engine.run(batches, write, progress)
     finally:
-        for worker in workers:
-            worker.close()
-
-
-def _pipeline(
-    workers: list[_Worker],
-    batches: Any,
-    write: Callable[[Any], None],
-    plan: Plan,
-    progress: Callable[[int], None],
-) -> tuple[int, int]:
-    in_flight: deque[tuple[int, int, Any, _Worker]] = deque()
-    rows = skipped = 0
-
-    def finish() -> None:
-        nonlocal rows, skipped
-        index, first, batch, worker = in_flight.popleft()
-        scored, failed = _answer(worker, index, first, batch, plan)
-        write(scored)
-        rows += batch.num_rows
-        skipped += failed
-        progress(batch.num_rows)
-
-    for index, batch in enumerate(batches):
-        if len(in_flight) == len(workers):
-            finish()
-        worker = workers[index % len(workers)]
-        worker.send(_ipc(batch.select(plan.columns)))
-        in_flight.append((index, rows + sum(b.num_rows for _, _, b, _ in in_flight), batch, worker))
-    while in_flight:
-        finish()
-    return rows, skipped
-
-
-def _answer(worker: _Worker, index: int, first: int, batch: Any, plan: Plan) -> tuple[Any, int]:
-    """The scored batch (kept columns, predictions, error column when skipping)."""
-    import pyarrow as pa
-
-    kind, payload = worker.receive()
-    where = f"batch {index} (rows {first:,}-{first + batch.num_rows - 1:,})"
-    predictions: list[Any]
-    errors: list[str | None] = [None] * batch.num_rows
-    try:
-        if kind == b"O":
-            predictions = _fit(payload, plan.outputs, batch.num_rows)
-        elif kind == b"E" and plan.skip_errors:
-            predictions, errors = _bisect(worker, batch, plan)
-        else:
-            raise ScoringError(f"{where}: {payload.decode(errors='replace')}")
-    except ValueError as exc:
-        raise ScoringError(f"{where}: score.py's answer does not fit: {exc}") from None
-    names = plan.keep + [c.name for c in plan.outputs]
-    arrays = [batch.column(name) for name in plan.keep] + predictions
-    if plan.skip_errors:
-        names.append(ERROR_COLUMN)
-        arrays.append(pa.array(errors, type=pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, names=names), sum(e is not None for e in errors)
-
-
-def _bisect(worker: _Worker, batch: Any, plan: Plan) -> tuple[list[Any], list[str | None]]:
-    """Predictions for the rows of ``batch`` that score.py can answer, and the error of
-    each row it cannot: halves are retried until the failing rows stand alone."""
-    import pyarrow as pa
-
-    if batch.num_rows == 1:
-        worker.send(_ipc(batch.select(plan.columns)))
-        kind, payload = worker.receive()
-        if kind == b"O":
-            return _fit(payload, plan.outputs, 1), [None]
-        if kind == b"D":
-            raise ScoringError(payload.decode(errors="replace"))
-        return null_arrays(plan.outputs, 1), [payload.decode(errors="replace")]
-    half = batch.num_rows // 2
-    parts = [batch.slice(0, half), batch.slice(half)]
-    results: list[tuple[list[Any], list[str | None]]] = []
-    for part in parts:
-        worker.send(_ipc(part.select(plan.columns)))
-        kind, payload = worker.receive()
-        if kind == b"O":
-            no_errors: list[str | None] = [None] * part.num_rows
-            results.append((_fit(payload, plan.outputs, part.num_rows), no_errors))
-        elif kind == b"D":
-            raise ScoringError(payload.decode(errors="replace"))
-        else:
-            results.append(_bisect(worker, part, plan))
-    columns = [
-        pa.concat_arrays([results[0][0][j], results[1][0][j]]) for j in range(len(plan.outputs))
-    ]
-    return columns, results[0][1] + results[1][1]
+        engine.close()
 
 
 def _fit(payload: bytes, outputs: list[OutputColumn], rows: int) -> list[Any]:
-    import json
+    from mdreg.payload import decode_response
 
-    answer = json.loads(payload)
+    answer = decode_response(payload)  # base64 .npy envelopes back to arrays
     if not isinstance(answer, dict) or "prediction" not in answer:
         raise ValueError('predict did not return {"prediction": ...}')
     return prediction_arrays(answer["prediction"], outputs, rows)
@@ -211,3 +251,7 @@ def _ipc(batch: Any) -> bytes:
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
     return sink.getvalue().to_pybytes()
+
+
+def _died(exc: OSError) -> str:
+    return f"a worker stopped taking batches ({exc.strerror or exc}): it died"

@@ -74,35 +74,39 @@ def arrow_type(column: OutputColumn) -> Any:
 
 
 def prediction_arrays(answer: Any, columns: list[OutputColumn], rows: int) -> list[Any]:
-    """score.py's answer for ``rows`` rows as one Arrow array per output column.
-    ValueError saying what does not fit."""
+    """score.py's answer for ``rows`` rows as one Arrow array per output column: one
+    output, or several side by side (a dict of outputs, batch first). Numeric answers
+    stay numpy arrays on the way (no Python objects per value). ValueError saying what
+    does not fit."""
     import numpy as np
     import pyarrow as pa
 
-    if isinstance(answer, dict):  # several named outputs, batch first: side by side
-        values = [np.asarray(v, dtype=object) for v in answer.values()]
-        if any(v.ndim == 0 or len(v) != rows for v in values):
-            raise ValueError(f"the answer's outputs {list(answer)} do not have {rows} rows each")
-        table = np.concatenate([v.reshape(rows, -1) for v in values], axis=1)
-    else:
-        table = np.asarray(answer, dtype=object)
-        if table.ndim == 0 or len(table) != rows:
-            got = "one value" if table.ndim == 0 else f"{len(table)} rows"
+    parts = list(answer.values()) if isinstance(answer, dict) else [answer]
+    blocks = []
+    for part in parts:
+        block = np.asarray(part)
+        if block.dtype.kind in "US":
+            block = block.astype(object)
+        if block.ndim == 0 or len(block) != rows:
+            got = "one value" if block.ndim == 0 else f"{len(block)} rows"
             raise ValueError(f"the answer has {got} for {rows} rows")
-        table = table.reshape(rows, -1)
-    if table.shape[1] != len(columns):
+        blocks.append(block.reshape(rows, -1))
+    width = sum(b.shape[1] for b in blocks)
+    if width != len(columns):
         raise ValueError(
-            f"the answer has {table.shape[1]} values per row; output_schema.json "
-            f"describes {len(columns)}"
+            f"the answer has {width} values per row; output_schema.json describes {len(columns)}"
         )
+    values = [b[:, j] for b in blocks for j in range(b.shape[1])]
     arrays = []
-    for j, column in enumerate(columns):
-        values = table[:, j].tolist()
+    for column, value in zip(columns, values, strict=True):
         wanted = arrow_type(column)
-        try:
-            arrays.append(pa.array(values, type=wanted) if wanted else pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            arrays.append(pa.array(values).cast(wanted) if wanted else pa.array(values))
+        array = pa.array(value.tolist() if value.dtype == object else value)
+        if wanted is not None and array.type != wanted:
+            try:
+                array = array.cast(wanted)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValueError(f"{column.name}: not {column.dtype} values ({exc})") from None
+        arrays.append(array)
     return arrays
 
 

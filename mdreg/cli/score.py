@@ -110,8 +110,9 @@ def score_cmd(
         return
     skipped = f", {result.skipped:,} skipped (see the error column)" if result.skipped else ""
     note(
-        f"scored {result.rows:,} rows in {result.seconds:.1f} s "
-        f"({result.rows_per_second:,.0f} rows/s, {result.workers} workers){skipped}"
+        f"scored {result.rows:,} rows in {result.seconds:.1f} s ({result.load_seconds:.1f} s "
+        f"loading the model; then {result.rows_per_second:,.0f} rows/s on {result.workers} "
+        f"workers){skipped}"
     )
     typer.echo(result.output)
 

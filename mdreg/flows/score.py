@@ -31,13 +31,16 @@ class ScoreResult:
     output: str
     rows: int
     skipped: int  # rows whose predict failed, written with an error (--on-error skip)
-    seconds: float
+    seconds: float  # all of it, the workers' start included
+    load_seconds: float  # until every worker had imported score.py and loaded the model
     engine: str
     workers: int
 
     @property
     def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
+        """Throughput once the model is loaded: what more rows cost."""
+        scoring = self.seconds - self.load_seconds
+        return self.rows / scoring if scoring > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class ScoreResult:
             "rows": self.rows,
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
+            "load_seconds": round(self.load_seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
             "engine": self.engine,
             "workers": self.workers,
@@ -117,15 +121,21 @@ def score_dataset(
         on_start(table.rows)
         start = time.perf_counter()
         try:
-            rows, skipped = local.run(
-                folder, table.batches(batch_rows, read), out.write, plan, progress
-            )
+            outcome = local.run(folder, table.batches(batch_rows, read), out.write, plan, progress)
             out.commit()
         except BaseException:
             out.abort()
             raise
     seconds = time.perf_counter() - start
-    return ScoreResult(str(out.path), rows, skipped, seconds, engine, n_workers)
+    return ScoreResult(
+        str(out.path),
+        outcome.rows,
+        outcome.skipped,
+        seconds,
+        outcome.load_seconds,
+        engine,
+        n_workers,
+    )
 
 
 def _model_columns(folder: Path, names: list[str]) -> list[str]:
