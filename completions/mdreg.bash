@@ -10,22 +10,24 @@ _mdreg() {
         if [[ "$cur" == -* ]]; then
             COMPREPLY=($(compgen -W "--debug --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "delete frameworks gc introspect list load predict prepare save scan score serve show update upload verify zip" -- "$cur"))
+            COMPREPLY=($(compgen -W "delete deploy deployments frameworks gc introspect list load predict prepare save scan score serve show update upload verify zip" -- "$cur"))
         fi
         return
     fi
     case "$cmd" in
         delete) opts="--auth --config-file --data-science-endpoint --help --json --profile --yes -y" ;;
+        deploy) opts="--access-log-group-id --access-log-id --auth --bandwidth-mbps --compartment-id --conda-env --config-file --data-science-endpoint --description --display-name --env --help --instance-count --json --memory-gb --no-wait --ocpus --predict-log-group-id --predict-log-id --profile --project-id --quiet --shape --tag --wait -q" ;;
+        deployments) opts="--auth --bandwidth-mbps --compartment-id --config-file --data-science-endpoint --display-name --help --instance-count --json --limit --memory-gb --model-id --no-wait --ocpus --profile --project-id --quiet --shape --state --wait --yes -n -q -y" ;;
         frameworks) opts="--help --json" ;;
         gc) opts="--dry-run --help --json" ;;
         introspect) opts="--help --json --online" ;;
         list) opts="--all --auth --catalog --compartment-id --config-file --data-science-endpoint --help --json --limit --name-contains --profile --project-id --tag --version-set -n" ;;
         load) opts="--auth --bucket --config-file --data-science-endpoint --force --help --json --object-storage-endpoint --output --profile --quiet --trust -o -q" ;;
-        predict) opts="--auth --config-file --data --help --json --no-sign --payload --profile --retries --sign --timeout -d" ;;
+        predict) opts="--auth --config-file --data --data-science-endpoint --help --json --no-sign --payload --profile --retries --sign --timeout -d" ;;
         prepare) opts="--force --framework --help --inference-conda-env --inference-python-version --json --model-class --model-code --output --score-py --training-script --trust --use-case-type --x-sample --y-sample -o" ;;
-        save) opts="--auth --bucket --catalog --compartment-id --config-file --data-science-endpoint --description --display-name --help --ignore-introspection --json --keep-bucket-object --large --no-verify --object-storage-endpoint --parallel --part-size --profile --project-id --quiet --tag --version-label --version-set -q" ;;
+        save) opts="--access-log-group-id --access-log-id --auth --bandwidth-mbps --bucket --catalog --compartment-id --conda-env --config-file --data-science-endpoint --deploy --description --display-name --env --help --ignore-introspection --instance-count --json --keep-bucket-object --large --memory-gb --no-verify --no-wait --object-storage-endpoint --ocpus --parallel --part-size --predict-log-group-id --predict-log-id --profile --project-id --quiet --shape --tag --version-label --version-set --wait -q" ;;
         scan) opts="--format --framework --help --json" ;;
-        score) opts="--batch-rows --columns --force --help --json --keep-columns --on-error --output --quiet --trust --workers -o -q -w" ;;
+        score) opts="--batch-rows --columns --engine --force --help --json --keep-columns --on-error --output --quiet --trust --workers -o -q -w" ;;
         serve) opts="--device --help --host --json-logs --port --timeout --trust --workers -p -w" ;;
         show) opts="--auth --config-file --data-science-endpoint --help --json --profile" ;;
         update) opts="--auth --config-file --data-science-endpoint --description --display-name --help --json --metadata --profile --remove-metadata --remove-tag --tag" ;;

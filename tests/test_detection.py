@@ -154,7 +154,29 @@ def test_command_modules_name_every_command_where_it_is_defined():
         (c.name or typer.main.get_command_name(c.callback.__name__)): c.callback.__module__
         for c in app.registered_commands
     }
+    # a group (``mdreg deployments ...``): where its subcommands are defined
+    for group in app.registered_groups:
+        modules = {c.callback.__module__ for c in group.typer_instance.registered_commands}
+        assert len(modules) == 1, f"the {group.name} group's subcommands live in {modules}"
+        defined[group.name] = modules.pop()
     assert defined == {name: f"mdreg.cli.{module}" for name, module in COMMAND_MODULES.items()}
+
+
+def test_a_group_runs_with_only_its_module(tmp_path):
+    """``mdreg deployments ...`` imports mdreg.cli.deploy (the group's) and not the SDK to
+    refuse a delete without --yes."""
+    code = (
+        "import sys; from mdreg.cli import main\n"
+        "try:\n    main(['deployments', 'delete', 'ocid1.datasciencemodeldeployment.oc1..x'])\n"
+        "except SystemExit as e:\n    print(e.code, file=sys.stderr)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mdreg.cli.')), 'oci' in sys.modules,"
+        " file=sys.stderr)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = run.stderr.strip().splitlines()
+    assert "needs --yes" in lines[0] and lines[1] == "2"
+    assert "'mdreg.cli.deploy'" in lines[2] and "'mdreg.cli.save'" not in lines[2]
+    assert lines[2].endswith("False")
 
 
 def test_running_one_command_imports_only_its_module(tmp_path):

@@ -92,6 +92,11 @@ def read_runtime(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ArtifactError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return parse_runtime(text, path)
+
+
+def parse_runtime(text: str, path: Path | str) -> dict[str, Any]:
+    """runtime.yaml's text as a mapping (``path`` names it in errors)."""
     doc = _simple_yaml(text)
     if doc is None:
         import yaml  # ~20 ms: only for what _simple_yaml leaves to it

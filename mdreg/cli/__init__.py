@@ -23,8 +23,9 @@ import typer
 
 from mdreg.cli import _app
 
-#: Command name -> the module under mdreg.cli that defines it. ``main`` imports only the
-#: module of the command being run; a test keeps this in step with the decorators.
+#: Command name -> the module under mdreg.cli that defines it (a command, or a group of
+#: subcommands added with ``app.add_typer``). ``main`` imports only the module of the
+#: command being run; a test keeps this in step with the decorators.
 COMMAND_MODULES = {
     "prepare": "prepare",
     "introspect": "introspect",
@@ -36,6 +37,8 @@ COMMAND_MODULES = {
     "save": "save",
     "upload": "upload",
     "load": "load",
+    "deploy": "deploy",
+    "deployments": "deploy",  # a group: deployments list / show / update / stop / start / delete
     "scan": "scan",
     "frameworks": "frameworks",
     "list": "catalog_cmds",
@@ -84,6 +87,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     ]
     one = copy.copy(app)
     one.registered_commands = chosen
+    one.registered_groups = [g for g in app.registered_groups if g.name == name]
     return one
 
 

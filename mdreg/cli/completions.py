@@ -17,8 +17,16 @@ def command_tree() -> dict[str, list[str]]:
     root: Any = typer.main.get_command(app)
     tree = {"": sorted(o for p in root.params for o in p.opts if o.startswith("-"))}
     for name, cmd in sorted(root.commands.items()):
+        # a group (``mdreg deployments``): the options of all its subcommands
+        cmds = [cmd, *getattr(cmd, "commands", {}).values()]
         opts = sorted(
-            {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")}
+            {
+                o
+                for c in cmds
+                for p in c.params
+                for o in (*p.opts, *p.secondary_opts)
+                if o.startswith("-")
+            }
             | {"--help"}
         )
         tree[name] = opts

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mdreg.cli._app import app
-from mdreg.cli._options import AuthOpt, ConfigFileOpt, ProfileOpt
+from mdreg.cli._options import AuthOpt, ConfigFileOpt, DsEndpointOpt, ProfileOpt
 from mdreg.cli._output import emit_json, note, stdout_is_terminal
 
 
@@ -27,7 +27,8 @@ def predict_cmd(
     target: Annotated[
         str,
         typer.Argument(
-            help="URL of a running `mdreg serve`, or an OCI model deployment's predict URL."
+            help="URL of a running `mdreg serve`, an OCI model deployment's predict URL, "
+            "or a model deployment's OCID (its URL looked up, the request signed)."
         ),
     ],
     data: Annotated[
@@ -59,6 +60,7 @@ def predict_cmd(
     auth: AuthOpt = None,
     profile: ProfileOpt = None,
     config_file: ConfigFileOpt = None,
+    ds_endpoint: DsEndpointOpt = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print one JSON document: the answer, status, attempts, ms."),
@@ -79,7 +81,7 @@ def predict_cmd(
     def retrying(attempt: int, delay: float, reason: str) -> None:
         note(f"attempt {attempt}: {reason}; retrying in {delay:.1f} s")
 
-    with oci_context(auth=auth, profile=profile, config_file=config_file):
+    with oci_context(auth=auth, profile=profile, config_file=config_file, ds_endpoint=ds_endpoint):
         answer = predict(
             target,
             source,

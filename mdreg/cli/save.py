@@ -8,6 +8,23 @@ from typing import Annotated
 import typer
 
 from mdreg.cli._app import app
+from mdreg.cli._deploy_opts import (
+    AccessGroupOpt,
+    AccessLogOpt,
+    BandwidthOpt,
+    CondaOpt,
+    DeployOptions,
+    EnvOpt,
+    InstancesOpt,
+    MemoryOpt,
+    OcpusOpt,
+    PredictGroupOpt,
+    PredictLogOpt,
+    SaveDeploy,
+    ShapeOpt,
+    WaitOpt,
+    report,
+)
 from mdreg.cli._options import (
     AuthOpt,
     ConfigFileOpt,
@@ -98,14 +115,49 @@ def save_cmd(
     part_size: PartSizeOpt = None,
     parallel: ParallelOpt = None,
     quiet: QuietOpt = False,
+    deploy: Annotated[
+        bool,
+        typer.Option(
+            "--deploy", help="Then deploy the saved model (OCI catalog; see `mdreg deploy`)."
+        ),
+    ] = False,
+    shape: ShapeOpt = "VM.Standard.E4.Flex",
+    instance_count: InstancesOpt = 1,
+    bandwidth_mbps: BandwidthOpt = 10,
+    ocpus: OcpusOpt = None,
+    memory_gb: MemoryOpt = None,
+    access_log_id: AccessLogOpt = None,
+    access_log_group_id: AccessGroupOpt = None,
+    predict_log_id: PredictLogOpt = None,
+    predict_log_group_id: PredictGroupOpt = None,
+    env: EnvOpt = None,
+    conda_env: CondaOpt = None,
+    wait: WaitOpt = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the model's record as one JSON document.")
     ] = False,
 ) -> None:
-    """Check the artifact, zip it and store it in the catalog; print the new model's id."""
+    """Check the artifact, zip it and store it in the catalog; print the new model's id
+    (with --deploy, then the deployment's predict URL)."""
     from mdreg.catalog import open_catalog
     from mdreg.cli._catalog import human_size, oci_context, parse_pairs, progress_factory
     from mdreg.flows.save import SaveOptions, save_model
+
+    deploy_options = DeployOptions(
+        shape,
+        instance_count,
+        bandwidth_mbps,
+        ocpus,
+        memory_gb,
+        access_log_id,
+        access_log_group_id,
+        predict_log_id,
+        predict_log_group_id,
+        env,
+        conda_env,
+        wait,
+    )
+    chained = SaveDeploy.plan(deploy, artifact, deploy_options)  # checked before the save
 
     options = SaveOptions(
         display_name=display_name,
@@ -135,11 +187,14 @@ def save_cmd(
         ),
         open_catalog(catalog) as cat,
     ):
+        if chained:
+            chained.require_oci(cat)
         result = save_model(
             artifact, options, catalog=cat, progress=progress_factory(quiet or as_json)
         )
+        deployed = chained.deploy(result.record, quiet or as_json) if chained else None
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **({"deployment": deployed.to_dict()} if deployed else {})})
         return
     for w in result.warnings:
         warn(w)
@@ -154,3 +209,5 @@ def save_cmd(
     if result.bucket_object:
         note(f"kept {result.bucket_object}")
     typer.echo(record.id)
+    if deployed:
+        report(deployed)

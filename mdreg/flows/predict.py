@@ -6,7 +6,8 @@ as it is, CSV/Parquet/.npy samples encoded as the chosen payload format), then P
 by ``mdreg.invoke`` with retries. A URL on an OCI domain is signed with the OCI
 settings in force (``mdreg.oci.settings``: flags, environment, config file), as the
 catalog's calls are; ``sign`` forces signing on or off (a local emulator of a
-deployment, a proxy in front of one).
+deployment, a proxy in front of one). A model deployment's OCID is resolved with
+``get_model_deployment`` to its ``model_deployment_url`` + ``/predict``, and signed.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ def predict(
     timeout: float = DEFAULT_TIMEOUT_S,
     on_retry: Callable[[int, float, str], None] | None = None,
 ) -> Answer:
-    """POST ``data`` (a sample file's path, or JSON text) to ``target`` (a server's URL
-    or a predict URL) as ``payload_format``; the decoded answer."""
+    """POST ``data`` (a sample file's path, or JSON text) to ``target`` (a server's URL,
+    a predict URL or a model deployment's OCID) as ``payload_format``; the decoded answer."""
     from mdreg import payload as codec
     from mdreg.checks.verify import request_body
+    from mdreg.oci.deployment_spec import is_deployment_id
 
-    url = predict_url(target)
+    deployment = is_deployment_id(target)
+    url = "" if deployment else predict_url(target)
     if isinstance(data, Path) and not data.is_file():
         raise InputError(f"{data}: no such file")
     body = request_body(None, data, payload_format, response)
@@ -47,16 +50,32 @@ def predict(
             f"the request body is {len(body):,} bytes; a model deployment refuses bodies "
             f"above {MAX_BODY_BYTES:,} (10 MB): send fewer rows per request"
         )
-    signing = is_oci_url(url) if sign is None else sign
+    signer = None
+    if deployment:  # after the body's checks: nothing is called for a body refused
+        url, signer = _deployment_url(target)
+    signing = (deployment or is_oci_url(url)) if sign is None else sign
     return invoke(
         url,
         body,
         codec.content_type(payload_format),
-        signer=_signer() if signing else None,
+        signer=(signer or _signer()) if signing else None,
         retries=retries,
         timeout=timeout,
         on_retry=on_retry,
     )
+
+
+def _deployment_url(deployment_id: str) -> tuple[str, Any]:
+    """The deployment's predict URL, and the signer of the credentials that found it."""
+    from mdreg.oci.clients import OciClients
+    from mdreg.oci.deployments import Deployments
+    from mdreg.oci.settings import resolve
+
+    clients = OciClients(resolve())
+    try:
+        return Deployments(clients).predict_url(deployment_id), clients.credentials.signer
+    finally:
+        clients.close()
 
 
 def _signer() -> Any:

@@ -1,14 +1,17 @@
 """Following a Data Science work request (``export_model_artifact``,
-``import_model_artifact``) to its end."""
+``import_model_artifact``, model deployments' create, update, activate, deactivate and
+delete) to its end."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mdreg._files import ProgressFn
 from mdreg.errors import RemoteError
 from mdreg.oci.errors import translated
+from mdreg.oci.responses import required
 from mdreg.oci.settings import OciSettings
 
 
@@ -20,15 +23,20 @@ def follow(
     *,
     size: int = 0,
     progress: ProgressFn | None = None,
+    on_poll: Callable[[Any], None] | None = None,
 ) -> None:
     """Poll the work request (``ds``: the Data Science client) until it ends; feed
-    ``progress`` its percentage of ``size``; RemoteError with the service's error messages
-    when it does not succeed, or when it runs past ``work_request_timeout_seconds``."""
+    ``progress`` its percentage of ``size`` and ``on_poll`` each state read (the SDK's
+    ``WorkRequest``); RemoteError with the service's error messages when it does not
+    succeed, or when it runs past ``work_request_timeout_seconds``."""
     reported = 0
     deadline = time.monotonic() + settings.work_request_timeout_seconds
     while True:
         with translated(f"{what}: following work request {work_request_id}"):
             wr = ds.get_work_request(work_request_id).data
+        required(wr.status, "status", f"{what}: work request {work_request_id}", "says its end")
+        if on_poll is not None:
+            on_poll(wr)
         done = int(size * min(100.0, float(wr.percent_complete or 0)) / 100)
         if progress is not None and done > reported:
             progress(done - reported)

@@ -3,7 +3,9 @@
 One ``ThreadingHTTPServer`` serves every service on one port, under the paths the real
 services use, so each SDK client is pointed at it with ``service_endpoint``:
 
-    /20190101/...             Data Science (models, version sets, work requests)
+    /20190101/...             Data Science (models, version sets, model deployments,
+                              work requests)
+    /{deploymentId}/predict   a model deployment's predict (a real ``mdreg serve`` behind it)
     /n/...                    Object Storage (objects, multipart uploads)
     /opc/v2/...               the instance metadata service (OCI_METADATA_BASE_URL)
     /v1/x509                  the auth service's federation endpoint (instance principals)
@@ -151,9 +153,13 @@ class OciTestServer:
         self.bandwidth: float | None = None  # bytes/s per connection for uploads, None: unlimited
         self._log_lock = threading.Lock()
         self.router = Router()
-        from tests.oci_server import ds_api, os_api
+        from tests.oci_server import ds_api, md_api, os_api
+        from tests.oci_server.md_hosts import Hosts
 
+        self.md_store: dict[str, dict[str, Any]] = {}  # model deployments, by id
+        self.md_hosts = Hosts(self.root / "deployments")  # their model servers
         ds_api.register(self.router)
+        md_api.register(self.router)
         os_api.register(self.router)
         _register_auth_routes(self.router)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
@@ -178,6 +184,7 @@ class OciTestServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self.md_hosts.stop_all()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
