@@ -3,7 +3,8 @@ schemas (``input_schema.json``, ``output_schema.json``), the checks that the sam
 the model (columns, rows, one array per named input), and the expected answer kept for
 verify's parity check.
 
-pandas and numpy come in with the samples; nothing here imports them itself.
+pandas and numpy come in with the samples: nothing here imports them unless there is a
+sample (or score.py's answer to one) at hand.
 """
 
 from __future__ import annotations
@@ -16,51 +17,132 @@ from mdreg.frameworks.base import Framework, ModelFacts
 SAMPLE_ROWS = 5  # rows of --x-sample kept in the artifact (.mdreg/sample.json)
 
 
-def schemas(
-    plugin: Framework, facts: ModelFacts, X: Any, y: Any, predicted: Any, warnings: list[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Input and output schemas: from the samples, the model's answer to --x-sample
-    (``predicted``, None when it cannot run here) and what the model says of itself."""
+def input_schema(facts: ModelFacts, X: Any, warnings: list[str]) -> dict[str, Any]:
+    """The input schema: from --x-sample, else from what the model says of itself."""
     from mdreg.artifact import schema
 
     if X is not None:
-        input_schema = schema.describe(X)
-    elif facts.feature_names:
-        input_schema = schema.schema_from_feature_names(facts.feature_names)
+        return schema.describe(X)
+    if facts.feature_names:
         warnings.append(
             "no --x-sample: the input schema has the model's feature names but "
             "no dtypes or statistics"
         )
-    elif facts.n_features:
-        input_schema = schema.schema_from_count(facts.n_features)
+        return schema.schema_from_feature_names(facts.feature_names)
+    if facts.n_features:
         warnings.append("no --x-sample: the input schema has only the feature count")
-    elif facts.input_names:
-        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
+        return schema.schema_from_count(facts.n_features)
+    if facts.input_names:
         warnings.append(
             f"no --x-sample: input_schema.json is empty; the model takes tensors "
             f"{', '.join(facts.input_names)}: an .npz of one array per input "
             "describes them"
         )
     else:
-        input_schema = {"schema": [], "version": schema.SCHEMA_VERSION}
         warnings.append(
             "no --x-sample and the model does not know its inputs: input_schema.json is empty"
         )
+    return {"schema": [], "version": schema.SCHEMA_VERSION}
+
+
+def output_schema(
+    facts: ModelFacts, X: Any, y: Any, predicted: Any, warnings: list[str]
+) -> dict[str, Any]:
+    """The output schema: from --y-sample, else from score.py's answer to --x-sample
+    (``predicted``, as ``as_output`` gives it; None when it was not run), else a
+    placeholder of the model's output width."""
+    from mdreg.artifact import schema
+
     if y is not None:
         if predicted is not None:
             check_y_sample(y, predicted)
-        output_schema = schema.describe(y, "output")
-    elif predicted is not None:
-        output_schema = schema.describe(predicted, "output")
-    elif X is not None:
-        output_schema = schema.schema_from_count(1)
+        return schema.describe(y, "output")
+    if predicted is not None:
+        return schema.describe(predicted, "output")
+    if X is not None:
         warnings.append(
             "the model cannot be run here: output_schema.json is a placeholder; "
             "pass --y-sample to describe the predictions"
         )
-    else:
-        output_schema = schema.schema_from_count(facts.n_outputs or 1)
-    return input_schema, output_schema
+        return schema.schema_from_count(1)
+    return schema.schema_from_count(facts.n_outputs or 1)
+
+
+def as_output(answer: Any, facts: ModelFacts) -> Any:
+    """score.py's answer (what its predict() serializes) as the output schema describes it.
+
+    An array, a Series or a DataFrame is taken as it is (rank > 2: one tensor column). A
+    list of values, one per row (Spark's, or JSON lists), becomes one array, or a Series
+    named after the model's one output when it has a name (Spark's prediction column).
+    Several outputs, batch first (a list or dict of arrays: a Keras or PyTorch model's),
+    become one table of a column per output value: ``name``, or ``name[j]`` for an output
+    of several values per row, named by the dict's keys, else ``facts.output_names``, else
+    their positions; one output in a list or dict is that output. Text comes out as Python
+    strings (object), as JSON gives it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = facts.output_names
+    if isinstance(answer, dict) and len(answer) == 1:
+        answer = next(iter(answer.values()))
+    if isinstance(answer, (list, tuple)) and len(answer) == 1 and hasattr(answer[0], "ndim"):
+        answer = answer[0]
+    if isinstance(answer, (pd.DataFrame, pd.Series)):
+        return answer
+    try:
+        if isinstance(answer, dict) or (
+            isinstance(answer, (list, tuple))
+            and bool(answer)
+            and all(isinstance(a, np.ndarray) for a in answer)
+        ):
+            return _columns(answer, names)
+        if isinstance(answer, (list, tuple)) and names and len(names) == 1:
+            return pd.Series(list(answer), name=names[0])
+        return _text_as_objects(_array(answer))
+    except ValueError as exc:  # ragged rows, outputs of different lengths, one value
+        raise InputError(
+            f"score.py's answer to --x-sample is not one row per sample row, which "
+            f"output_schema.json could describe ({exc})"
+        ) from None
+
+
+def _columns(outputs: Any, names: list[str] | None) -> Any:
+    """Several outputs, batch first, as one table of a column per output value."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(outputs, dict):
+        keys = names if names and len(names) == len(outputs) else range(len(outputs))
+        outputs = dict(zip(keys, outputs, strict=True))
+    columns: dict[Any, Any] = {}
+    for name, value in outputs.items():
+        value = _text_as_objects(np.asarray(value))
+        if value.ndim == 0:
+            raise ValueError(f"one value for {name!r}")
+        value = value.reshape(len(value), -1)
+        for j in range(value.shape[1]):
+            columns[name if value.shape[1] == 1 else f"{name}[{j}]"] = value[:, j]
+    return pd.DataFrame(columns)
+
+
+def _array(values: Any) -> Any:
+    """``values`` as an array; rows of different lengths as one column of lists."""
+    import numpy as np
+
+    try:
+        return np.asarray(values)
+    except ValueError:
+        if not isinstance(values, (list, tuple)):
+            raise
+        column = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            column[i] = value
+        return column
+
+
+def _text_as_objects(array: Any) -> Any:
+    return array.astype(object) if array.dtype.kind in "US" else array
 
 
 def check_y_sample(y: Any, predicted: Any) -> None:

@@ -1,10 +1,15 @@
-"""Parity: score.py must answer the kept sample as the model itself did at prepare time.
+"""Parity: score.py must answer the kept sample as it did at prepare time.
 
-prepare runs the loaded model on the sample rows it keeps (``.mdreg/sample.json``) and
-writes the answer to ``.mdreg/sample_prediction.json``; ``verify`` on that sample compares
-score.py's answer with it, so a score.py edited into giving other answers (a wrong column
-order, a post_inference that rescales) is caught before deployment. Floats compare within
-a tolerance of their dtype's precision; anything else must be equal.
+prepare asks the artifact's score.py, in its own process, for its answer to --x-sample
+(``mdreg.artifact.scoring``) and writes the answer to the rows it keeps
+(``.mdreg/sample.json``) to ``.mdreg/sample_prediction.json``; ``verify`` on that sample
+compares the answer of score.py in a fresh interpreter with it. So a score.py edited after
+prepare into giving other answers (a wrong column order, a post_inference that rescales),
+or one that answers otherwise in another environment (``verify --python``, other library
+versions, a model file that loads differently), is caught before deployment. That the
+template itself answers as the framework does is for mdreg's tests to show (each
+framework's end-to-end test compares score.py's answer with the framework's own). Floats
+compare within a tolerance of their dtype's precision; anything else must be equal.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ _SHOWN = 80  # characters of a value shown in a message
 
 
 def expected_document(prediction: Any) -> dict[str, Any] | None:
-    """What prepare writes: the model's answer as JSON values, and its dtype. Only an
+    """What prepare writes: score.py's answer as JSON values, and its dtype. Only an
     array (or a Series) of one value or one row per input row has a form every score.py
     answers in; other answers (a frame of several outputs) record nothing."""
     import numpy as np  # prepare has them loaded already

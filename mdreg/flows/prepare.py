@@ -2,7 +2,9 @@
 
 Everything is validated and loaded before the first write; the artifact is built in a
 temporary folder beside the destination and renamed into place, so a failure leaves
-nothing half-written and an existing artifact is replaced only by a complete one.
+nothing half-written and an existing artifact is replaced only by a complete one. The
+output schema is the last thing learned: score.py, once written and scanned with the rest,
+is asked for its answer to --x-sample (``mdreg.artifact.scoring``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from mdreg.artifact.model_metadata import model_metadata
 from mdreg.artifact.runtime import build_runtime, dump_runtime
 from mdreg.artifact.schema_facts import (
     SAMPLE_ROWS,
+    as_output,
     by_input,
     check_sample_columns,
+    input_schema,
+    output_schema,
     sample_prediction,
-    schemas,
 )
 from mdreg.artifact.secrets import secret_warnings
 from mdreg.errors import (
@@ -129,13 +133,10 @@ def prepare(
         model = _load(plugin, model_path, options)
         facts = _describe(plugin, model, model_path)
         X = by_input(X, facts) if X is not None else None
-        predicted = None
         if X is not None:
             check_sample_columns(X, facts, plugin)
-            predicted = _predict(plugin, model, X, "--x-sample")
     warnings: list[str] = []
-    input_schema, output_schema = schemas(plugin, facts, X, y, predicted, warnings)
-    expected = sample_prediction(predicted) if predicted is not None else None
+    inputs = input_schema(facts, X, warnings)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(dest, "tmp")
@@ -149,22 +150,27 @@ def prepare(
         _write_score_py(
             tmp, plugin, model, model_path, facts, model_file, score_py, trust, admitted, walks
         )
+        del model  # score.py loads its own copy, from the saved file: one in memory at a time
         (tmp / layout.RUNTIME_YAML).write_text(
             dump_runtime(build_runtime(env, dest.resolve())), encoding="utf-8"
         )
-        _write_json(tmp / layout.INPUT_SCHEMA, input_schema)
-        _write_json(tmp / layout.OUTPUT_SCHEMA, output_schema)
+        _write_json(tmp / layout.INPUT_SCHEMA, inputs)
         (tmp / layout.MODEL_IGNORE).write_text(DEFAULT_MODEL_IGNORE, encoding="utf-8")
         (tmp / layout.MDREG_DIR).mkdir()
         if X is not None:
             from mdreg.artifact.sample import head_rows, to_json_payload
 
             _write_json(tmp / layout.SAMPLE, to_json_payload(head_rows(X, SAMPLE_ROWS)))
-            if expected is not None:
-                _write_json(tmp / layout.SAMPLE_PREDICTION, expected)
         hyperparameters = _hyperparameters(tmp, facts)
         shipped = _scan_artifact(tmp, plugin, trust, dest, admitted, walks)
         verdict = clearance.verdict if plugin.unpickles else shipped
+        # Only now, every file cleared by the scan, does score.py load anything from here.
+        with code.importable() if code else contextlib.nullcontext():
+            predicted = _predict(tmp, plugin, facts, X, bool(score_py), warnings)
+        _write_json(tmp / layout.OUTPUT_SCHEMA, output_schema(facts, X, y, predicted, warnings))
+        expected = sample_prediction(predicted) if predicted is not None else None
+        if expected is not None:
+            _write_json(tmp / layout.SAMPLE_PREDICTION, expected)
         write_manifest(tmp, f"mdreg {__version__}")
         meta = model_metadata(
             plugin,
@@ -307,18 +313,28 @@ def _describe(plugin: Framework, model: Any, path: Path) -> ModelFacts:
         ) from exc
 
 
-def _predict(plugin: Framework, model: Any, X: Any, what: str) -> Any:
-    """The model's own answer on ``X``; None when the plugin cannot run it here."""
-    try:
-        return plugin.predict(model, X)
-    except MdregError:
-        raise  # the plugin's own one-line error says what to do
-    except NotImplementedError:
+def _predict(
+    tmp: Path, plugin: Framework, facts: ModelFacts, X: Any, own: bool, warnings: list[str]
+) -> Any:
+    """score.py's answer to --x-sample (``X``), as the output schema describes it: the
+    score.py in ``tmp`` imported here and asked, so there is one implementation of how a
+    request becomes a prediction. None without a sample, for a template score.py (it
+    cannot load the model), and for the user's own score.py (``own``) when it cannot
+    answer here: a warning then, where a generated score.py that fails is an error."""
+    from mdreg.artifact.scoring import ScoreError, answer_sample
+
+    if X is None or (plugin.template_only and not own):
         return None
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(
-            f"the model could not predict on {what}: {type(exc).__name__}: {exc}"
-        ) from exc
+    try:
+        return as_output(answer_sample(tmp, X), facts)
+    except (ScoreError, InputError) as exc:
+        what = "load the model" if getattr(exc, "stage", None) == "load" else "answer --x-sample"
+        if own:
+            warnings.append(f"score.py (--score-py) could not {what} here: {exc}")
+            return None
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"score.py could not {what}: {exc}") from exc
 
 
 def _write_score_py(

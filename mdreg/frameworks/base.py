@@ -38,6 +38,9 @@ class ModelFacts:
     n_features: int | None = None
     classes: list[Any] | None = None
     n_outputs: int | None = None  # width of the prediction, for the output schema without a sample
+    #: names of the model's outputs, in the order it returns them: the output schema's
+    #: columns when score.py's answer does not name them (a list of outputs, or of values)
+    output_names: list[str] | None = None
     serialization_format: str | None = None  # when it differs by input form (h5, SavedModel, ...)
     #: the names of the model's inputs when it takes several tensors (its forward's
     #: arguments, in order); the sample is then one array per name (an .npz)
@@ -64,6 +67,10 @@ class Framework(ABC):
     r"""Base class of framework plugins: set the class attributes, write ``load`` and
     ``save`` (the two abstract methods), and ``sniff`` for mdreg to recognise the
     framework's files by their bytes; the other methods have working defaults.
+
+    How a request becomes a prediction is written once, in the score.py template: prepare
+    runs the rendered score.py on ``--x-sample`` for the output schema
+    (``mdreg.artifact.scoring``), so a plugin has no prediction code of its own.
 
     A minimal plugin, complete and working: linear models kept as a NumPy weight matrix
     (a ``.npy`` file), in a package ``npy_linear``. Its module,
@@ -96,10 +103,7 @@ class Framework(ABC):
                 shutil.copyfile(source, dest_dir / self.model_file_name)
                 return self.model_file_name
 
-            def predict(self, model, data):  # on --x-sample, for output_schema.json
-                return data @ model
-
-            def template_context(self, model, source):
+            def template_context(self, model, source):  # score.py's call of the model
                 return {"predict_call": "features @ model"}
 
     Its score.py template, ``npy_linear/templates/score_npy_linear.py.jinja2`` (mdreg's
@@ -175,8 +179,8 @@ class Framework(ABC):
     # -- the model ----------------------------------------------------------------
     @abstractmethod
     def load(self, path: Path, options: LoadOptions) -> Any:
-        """The model in ``path`` (a file or folder), loaded for ``describe``, ``predict``
-        and ``save``. Import the framework here, not at module level."""
+        """The model in ``path`` (a file or folder), loaded for ``describe``, ``save`` and
+        ``template_context``. Import the framework here, not at module level."""
 
     @abstractmethod
     def save(self, model: Any, source: Path, dest_dir: Path, options: LoadOptions) -> str:
@@ -191,12 +195,9 @@ class Framework(ABC):
         prepare matches --x-sample's columns to the model's features through it."""
         return column
 
-    def predict(self, model: Any, data: Any) -> Any:
-        """Predict on a sample, for the output schema."""
-        return model.predict(data)
-
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
-        """Extra variables for the score.py template."""
+        """Extra variables for the score.py template (``predict_call``: how score.py calls
+        the model on ``features``)."""
         return {"predict_call": "model.predict(features)"}
 
     # -- packaging ----------------------------------------------------------------

@@ -70,9 +70,6 @@ class GenericPickleFramework(Framework):
             algorithm=cls.__qualname__, n_features=getattr(model, "n_features_in_", None)
         )
 
-    def predict(self, model: Any, data: Any) -> Any:
-        return model.predict(data) if hasattr(model, "predict") else model(data)
-
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         call = "model.predict(features)" if hasattr(model, "predict") else "model(features)"
         return {"predict_call": call, "loader": self._loader(source)}

@@ -162,17 +162,6 @@ class LightGBMFramework(Framework):
             version=self.version(),
         )
 
-    def predict(self, model: Any, data: Any) -> Any:
-        import lightgbm as lgb
-
-        booster = model if isinstance(model, lgb.Booster) else getattr(model, "booster_", None)
-        if isinstance(booster, lgb.Booster) and hasattr(data, "columns"):
-            by_name = {str(c).replace(" ", "_"): c for c in data.columns}
-            names = booster.feature_name()
-            if set(names) <= set(by_name):
-                data = data[[by_name[n] for n in names]]  # by position: as score.py orders it
-        return model.predict(data)
-
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         import lightgbm as lgb
 

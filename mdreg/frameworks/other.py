@@ -47,8 +47,5 @@ class OtherFramework(Framework):
     def describe(self, model: Any) -> ModelFacts:
         return ModelFacts(algorithm="unknown")
 
-    def predict(self, model: Any, data: Any) -> Any:
-        raise NotImplementedError("mdreg cannot run a model of an unknown framework")
-
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         return {"predict_call": "model.predict(features)"}

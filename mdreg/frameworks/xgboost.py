@@ -179,18 +179,6 @@ class XGBoostFramework(Framework):
             version=self.version(),
         )
 
-    def predict(self, model: Any, data: Any) -> Any:
-        import xgboost as xgb
-
-        if isinstance(model, (xgb.Booster, xgb.XGBModel)) and hasattr(data, "columns"):
-            booster = model if isinstance(model, xgb.Booster) else model.get_booster()
-            names = booster.feature_names
-            if names and set(names) <= set(data.columns):
-                data = data[names]  # the trained column order, as score.py does
-        if isinstance(model, xgb.Booster):
-            return model.inplace_predict(data)
-        return model.predict(data)
-
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         import xgboost as xgb
 

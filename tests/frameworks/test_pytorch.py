@@ -310,10 +310,18 @@ def test_legacy_torch_save_format(cli, torch_dir, tmp_path):
     assert introspect(art).ok
     from mdreg.frameworks.base import LoadOptions
 
-    plugin = PyTorchFramework()
-    model = plugin.load(art / "model.pt", LoadOptions(model_code=art / f"{CODE_NAME}.py"))
+    model = PyTorchFramework().load(
+        art / "model.pt", LoadOptions(model_code=art / f"{CODE_NAME}.py")
+    )
     rows = torch_dir["x"].head(5).to_numpy()
-    assert np.allclose(plugin.predict(model, rows), _expected(torch_dir, "mlp", rows), atol=1e-6)
+    with torch.no_grad():
+        reloaded = model.module(torch.from_numpy(rows.astype(np.float32))).numpy()
+    assert np.allclose(reloaded, _expected(torch_dir, "mlp", rows), atol=1e-6)
+    result = verified(art)  # score.py answers the kept sample as it did at prepare
+    assert np.allclose(result.prediction["prediction"], reloaded, atol=1e-6)
+    # score.py ran in prepare's process, which it left as it was: the artifact folder it
+    # put on sys.path for the model's code is off it again
+    assert not [p for p in sys.path if str(tmp_path) in p]
 
 
 def test_checkpoint_keeps_only_the_weights(cli, torch_dir, tmp_path):

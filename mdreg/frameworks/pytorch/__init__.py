@@ -36,7 +36,7 @@ reads to accept a single item without its batch axis.
 The modules, by concern: ``plugin`` (the Framework), ``model`` (what ``load`` returns),
 ``files`` (TorchScript, ``.pt2`` archives and their members), ``pickled`` (pickled modules,
 their remapping onto the user's code, state_dicts), ``layers`` (the model's layers, for
-its description), ``inputs`` (its forward's inputs, dtypes and static batch, read once)
-and ``tensors`` (samples to tensors and back). Each imports only the standard library at
-module level: torch is imported where it is used.
+its description) and ``inputs`` (its forward's inputs, dtypes and static batch, read
+once). Each imports only the standard library at module level: torch is imported where it
+is used. The sample is fed to the model by score.py itself (``mdreg.artifact.scoring``).
 """

@@ -13,7 +13,6 @@ from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.probe import Probe
-from mdreg.frameworks.pytorch import tensors
 from mdreg.frameworks.pytorch.files import file_kind, load_torchscript, pt2_kind, scan_pt2_members
 from mdreg.frameworks.pytorch.inputs import model_inputs, n_features
 from mdreg.frameworks.pytorch.layers import algorithm, layer_counts
@@ -125,9 +124,6 @@ class PyTorchFramework(Framework):
             n_features=n_features(model),
             input_names=model_inputs(model).input_names or None,
         )
-
-    def predict(self, model: TorchModel, data: Any) -> Any:
-        return tensors.predict(model, data)
 
     def template_context(self, model: TorchModel, source: Path) -> dict[str, Any]:
         inputs = model_inputs(model)

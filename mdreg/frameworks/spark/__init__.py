@@ -17,6 +17,7 @@ cannot judge, so it is refused.
 
 The modules, by concern: ``plugin`` (the Framework), ``metadata`` (what a saved folder's
 JSON says, read without pyspark), ``session`` (the local SparkSession), ``columns`` (what a
-pipeline reads and writes) and ``frames`` (sample rows as a Spark DataFrame). Each imports
-only the standard library at module level.
+pipeline reads and writes). Each imports only the standard library at module level. The
+sample is run through the pipeline by score.py itself (``mdreg.artifact.scoring``), in
+the session prepare started.
 """

@@ -12,7 +12,6 @@ from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.probe import Probe
 from mdreg.frameworks.spark.columns import model_stage, pipeline_inputs, prediction_column
-from mdreg.frameworks.spark.frames import plain, spark_type_name, to_spark_frame
 from mdreg.frameworks.spark.metadata import (
     PIPELINE,
     PIPELINE_MODEL,
@@ -118,24 +117,8 @@ class SparkFramework(Framework):
             feature_names=inputs or None,
             n_features=None,  # a Spark model reads named columns, never positions
             classes=list(range(n_classes)) if isinstance(n_classes, int) else None,
+            output_names=[prediction_column(stages)],  # score.py answers with its values
         )
-
-    def predict(self, model: Any, data: Any) -> Any:
-        import pandas as pd
-
-        stages = list(model.stages)
-        inputs, hints = pipeline_inputs(stages)
-        if not isinstance(data, pd.DataFrame):  # rows of numbers: the pipeline's inputs in order
-            data = pd.DataFrame(data, columns=inputs or None)
-        types = {
-            str(c): spark_type_name(str(data[c].dtype)) or hints.get(str(c), "string")
-            for c in data.columns
-        }
-        column = prediction_column(stages)
-        with quiet():
-            frame = to_spark_frame(local_session(), data, types)
-            rows = model.transform(frame).select(column).collect()
-        return pd.Series([plain(r[0]) for r in rows], name=column)
 
     def template_context(self, model: Any, source: Path) -> dict[str, Any]:
         stages = list(model.stages)

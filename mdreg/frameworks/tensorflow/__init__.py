@@ -23,7 +23,7 @@ which needs no Python code at all.
 
 The modules, by concern: ``plugin`` (the Framework), ``model`` (what ``load`` returns),
 ``files`` (what the bytes say: detection, the compile config, an HDF5 file's model),
-``loading`` (Keras and SavedModel loads and the inputs they read), ``facts`` (the model's
-description) and ``tensors`` (samples to the model's inputs, its outputs back). Each
-imports only the standard library at module level.
+``loading`` (Keras and SavedModel loads and the inputs they read) and ``facts`` (the
+model's description). Each imports only the standard library at module level. The sample
+is fed to the model by score.py itself (``mdreg.artifact.scoring``).
 """

@@ -12,7 +12,6 @@ from mdreg.frameworks._params import json_safe
 from mdreg.frameworks.base import Detection, Framework, LoadOptions, ModelFacts
 from mdreg.frameworks.code import ModelCode
 from mdreg.frameworks.probe import Probe
-from mdreg.frameworks.tensorflow import tensors
 from mdreg.frameworks.tensorflow.facts import features, keras_hyperparameters, use_case
 from mdreg.frameworks.tensorflow.files import (
     HDF5_MAGIC,
@@ -133,10 +132,8 @@ class TensorFlowFramework(Framework):
             feature_names=feature_names,
             n_features=n_features,
             input_names=model.inputs.input_names or None,
+            output_names=[s.name for s in model.outputs] or None,  # a list of outputs unnamed
         )
-
-    def predict(self, model: LoadedModel, data: Any) -> Any:
-        return tensors.predict(model, data)
 
     def template_context(self, model: LoadedModel, source: Path) -> dict[str, Any]:
         return {
