@@ -6,8 +6,9 @@ bytes, copies them into the artifact as ``model.onnx`` and writes a score.py tha
 them with onnxruntime.
 
 Like every plugin, this module imports nothing heavy at import time: ``sniff`` reads the
-probe's bytes with a small protobuf field walker, and onnx / onnxruntime are imported
-only inside ``load``, ``describe`` and ``predict``.
+probe's bytes with a small protobuf field walker, and onnx is imported only inside
+``load``, ``save`` and ``describe``. onnxruntime runs the model in score.py only: prepare
+runs that score.py on ``--x-sample`` for the output schema.
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class OnnxFramework(Framework):
     template_package = "mdreg_onnx"
     inference_modules = ("onnxruntime", "onnx")
 
-    #: What load/describe/predict import; both must be installed.
+    #: What load/describe and score.py import; both must be installed.
     required_modules: tuple[str, ...] = ("onnx", "onnxruntime")
 
     # -- detection (bytes only) -------------------------------------------------------
@@ -310,15 +311,6 @@ class OnnxFramework(Framework):
             hyperparameters=hyperparameters,
             n_features=n_features,
         )
-
-    def predict(self, model: OnnxModel, data: Any) -> Any:
-        import numpy as np
-        import onnxruntime as ort
-
-        session = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
-        first = session.get_inputs()[0]
-        array = np.asarray(data, dtype=ORT_DTYPES.get(first.type, "float32"))
-        return session.run([session.get_outputs()[0].name], {first.name: array})[0]
 
     def template_context(self, model: OnnxModel, source: Path) -> dict[str, Any]:
         return {**super().template_context(model, source), "ort_dtypes": dict(ORT_DTYPES)}
