@@ -10,6 +10,7 @@ carry their writer's pid, atomic replacement, and the file-slice reader uploads 
   (``stale_temp_siblings``).
 - ``write_atomically`` (temp file, fsync, rename, fsync of the folder) and
   ``move_into_place`` (a finished folder renamed over the old one only once complete).
+- ``md5_hasher``/``b64``: Object Storage's MD5 checksums (``Content-MD5``).
 
 Standard library only: every layer (artifact, catalog, storage, flows) imports it.
 """
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     import threading
@@ -46,6 +47,17 @@ def no_progress(total: int, label: str) -> AbstractContextManager[ProgressFn | N
 
 
 # -- copies and hashes ------------------------------------------------------------------
+
+
+def md5_hasher() -> Any:
+    """An MD5 for Object Storage's content checksums: a transport checksum, not security
+    (``usedforsecurity=False`` keeps it usable on FIPS hosts, as the SDK's own helper)."""
+    return hashlib.md5(usedforsecurity=False)
+
+
+def b64(digest: bytes) -> str:
+    """A digest as ``Content-MD5`` and Object Storage's MD5 headers write it."""
+    return base64.b64encode(digest).decode()
 
 
 def copy_stream(
@@ -249,7 +261,8 @@ class Stopped(Exception):
 class SliceReader:
     """``length`` bytes of ``path`` from ``offset``, as a file-like request body.
 
-    MD5 and (optionally) sha256 are computed as the bytes go out; ``on_pos(n)`` is told
+    MD5 (unless ``md5=False``: a caller that sent ``Content-MD5`` hashed the slice
+    already) and optionally sha256 are computed as the bytes go out; ``on_pos(n)`` is told
     how many bytes of the slice were read so far; ``stop`` set -> the next read raises
     ``Stopped`` (which ends the request).
     """
@@ -263,6 +276,7 @@ class SliceReader:
         on_pos: ProgressFn | None = None,
         stop: threading.Event | None = None,
         sha256: bool = False,
+        md5: bool = True,
     ) -> None:
         self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self._f.seek(offset)
@@ -270,7 +284,8 @@ class SliceReader:
         self._buf = memoryview(b"")
         self._on_pos = on_pos
         self._stop = stop
-        self.md5 = hashlib.md5()  # noqa: S324 - OCI's content checksum, not security
+        self.md5 = md5_hasher()
+        self._md5_on = md5
         self.sha256 = hashlib.sha256() if sha256 else None
 
     def __len__(self) -> int:  # requests takes Content-Length from it
@@ -289,7 +304,8 @@ class SliceReader:
             if not data:
                 raise OSError(f"{self._f.name} shrank while it was being uploaded")
             self._left -= len(data)
-            self.md5.update(data)
+            if self._md5_on:
+                self.md5.update(data)
             if self.sha256 is not None:
                 self.sha256.update(data)
             if self._on_pos is not None:
@@ -300,7 +316,7 @@ class SliceReader:
         return out.tobytes()
 
     def md5_b64(self) -> str:
-        return base64.b64encode(self.md5.digest()).decode()
+        return b64(self.md5.digest())
 
     def close(self) -> None:
         self._f.close()

@@ -25,6 +25,11 @@
   are re-read once, and the hash is ready when the zip is.
 - Atomic: written to a temp file beside ``dest`` (``.NAME.PID-HEX.partial``: the pid
   lets ``mdreg gc`` tell a live writer from a dead one), fsynced, renamed into place.
+- Or streamed: ``plan_zip`` then ``write_zip`` into any ``StreamSink`` (the bucket's
+  streamed upload: ``Bucket.put_stream``), the same bytes as ``zip_artifact`` writes,
+  since both are this one writer. The sink is told where each entry starts and ends, and
+  gets a ``replay`` of the entry's data (the file read, and deflated, again, checked
+  against the CRC and sizes written) for when it no longer holds them.
 
 Unzipping safely: ``mdreg.artifact.unzipping``.
 """
@@ -36,11 +41,15 @@ import io
 import os
 import stat
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from mdreg._files import CHUNK, ProgressFn, temp_name, unlink_quietly
+from mdreg._streams import FileSink, StreamSink
 from mdreg.artifact import layout
 from mdreg.artifact.ignore import IgnoreRules
 from mdreg.artifact.manifest import attested, read_manifest, zip_manifest
@@ -73,17 +82,27 @@ class ZipResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) -> ZipResult:
-    """Zip the artifact folder ``root`` into ``dest`` (replaced atomically if it exists).
+@dataclass
+class ZipPlan:
+    """What ``write_zip`` writes, decided (and checked) before anything is written."""
 
-    ``progress(n)`` is called with the number of input bytes consumed since its last call.
-    """
+    root: Path
+    real_root: str
+    files: list[str]
+    skipped: list[str]
+    manifest: _ManifestPlan
+    warnings: list[str]
+    input_bytes: int  # the files' sizes: what ``progress`` is fed in all
+
+
+def plan_zip(root: Path) -> ZipPlan:
+    """The files of the artifact folder ``root`` that ship, and its manifest's plan;
+    ArtifactError when it is not an artifact or its manifest lists missing files."""
     from mdreg.artifact.secrets import shipped_secret_warnings
 
-    root, dest = Path(root), Path(dest)
+    root = Path(root)
     if not root.is_dir():
         raise InputError(f"not a folder: {root}")
-    _check_zip_dest(root, dest)
     manifest = read_manifest(root)
     files, skipped = iter_artifact_files(
         root, IgnoreRules.for_artifact(root), keep_set_of(manifest)
@@ -92,14 +111,42 @@ def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) 
     plan = _ManifestPlan.of(root, manifest, files)
     real_root = os.path.realpath(root)
     warnings = shipped_secret_warnings(root, real_root, files)
+    total = 0
+    for rel in files:
+        try:
+            total += os.stat(resolve_member(real_root, rel)).st_size
+        except OSError:
+            pass  # reported when it is read
+    return ZipPlan(root, real_root, files, skipped, plan, warnings, total)
+
+
+def zip_artifact(root: Path, dest: Path, *, progress: ProgressFn | None = None) -> ZipResult:
+    """Zip the artifact folder ``root`` into ``dest`` (replaced atomically if it exists).
+
+    ``progress(n)`` is called with the number of input bytes consumed since its last call.
+    """
+    root, dest = Path(root), Path(dest)
+    if not root.is_dir():
+        raise InputError(f"not a folder: {root}")
+    _check_zip_dest(root, dest)
+    plan = plan_zip(root)
     tmp = _create_temp_file(dest)
     try:
-        size, digest = _write_zip(tmp, real_root, files, progress, plan)
+        try:
+            sink = FileSink(tmp)
+            try:
+                write_zip(plan, sink, progress=progress)
+                size, digest = sink.finish()
+            finally:
+                sink.close()
+        except OSError as exc:
+            raise MdregError(f"cannot write the zip: {exc.strerror or exc}") from exc
         os.replace(tmp, dest)
     except BaseException:
         unlink_quietly(tmp)
         raise
-    return ZipResult(dest, size, digest, files, skipped, warnings)
+    assert digest is not None  # FileSink hashes by default
+    return ZipResult(dest, size, digest, plan.files, plan.skipped, plan.warnings)
 
 
 def _check_is_artifact(root: Path, files: list[str]) -> None:
@@ -168,38 +215,65 @@ def _create_temp_file(dest: Path) -> Path:
     return tmp
 
 
-def _write_zip(
-    tmp: Path, real_root: str, files: list[str], progress: ProgressFn | None, plan: _ManifestPlan
-) -> tuple[int, str]:
+def write_zip(plan: ZipPlan, sink: StreamSink, *, progress: ProgressFn | None = None) -> None:
+    """Write the zip ``plan`` describes into ``sink`` (see the module docstring)."""
     buf = bytearray(CHUNK)
     hashed: dict[str, tuple[str, int]] = {}
+    manifest = plan.manifest
+    # zipfile takes any seekable binary file; its stubs know only IO[bytes]
+    with zipfile.ZipFile(cast(Any, sink), "w", allowZip64=True) as zf:
+        for rel in plan.files:
+            if manifest.manifest is not None and rel == layout.MANIFEST:
+                continue  # its zip version goes last
+            sha = hashlib.sha256() if rel in manifest.to_hash else None
+            sink.begin_entry()
+            zinfo = _add_file(zf, plan.real_root, rel, buf, progress, sha)
+            sink.end_entry(partial(_replay_file, plan.real_root, rel, zinfo))
+            if sha is not None:
+                hashed[rel] = (sha.hexdigest(), zinfo.file_size)
+        if manifest.manifest is not None:
+            data = zip_manifest(manifest.manifest, hashed)
+            sink.begin_entry()
+            zf.writestr(_zip_info(layout.MANIFEST, zipfile.ZIP_DEFLATED, len(data)), data)
+            sink.end_entry(partial(_replay_bytes, data))
+            if progress is not None:
+                progress(len(data))
+
+
+def _replay_file(real_root: str, rel: str, zinfo: zipfile.ZipInfo) -> Iterator[bytes | memoryview]:
+    """The data bytes of ``rel``'s entry as ``_add_file`` wrote them: the file read again
+    in the same pieces, deflated again the same way (zlib's output depends only on the
+    input and the level); ArtifactError if the file no longer matches the entry. A chunk
+    is valid until the next one is asked for."""
+    deflate = zinfo.compress_type == zipfile.ZIP_DEFLATED
+    comp = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15) if deflate else None
+    crc, size = 0, 0
+    view = memoryview(bytearray(CHUNK))
     try:
-        with open(tmp, "r+b") as out, open(tmp, "rb", buffering=0) as back:
-            trail = _TrailingHash(back)
-            with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
-                for rel in files:
-                    if plan.manifest is not None and rel == layout.MANIFEST:
-                        continue  # its zip version goes last
-                    sha = hashlib.sha256() if rel in plan.to_hash else None
-                    size = _add_file(zf, real_root, rel, buf, progress, sha)
-                    if sha is not None:
-                        hashed[rel] = (sha.hexdigest(), size)
-                    out.flush()
-                    trail.catch_up(out.tell())
-                if plan.manifest is not None:
-                    data = zip_manifest(plan.manifest, hashed)
-                    zf.writestr(_zip_info(layout.MANIFEST, zipfile.ZIP_DEFLATED, len(data)), data)
-                    if progress is not None:
-                        progress(len(data))
-                    out.flush()
-                    trail.catch_up(out.tell())
-            out.flush()
-            os.fsync(out.fileno())
-            size = out.seek(0, os.SEEK_END)
-            trail.catch_up(size)
+        with open(resolve_member(real_root, rel), "rb", buffering=0) as src:
+            pieces = [src.read(_SNIFF) or b""]
+            while pieces:
+                piece = pieces.pop()
+                crc, size = zlib.crc32(piece, crc), size + len(piece)
+                out = comp.compress(piece) if comp is not None else piece
+                if out:
+                    yield out
+                if size < zinfo.file_size:
+                    n = src.readinto(view[: min(CHUNK, zinfo.file_size - size)]) or 0
+                    if n:
+                        pieces.append(view[:n])
     except OSError as exc:
-        raise MdregError(f"cannot write the zip: {exc.strerror or exc}") from exc
-    return size, trail.hexdigest()
+        raise ArtifactError(f"cannot read {rel} again: {exc.strerror or exc}") from exc
+    if comp is not None:
+        yield comp.flush()
+    if crc != zinfo.CRC or size != zinfo.file_size:
+        raise ArtifactError(f"{rel} changed while it was being zipped: try again")
+
+
+def _replay_bytes(data: bytes) -> Iterator[bytes]:
+    """The data bytes of an entry ``writestr`` deflated from ``data``."""
+    comp = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    yield comp.compress(data) + comp.flush()
 
 
 def _add_file(
@@ -209,8 +283,9 @@ def _add_file(
     buf: bytearray,
     progress: ProgressFn | None,
     sha: Any = None,
-) -> int:
-    """Stream one file into the zip (feeding ``sha`` when given); the bytes written."""
+) -> zipfile.ZipInfo:
+    """Stream one file into the zip (feeding ``sha`` when given); its entry, closed (the
+    CRC and sizes filled in)."""
     real = resolve_member(real_root, rel)
     try:
         # O_NONBLOCK: if the file was swapped for a FIFO since the walk, open must not hang
@@ -246,7 +321,7 @@ def _add_file(
         grew = bool(_read(src, rel, 1))
     if copied != st.st_size or grew:
         raise ArtifactError(f"{rel} changed while it was being zipped: try again")
-    return copied
+    return zinfo
 
 
 def _read(src: BinaryIO, rel: str, size: int) -> bytes:
@@ -275,25 +350,3 @@ def _zip_info(rel: str, compress_type: int, size: int) -> zipfile.ZipInfo:
     else:
         zinfo._compresslevel = DEFLATE_LEVEL  # type: ignore[attr-defined]  # private, not in stubs
     return zinfo
-
-
-class _TrailingHash:
-    """sha256 of the zip, fed with bytes once zipfile will no longer rewrite them."""
-
-    def __init__(self, reader: io.FileIO) -> None:
-        self._reader = reader
-        self._sha = hashlib.sha256()
-        self._done = 0
-        self._buf = memoryview(bytearray(CHUNK))
-
-    def catch_up(self, end: int) -> None:
-        self._reader.seek(self._done)
-        while self._done < end:
-            n = self._reader.readinto(self._buf[: min(CHUNK, end - self._done)])
-            if not n:
-                raise MdregError("the zip being written was truncated")
-            self._sha.update(self._buf[:n])
-            self._done += n
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()

@@ -1,9 +1,13 @@
-"""The one check that needs the network: does the inference conda pack exist?"""
+"""The one check that needs the network: does the inference conda pack exist?
+
+It asks Object Storage with mdreg's OCI settings (``mdreg.oci.settings``: the auth mode,
+profile and endpoint overrides in force), once, with short timeouts.
+"""
 
 from __future__ import annotations
 
-import os
 import re
+from dataclasses import replace
 
 from mdreg.checks.base import Outcome, failed, passed, skipped
 
@@ -18,12 +22,14 @@ def conda_pack_exists(uri: str) -> Outcome:
         import oci
     except ImportError:
         return skipped("the check needs the oci package: pip install 'mdreg[oci]'")
+    from mdreg.oci.clients import OciClients
+    from mdreg.oci.settings import resolve
+
     try:
-        config = oci.config.from_file(
-            os.environ.get("OCI_CONFIG_LOCATION", oci.config.DEFAULT_LOCATION),
-            os.environ.get("OCI_CONFIG_PROFILE", oci.config.DEFAULT_PROFILE),
+        settings = replace(
+            resolve(), max_attempts=1, connect_timeout_seconds=5.0, read_timeout_seconds=15.0
         )
-        client = oci.object_storage.ObjectStorageClient(config, timeout=(5, 15))
+        client = OciClients(settings).object_storage
     except Exception as exc:  # noqa: BLE001 - no usable credentials: the check cannot run
         return skipped(f"no usable OCI credentials ({type(exc).__name__}: {exc})")
     try:

@@ -68,3 +68,11 @@ def _root(
         from mdreg.cli._quiet import quiet_frameworks
 
         ctx.call_on_close(quiet_frameworks())
+    else:  # mdreg's own debug lines (what an OCI response lacked, retries) on stderr
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        logger = logging.getLogger("mdreg")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)

@@ -12,7 +12,9 @@ In order, and nothing is written before step 4:
    version set's labels;
 4. the folder is zipped into the catalog's staging folder;
 5. the zip is stored: directly, or through the bucket when one is named (``--large``,
-   OCI's route for artifacts over 2 GiB), the catalog taking it from there.
+   OCI's route for artifacts over 2 GiB), the catalog taking it from there. Through a
+   bucket, a folder skips step 4: it is zipped straight into the bucket object
+   (``flows._bucket.stream_zip``; into ``oci://``, in parts, with no zip on disk).
 """
 
 from __future__ import annotations
@@ -101,6 +103,10 @@ def save_model(
         ]
         details.check()
         check_label_free(cat, details)
+        if bucket is not None and artifact.is_dir():  # zipped straight into the bucket
+            return _save_through_bucket(
+                cat, details, None, 0, artifact, options, failed.names, progress
+            )
         staging = cat.staging_dir()
         try:
             zip_path, size, sha, staged, warnings = _zip(artifact, staging, progress)
@@ -343,29 +349,34 @@ def _check_route(catalog: Catalog, size: int, have_bucket: bool) -> None:
 def _save_through_bucket(
     catalog: Catalog,
     details: ModelDetails,
-    zip_path: Path,
+    zip_path: Path | None,
     size: int,
     artifact: Path,
     options: SaveOptions,
     failed: list[str],
     progress: ProgressFactory,
 ) -> SaveResult:
-    from mdreg.catalog.ids import ulid
-    from mdreg.storage.uri import open_location
+    """Upload the zip (``zip_path`` None: zip the folder straight into the bucket), then
+    have the catalog take it from there; the object is removed unless kept."""
+    from mdreg.flows._bucket import bucket_object, stream_zip
 
-    name = artifact.resolve().name.removesuffix(".zip")
-    # a fresh name under a prefix: concurrent saves of one artifact must not share an object
-    bucket, key = open_location(options.bucket or "", default_name=f"{name}-{ulid().lower()}.zip")
-    with progress(size, "upload") as advance:
-        bucket.put(key, zip_path, progress=advance)
+    bucket, key = bucket_object(artifact, options.bucket or "")
+    warnings: list[str] = []
+    if zip_path is None:
+        info, warnings = stream_zip(bucket, key, artifact, progress)
+        size = info.size
+    else:
+        with progress(size, "upload") as advance:
+            bucket.put(key, zip_path, progress=advance)
     try:
+        _check_route(catalog, size, True)  # a streamed zip's size is known only now
         with progress(size, "import") as advance:
             record = catalog.save_from_bucket(details, bucket, key, progress=advance)
     finally:
         if not options.keep_bucket_object:
             _delete_quietly(bucket, key)
     kept = bucket.uri_for(key) if options.keep_bucket_object else None
-    return SaveResult(record, "bucket", not failed, failed, kept)
+    return SaveResult(record, "bucket", not failed, failed, kept, warnings=warnings)
 
 
 def _delete_quietly(bucket: Any, key: str) -> None:

@@ -1,9 +1,11 @@
-"""``upload_artifact``: zip an artifact folder (or take a zip) and put it into a bucket."""
+"""``upload_artifact``: zip an artifact folder (or take a zip) and put it into a bucket.
+
+A folder is zipped straight into the bucket (``flows._bucket.stream_zip``): into
+``oci://``, in parts as the zip is written, with no temp file.
+"""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,16 +50,10 @@ def upload_artifact(
         from mdreg.artifact.secrets import zip_secret_warnings
 
         return _put(bucket, key, artifact, progress, zip_secret_warnings(artifact))
-    from mdreg.artifact.zipping import zip_artifact
+    from mdreg.flows._bucket import stream_zip
 
-    tmp = Path(tempfile.mkdtemp(prefix="mdreg-upload-"))
-    try:
-        total = sum(p.stat().st_size for p in artifact.rglob("*") if p.is_file())
-        with progress(total, "zip") as advance:
-            result = zip_artifact(artifact, tmp / "artifact.zip", progress=advance)
-        return _put(bucket, key, result.path, progress, result.warnings)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    info, warnings = stream_zip(bucket, key, artifact, progress)
+    return UploadResult(bucket.uri_for(key), key, info.size, info.sha256, warnings)
 
 
 def _put(

@@ -3,6 +3,8 @@
 A backend implements five methods. Objects are whole files: ``put`` streams one up from
 a local file, ``get`` streams one down into a local file; both take an optional
 ``progress(n)`` callback fed byte counts, and neither holds more than a chunk in memory.
+``put_stream`` uploads what a writer writes into a ``StreamSink`` (a zip being made);
+by default through a temp file and ``put``, while ``oci://`` sends it as it is written.
 A reader never sees half an object: ``put`` is atomic for every backend (a temp file
 and rename for ``file://``; a multipart commit for ``oci://``).
 
@@ -16,14 +18,17 @@ are translated at its edge into ``RemoteError`` (exit 5) or ``MdregError``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mdreg._files import ProgressFn
+from mdreg._streams import FileSink, StreamSink
 from mdreg.errors import InputError
+
+T = TypeVar("T")
 
 
 class ObjectNotFoundError(InputError):
@@ -72,6 +77,28 @@ class Bucket(ABC):
     @abstractmethod
     def put(self, key: str, src: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
         """Upload the local file ``src`` as ``key`` (replacing it), streamed; atomic."""
+
+    def put_stream(
+        self, key: str, fill: Callable[[StreamSink], T], *, size_hint: int | None = None
+    ) -> tuple[ObjectInfo, T]:
+        """Upload, as ``key``, what ``fill(sink)`` writes into the sink; (the object,
+        what ``fill`` returned). This default writes into a temp file, then ``put``s it."""
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="mdreg-stream-"))
+        try:
+            path = tmp / "object"
+            path.touch()
+            sink = FileSink(path, sha256=False)
+            try:
+                result = fill(sink)
+                sink.finish()
+            finally:
+                sink.close()
+            return self.put(key, path), result
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @abstractmethod
     def get(self, key: str, dest: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:

@@ -1,14 +1,18 @@
 """``oci://bucket@namespace`` buckets: OCI Object Storage through the ``oci`` SDK.
 
 - ``put``: a file up to the part size goes up in one streamed ``put_object``; a larger one
-  in parallel parts (``oci_multipart``). Either way the service's MD5 of what it received
-  is checked against the one computed while sending, and a reader sees the old object or
-  the whole new one, never a part.
+  in parallel parts (``oci_multipart``). Either way every body goes with ``Content-MD5``
+  (hashed from the file before it is sent), so the service rejects a body damaged on
+  the way, and a reader sees the old object or the whole new one, never a part.
+- ``put_stream``: what a writer (the zip writer) writes goes up as it is written, cut into
+  parts held in memory (``oci_stream``): no file at all.
 - ``get``: streamed into a temp file beside ``dest`` in 1 MiB chunks (constant memory); a
   connection cut mid-way resumes with a ``Range`` request pinned to the object's ETag;
   the length and, for single-part objects, the ``Content-MD5`` are checked before the
   rename into place.
 - ``head``/``delete``/``list``: one call each (``list`` pages through ``nextStartWith``).
+
+What a response must carry and what may be missing (an emulator's): ``mdreg.oci.responses``.
 
 The sha256 of an object is known after this process ``put`` or ``get`` it (kept per
 ETag, so ``head`` reports it while the object is unchanged); Object Storage itself does
@@ -17,23 +21,36 @@ not store one.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mdreg._files import CHUNK, ProgressFn, SliceReader, fsync_dir, temp_name, unlink_quietly
+from mdreg._files import (
+    CHUNK,
+    ProgressFn,
+    SliceReader,
+    b64,
+    fsync_dir,
+    md5_hasher,
+    temp_name,
+    unlink_quietly,
+)
+from mdreg._streams import StreamSink
 from mdreg.errors import InputError, MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import is_network_error, translated
+from mdreg.oci.responses import content_length, header, log, required, tolerated
 from mdreg.oci.settings import OciSettings, resolve
 from mdreg.storage.base import Bucket, ObjectInfo, ObjectNotFoundError, check_key
-from mdreg.storage.oci_multipart import UploadTarget, upload_multipart
+from mdreg.storage.oci_multipart import slice_md5, upload_multipart
+from mdreg.storage.oci_parts import UploadTarget, put_whole
+
+T = TypeVar("T")
 
 LIST_FIELDS = "name,size,etag,md5,timeModified"
 
@@ -76,6 +93,11 @@ class OciBucket(Bucket):
         self.clients.close()
 
     # -- put ------------------------------------------------------------------------------
+    def _target(self, key: str) -> UploadTarget:
+        return UploadTarget(
+            self.client, self.namespace, self.name, key, self.uri_for(key), self.settings
+        )
+
     def put(self, key: str, src: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
         key = check_key(key)
         try:
@@ -83,19 +105,41 @@ class OciBucket(Bucket):
         except FileNotFoundError:
             raise InputError(f"no such file: {src}") from None
         if size > self.settings.part_size:
-            target = UploadTarget(
-                self.client, self.namespace, self.name, key, self.uri_for(key), self.settings
-            )
-            done = upload_multipart(target, Path(src), size, progress)
+            done = upload_multipart(self._target(key), Path(src), size, progress)
             etag, modified, sha = done.etag, done.last_modified, done.sha256
         else:
             etag, modified, sha = self._put_single(key, Path(src), size, progress)
-        self._sha256[(key, etag)] = sha
+        return self._stored(key, size, etag, modified, sha)
+
+    def put_stream(
+        self, key: str, fill: Callable[[StreamSink], T], *, size_hint: int | None = None
+    ) -> tuple[ObjectInfo, T]:
+        """What ``fill(sink)`` writes, uploaded while it is written (``oci_stream``): a
+        multipart upload, or one put_object when it all fits in one part. A failure (or
+        an interrupt) aborts the upload: no object, no stray parts."""
+        from mdreg.storage.oci_stream import StreamUpload
+
+        key = check_key(key)
+        upload = StreamUpload(self._target(key), size_hint=size_hint)
+        try:
+            result = fill(upload)
+            done = upload.finish()
+        except BaseException as exc:
+            upload.abort(exc)
+            raise
+        return self._stored(key, upload.size, done.etag, done.last_modified, done.sha256), result
+
+    def _stored(
+        self, key: str, size: int, etag: str | None, modified: str | None, sha: str
+    ) -> ObjectInfo:
+        if etag:
+            self._sha256[(key, etag)] = sha
         return ObjectInfo(key=key, size=size, modified=_http_date(modified), etag=etag, sha256=sha)
 
     def _put_single(
         self, key: str, src: Path, size: int, progress: ProgressFn | None
-    ) -> tuple[str, str | None, str]:
+    ) -> tuple[str | None, str | None, str]:
+        md5, sha = _hash(src)  # Content-MD5 goes before the body
         seen = [0]
 
         def on_pos(pos: int) -> None:
@@ -103,36 +147,14 @@ class OciBucket(Bucket):
                 progress(pos - seen[0])
                 seen[0] = pos
 
-        def attempt(_: int) -> tuple[str, str | None, str]:
-            reader = SliceReader(src, 0, size, on_pos=on_pos, sha256=True)
-            sha = reader.sha256
-            assert sha is not None  # asked for with sha256=True
-            try:
-                resp = self.client.put_object(
-                    self.namespace,
-                    self.name,
-                    key,
-                    reader if size else b"",
-                    content_length=size,
-                    retry_strategy=retry.no_retries(),
-                )
-            finally:
-                reader.close()
-            if resp.headers.get("opc-content-md5") != reader.md5_b64():
-                raise retry.Corrupted("the service's MD5 differs from what was sent")
-            return (
-                resp.headers["etag"],
-                resp.headers.get("last-modified"),
-                sha.hexdigest(),
-            )
-
-        with translated(f"uploading {self.uri_for(key)}"):
-            try:
-                return retry.call(attempt, self.settings)
-            except retry.Corrupted as exc:
-                raise RemoteError(
-                    f"uploading {self.uri_for(key)}: {exc}, {self.settings.max_attempts} times"
-                ) from exc
+        etag, modified = put_whole(
+            self._target(key),
+            size,
+            md5,
+            lambda: SliceReader(src, 0, size, on_pos=on_pos, md5=False),
+            rehash=lambda: slice_md5(src, 0, size),
+        )
+        return etag, modified, sha
 
     # -- get ------------------------------------------------------------------------------
     def get(self, key: str, dest: Path, *, progress: ProgressFn | None = None) -> ObjectInfo:
@@ -144,13 +166,13 @@ class OciBucket(Bucket):
         ):
             resp = self.client.get_object(self.namespace, self.name, key)
         headers = resp.headers
-        size = int(headers["content-length"])
-        etag = headers.get("etag")
+        length = content_length(headers)  # None (an emulator's chunked reply): read to the end
+        etag = tolerated(headers, "etag", f"downloading {uri}", "a resumed download is unpinned")
         tmp = temp_name(dest)
         try:
-            sha, md5 = self._stream_into(tmp, resp, key, size, etag, progress)
-            expected_md5 = headers.get("content-md5")
-            if expected_md5 and not headers.get("opc-multipart-md5") and expected_md5 != md5:
+            size, sha, md5 = self._stream_into(tmp, resp, key, length, etag, progress)
+            expected_md5 = header(headers, "content-md5")
+            if expected_md5 and not header(headers, "opc-multipart-md5") and expected_md5 != md5:
                 raise RemoteError(
                     f"{uri}: the downloaded bytes' MD5 {md5} differs from the "
                     f"object's {expected_md5}; nothing was written"
@@ -175,13 +197,14 @@ class OciBucket(Bucket):
         tmp: Path,
         resp: Any,
         key: str,
-        size: int,
+        size: int | None,
         etag: str | None,
         progress: ProgressFn | None,
-    ) -> tuple[str, str]:
+    ) -> tuple[int, str, str]:
         """Write the object into ``tmp``; on a cut connection, resume from where it
-        stopped (``Range``, ``If-Match`` the ETag) up to ``max_attempts`` times."""
-        sha, md5 = hashlib.sha256(), hashlib.md5()  # noqa: S324
+        stopped (``Range``, ``If-Match`` the ETag) up to ``max_attempts`` times. (size,
+        sha256 hex, MD5 base64); ``size`` None: the body's end is the object's."""
+        sha, md5 = hashlib.sha256(), md5_hasher()
         done, attempt = 0, 1
         try:
             with open(tmp, "xb") as out:
@@ -194,7 +217,7 @@ class OciBucket(Bucket):
                             done += len(chunk)
                             if progress is not None:
                                 progress(len(chunk))
-                        if done == size:
+                        if size is None or done == size:
                             break
                         raise ConnectionError(f"the body ended after {done} of {size} bytes")
                     except Exception as exc:  # noqa: BLE001 - only network errors are resumed
@@ -203,7 +226,8 @@ class OciBucket(Bucket):
                         if attempt >= self.settings.max_attempts:
                             raise RemoteError(
                                 f"downloading {self.uri_for(key)} failed after {done} of "
-                                f"{size} bytes, {attempt} times: {exc}"
+                                f"{size if size is not None else 'an unknown number of'} "
+                                f"bytes, {attempt} times: {exc}"
                             ) from exc
                         resp.data.close()
                         attempt += 1
@@ -218,7 +242,7 @@ class OciBucket(Bucket):
             raise MdregError(f"cannot write {tmp.parent}: {exc.strerror or exc}") from exc
         finally:
             resp.data.close()
-        return sha.hexdigest(), base64.b64encode(md5.digest()).decode()
+        return done, sha.hexdigest(), b64(md5.digest())
 
     def _resume(
         self, key: str, offset: int, etag: str | None, attempt: int, cause: BaseException
@@ -241,14 +265,28 @@ class OciBucket(Bucket):
         except _Missing:
             return None
         h = resp.headers
-        etag = h.get("etag")
+        etag = header(h, "etag")
+        size = content_length(h)
+        if size is None:
+            size = self._listed_size(key)
         return ObjectInfo(
             key=key,
-            size=int(h["content-length"]),
-            modified=_http_date(h.get("last-modified")),
+            size=size,
+            modified=_http_date(header(h, "last-modified")),
             etag=etag,
-            sha256=self._sha256.get((key, etag or "")),
+            sha256=self._sha256.get((key, etag)) if etag else None,
         )
+
+    def _listed_size(self, key: str) -> int:
+        """The size ListObjects gives ``key``, for a HEAD reply without Content-Length."""
+        what = f"looking up {self.uri_for(key)}"
+        log.debug("%s: the HEAD response has no Content-Length; asking ListObjects", what)
+        with translated(what):
+            page = self.client.list_objects(
+                self.namespace, self.name, prefix=key, fields="name,size", limit=1
+            ).data
+        sizes = [o.size for o in page.objects or [] if o.name == key]
+        return int(required(sizes[0] if sizes else None, "Content-Length", what, "gives its size"))
 
     def delete(self, key: str) -> None:
         key = check_key(key)
@@ -276,7 +314,7 @@ class OciBucket(Bucket):
                             size=o.size or 0,
                             modified=o.time_modified,
                             etag=o.etag,
-                            sha256=self._sha256.get((o.name, o.etag or "")),
+                            sha256=self._sha256.get((o.name, o.etag)) if o.etag else None,
                         )
                     )
                 start = page.next_start_with
@@ -296,3 +334,17 @@ def _http_date(value: str | None) -> datetime | None:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+
+
+def _hash(src: Path) -> tuple[bytes, str]:
+    """(MD5 digest, sha256 hex) of a file, read once."""
+    md5, sha = md5_hasher(), hashlib.sha256()
+    buf = memoryview(bytearray(CHUNK))
+    try:
+        with open(src, "rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                md5.update(buf[:n])
+                sha.update(buf[:n])
+    except OSError as exc:
+        raise MdregError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    return md5.digest(), sha.hexdigest()

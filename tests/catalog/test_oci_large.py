@@ -1,6 +1,7 @@
-"""The large-artifact route: an artifact zip forced through an Object Storage bucket in
-8 MiB parts while a fifth of the part uploads fail (503 or a connection reset), exported
-into the catalog, and downloaded back byte-identical.
+"""The large-artifact route: an artifact zip (and an artifact folder, zipped straight into
+the bucket with no zip file) forced through an Object Storage bucket in 8 MiB parts while
+a fifth of the part uploads fail (503 or a connection reset), exported into the catalog,
+and downloaded back byte-identical.
 
 Both sizes run by default (300 MB: about 15 s and 1.2 GB of temporary disk on a busy
 two-core machine); the 300 MB one is marked ``slow`` so that ``-m "not slow"`` leaves the
@@ -76,4 +77,51 @@ def test_a_large_artifact_survives_failing_parts(
         assert result.record.artifact_sha256 == _sha256(z)
         cat.download_artifact(result.record.id, tmp_path / "back.zip")
     assert _sha256(tmp_path / "back.zip") == _sha256(z)
+    assert oci_server.store.uploads == {}
+
+
+@pytest.mark.parametrize("megabytes", [40, pytest.param(300, marks=pytest.mark.slow)])
+def test_a_large_folder_is_zipped_straight_into_the_bucket(
+    megabytes: int, oci_server: Any, oci_files: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """save --bucket of a folder: no zip written (zip_artifact is never called), the zip
+    streamed in 8 MiB parts while a fifth of them fail, its sha256 recorded; the artifact
+    downloaded back is the zip ``mdreg zip`` writes, byte for byte."""
+    art = tmp_path / "big-artifact"
+    art.mkdir()
+    (art / "score.py").write_text(SCORE_PY)
+    (art / "runtime.yaml").write_text(RUNTIME_YAML)
+    with open(art / "weights.bin", "wb") as f:
+        for _ in range(megabytes):
+            f.write(os.urandom(1_000_000))
+    reference = zip_artifact(art, tmp_path / "reference.zip")
+
+    def no_zip_file(*a: Any, **k: Any) -> Any:
+        raise AssertionError("the folder was zipped to a file")
+
+    monkeypatch.setattr("mdreg.artifact.zipping.zip_artifact", no_zip_file)
+    settings = settings_for(oci_server, oci_files, part_size="8MiB", parallelism=4)
+    oci_server.faults.fail_parts(0.2, kinds=("status", "reset"), seed=megabytes)
+    staging = f"oci://staging@{NAMESPACE}/mdreg-tmp/"
+    with (
+        using(
+            OciOptions(
+                config_file=settings.config_file,
+                data_science_endpoint=oci_server.url,
+                object_storage_endpoint=oci_server.url,
+                part_size="8MiB",
+                parallelism=4,
+            )
+        ),
+        OciCatalog(settings) as cat,
+    ):
+        result = save_model(
+            art, SaveOptions(bucket=staging, ignore_introspection=True, no_verify=True), catalog=cat
+        )
+        failed = sum(v for (op, _), v in oci_server.faults.injected.items() if op == "upload_part")
+        assert failed >= 1 and oci_server.calls["abort_multipart_upload"] == 0
+        assert result.route == "bucket" and oci_server.store.buckets[(NAMESPACE, "staging")] == {}
+        assert result.record.artifact_sha256 == reference.sha256
+        cat.download_artifact(result.record.id, tmp_path / "back.zip")
+    assert _sha256(tmp_path / "back.zip") == reference.sha256
     assert oci_server.store.uploads == {}

@@ -8,6 +8,14 @@
     server.faults.slow("get_model", seconds=0.5)                        # a slow reply
     server.faults.fail_parts(0.2, kinds=("status", "reset"))            # 20% of parts fail once
     server.faults.fail_work_requests("EXPORT_MODEL_ARTIFACT")          # the next export fails
+    server.faults.corrupt("upload_part", part=2)                        # a body damaged in flight
+    server.faults.omit_headers("put_object", ["opc-content-md5"])       # an emulator's replies
+
+``corrupt`` flips one byte of the body the server received, as a bad link would: with a
+``Content-MD5`` the service rejects it (400), without one it stores the damaged bytes
+(and its ``opc-content-md5`` says so). ``omit_headers`` leaves headers out of the
+Object Storage replies of an operation, as third-party emulators do (the headers a test
+names: ``opc-content-md5``, ``opc-multipart-md5``, ``etag``, ``content-md5``...).
 
 The same, over HTTP for a server in another process: ``POST /_admin/faults`` with
 ``{"method": "fail", "args": {...}}``; ``POST /_admin/faults/clear``.
@@ -64,6 +72,8 @@ class Faults:
         self._part_attempts: Counter[tuple[str, int]] = Counter()
         self._parts_failed = 0
         self._work_requests: list[list[Any]] = []  # [operation_type, code, message, remaining]
+        self._corrupt: list[list[Any]] = []  # [op, part number or None, remaining or None]
+        self._omit: list[tuple[str, frozenset[str]]] = []
         self.injected: Counter[tuple[str, str]] = Counter()
 
     # -- arming ---------------------------------------------------------------------------
@@ -125,12 +135,25 @@ class Faults:
         with self._lock:
             self._work_requests.append([operation_type, code, message, times])
 
+    def corrupt(self, op: str, times: int | None = 1, part: int | None = None) -> None:
+        """Damage ``times`` bodies of ``op`` (None: every one) in flight: one byte flipped
+        after the server read it; ``part``: only that part number's (``upload_part``)."""
+        with self._lock:
+            self._corrupt.append([op, part, times])
+
+    def omit_headers(self, op: str, headers: list[str] | tuple[str, ...]) -> None:
+        """Leave ``headers`` out of every reply to ``op`` (``*``: any), as an emulator."""
+        with self._lock:
+            self._omit.append((op, frozenset(h.lower() for h in headers)))
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
             self._parts = None
             self._part_attempts.clear()
             self._work_requests.clear()
+            self._corrupt.clear()
+            self._omit.clear()
 
     def _add(self, op: str, action: Action, times: int | None) -> None:
         with self._lock:
@@ -178,6 +201,25 @@ class Faults:
             return Action("reset")
         code, message = STATUS_CODES.get(plan.status, ("InternalError", "Injected failure"))
         return Action("status", plan.status, code, message)
+
+    def corrupts(self, op: str, query: dict[str, str]) -> bool:
+        """Whether to damage this request's body (counted in ``injected``)."""
+        with self._lock:
+            for entry in self._corrupt:
+                if entry[0] not in (op, "*") or entry[2] == 0:
+                    continue
+                if entry[1] is not None and str(entry[1]) != query.get("uploadPartNum"):
+                    continue
+                if entry[2] is not None:
+                    entry[2] -= 1
+                self.injected[(op, "corrupt")] += 1
+                return True
+        return False
+
+    def omitted(self, op: str) -> frozenset[str]:
+        """The headers to leave out of the reply to ``op``."""
+        with self._lock:
+            return frozenset().union(*(h for o, h in self._omit if o in (op, "*")))
 
     def work_request_failure(self, operation_type: str) -> tuple[str, str] | None:
         with self._lock:

@@ -7,13 +7,22 @@ As the service: ``etag`` and ``opc-content-md5`` on every stored body, ``content
 single-part objects and ``opc-multipart-md5`` (MD5 of the parts' MD5s, ``-N``) on
 multipart ones, ``opc-meta-*`` metadata, 404 ``BucketNotFound`` / ``ObjectNotFound`` /
 ``NoSuchUpload``, 412 ``IfMatchFailed``, listings by name with only ``name`` unless
-``fields`` asks for more.
+``fields`` asks for more. A body sent with ``Content-MD5`` is checked against it: 400
+with the message the API documents for PutObject and UploadPart ("The computed MD5 of
+the request body (ACTUAL_MD5) does not match the Content-MD5 header (HEADER_MD5)"; the
+documentation names no code: ``InvalidParameter`` here).
+
+Faults of their own (``faults.corrupt``, ``faults.omit_headers``): a body damaged in
+flight, and replies without the headers an emulator leaves out.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from tests.oci_server.server import Reply, Request, Router
@@ -36,6 +45,37 @@ def register(r: Router) -> None:
     r.add("POST", f"{B}/u/{{name+}}", "commit_multipart_upload", commit_upload, body="json")
     r.add("GET", f"{B}/u/{{name+}}", "list_multipart_upload_parts", list_parts)
     r.add("DELETE", f"{B}/u/{{name+}}", "abort_multipart_upload", abort_upload)
+
+
+def _reply(app: Any, req: Request, reply: Reply) -> Reply:
+    """``reply`` without the headers a fault leaves out."""
+    omit = app.faults.omitted(req.op)
+    if omit:
+        reply.headers = {k: v for k, v in reply.headers.items() if k.lower() not in omit}
+    return reply
+
+
+def _receive(app: Any, req: Request, path: Path) -> tuple[int, str]:
+    """Read the body into ``path`` (damaged, if a fault says so) and check its MD5 against
+    the request's Content-MD5, as the service does: (size, base64 MD5)."""
+    size, md5 = req.read_to_file(path)
+    if size and app.faults.corrupts(req.op, req.query):
+        with open(path, "r+b") as f:
+            f.seek(size // 2)
+            byte = f.read(1)
+            f.seek(size // 2)
+            f.write(bytes([byte[0] ^ 0x55]))
+        md5 = base64.b64encode(hashlib.md5(path.read_bytes()).digest()).decode()  # noqa: S324
+    sent = req.headers.get("content-md5")
+    if sent and sent != md5:
+        path.unlink()
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            f"The computed MD5 of the request body ({md5}) does not match the "
+            f"Content-MD5 header ({sent})",
+        )
+    return size, md5
 
 
 def get_namespace(app: Any, req: Request) -> Reply:
@@ -66,14 +106,7 @@ def put_object(app: Any, req: Request) -> Reply:
     with app.store.lock:
         app.store.bucket(ns, bucket)
     path = app.store.new_file()
-    size, md5 = req.read_to_file(path)
-    if req.headers.get("content-md5") and req.headers["content-md5"] != md5:
-        path.unlink()
-        raise ApiError(
-            400,
-            "InvalidParameter",
-            "The computed MD5 of the request body does not match the Content-MD5 header",
-        )
+    size, md5 = _receive(app, req, path)
     meta = {
         k[len("opc-meta-") :]: v
         for k, v in req.headers.items()
@@ -88,14 +121,18 @@ def put_object(app: Any, req: Request) -> Reply:
         old = objects.get(req.params["name"])
         objects[req.params["name"]] = blob
     app.store.drop(old)
-    return Reply(
-        200,
-        None,
-        {
-            "etag": blob.etag,
-            "opc-content-md5": md5,
-            "last-modified": formatdate(blob.modified, usegmt=True),
-        },
+    return _reply(
+        app,
+        req,
+        Reply(
+            200,
+            None,
+            {
+                "etag": blob.etag,
+                "opc-content-md5": md5,
+                "last-modified": formatdate(blob.modified, usegmt=True),
+            },
+        ),
     )
 
 
@@ -108,10 +145,10 @@ def get_object(app: Any, req: Request) -> Reply:
     headers = _object_headers(blob)
     spec = req.headers.get("range")
     if not spec or req.method == "HEAD":
-        return Reply(200, None, headers, blob=blob)
+        return _reply(app, req, Reply(200, None, headers, blob=blob))
     start, end = _range(spec, blob.size)
     headers["content-range"] = f"bytes {start}-{end}/{blob.size}"
-    return Reply(206, None, headers, blob=blob, range=(start, end))
+    return _reply(app, req, Reply(206, None, headers, blob=blob, range=(start, end)))
 
 
 def _range(spec: str, size: int) -> tuple[int, int]:
@@ -236,14 +273,7 @@ def upload_part(app: Any, req: Request) -> Reply:
     if not 1 <= number <= MAX_PARTS:
         raise ApiError(400, "InvalidParameter", f"uploadPartNum must be 1 to {MAX_PARTS}")
     path = app.store.new_file()
-    size, md5 = req.read_to_file(path)
-    if req.headers.get("content-md5") and req.headers["content-md5"] != md5:
-        path.unlink()
-        raise ApiError(
-            400,
-            "InvalidParameter",
-            "The computed MD5 of the request body does not match the Content-MD5 header",
-        )
+    size, md5 = _receive(app, req, path)
     etag = ocid("part").split(".")[-1][:32]
     with app.store.lock:
         up = _upload(app, req)
@@ -251,7 +281,7 @@ def upload_part(app: Any, req: Request) -> Reply:
         up.parts[number] = (path, size, md5, etag)
     if old is not None:
         old[0].unlink(missing_ok=True)
-    return Reply(200, None, {"etag": etag, "opc-content-md5": md5})
+    return _reply(app, req, Reply(200, None, {"etag": etag, "opc-content-md5": md5}))
 
 
 def list_parts(app: Any, req: Request) -> Reply:
@@ -298,14 +328,18 @@ def commit_upload(app: Any, req: Request) -> Reply:
         objects[up.object] = blob
         del app.store.uploads[up.id]
     app.store.drop(old)
-    return Reply(
-        200,
-        None,
-        {
-            "etag": blob.etag,
-            "opc-multipart-md5": blob.multipart_md5 or "",
-            "last-modified": formatdate(blob.modified, usegmt=True),
-        },
+    return _reply(
+        app,
+        req,
+        Reply(
+            200,
+            None,
+            {
+                "etag": blob.etag,
+                "opc-multipart-md5": blob.multipart_md5 or "",
+                "last-modified": formatdate(blob.modified, usegmt=True),
+            },
+        ),
     )
 
 

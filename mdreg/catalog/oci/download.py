@@ -25,6 +25,7 @@ from mdreg.errors import ArtifactError, MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import translated
+from mdreg.oci.responses import header, required
 from mdreg.oci.settings import OciSettings
 from mdreg.oci.work_requests import follow
 
@@ -112,7 +113,13 @@ def download_through_bucket(
             record.id, ImportModelArtifactDetails(artifact_import_details=target)
         )
     try:
-        follow(clients.data_science, resp.headers["opc-work-request-id"], what, settings)
+        wr = header(resp.headers, "opc-work-request-id")
+        follow(
+            clients.data_science,
+            required(wr, "opc-work-request-id header", what, "following the copy needs"),
+            what,
+            settings,
+        )
         tmp = temp_name(dest)
         try:
             info = bucket.get(key, tmp, progress=progress)

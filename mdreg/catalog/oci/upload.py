@@ -6,7 +6,9 @@ model itself is created, and rolled back on failure, by ``OciCatalog``):
 - from a bucket (``save_from_bucket``, the caller uploaded it): ``export_model_artifact``,
   whose work request is polled to the end (progress follows its ``percentComplete``).
 
-Either way the artifact's size (and, sent directly, its MD5) is checked with a HEAD.
+Either way the artifact's size (and, sent directly, its MD5) is checked with a HEAD,
+when the service's answer carries them (``mdreg.oci.responses``: what is required of a
+response and what may be missing).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mdreg.errors import RemoteError
 from mdreg.oci import retry
 from mdreg.oci.clients import OciClients
 from mdreg.oci.errors import translated
+from mdreg.oci.responses import content_length, header, required, tolerated
 from mdreg.oci.settings import OciSettings
 from mdreg.oci.work_requests import follow
 
@@ -92,14 +95,20 @@ def export_from_bucket(
         source_object_name=key,
         source_region=bucket.region or clients.region,
     )
-    with translated(f"exporting {bucket.uri_for(key)} into {model_id}"):
+    what = f"exporting {bucket.uri_for(key)} into {model_id}"
+    with translated(what):
         resp = ds.export_model_artifact(
             model_id, ExportModelArtifactDetails(artifact_export_details=source)
         )
     follow(
         ds,
-        resp.headers["opc-work-request-id"],
-        f"exporting {bucket.uri_for(key)} into {model_id}",
+        required(
+            header(resp.headers, "opc-work-request-id"),
+            "opc-work-request-id header",
+            what,
+            "following the copy needs",
+        ),
+        what,
         settings,
         size=size,
         progress=progress,
@@ -108,11 +117,15 @@ def export_from_bucket(
 
 
 def check_artifact(ds: Any, model_id: str, size: int, md5: str | None) -> None:
-    with translated(f"checking the artifact of {model_id}"):
+    what = f"checking the artifact of {model_id}"
+    with translated(what):
         headers = ds.head_model_artifact(model_id).headers
-    got = int(headers.get("content-length", -1))
-    if got != size or (md5 and headers.get("content-md5") and headers["content-md5"] != md5):
+    got = content_length(headers)
+    if got is None:
+        tolerated(headers, "content-length", what, "its size is not checked")
+    stored_md5 = tolerated(headers, "content-md5", what, "its MD5 is not checked")
+    if (got is not None and got != size) or (md5 and stored_md5 and stored_md5 != md5):
         raise RemoteError(
-            f"the catalog holds {got} bytes (MD5 {headers.get('content-md5')}) as the "
+            f"the catalog holds {got} bytes (MD5 {stored_md5}) as the "
             f"artifact of {model_id}; {size} bytes (MD5 {md5}) were sent"
         )

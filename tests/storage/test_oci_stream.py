@@ -1,0 +1,224 @@
+"""An artifact folder zipped straight into Object Storage (``OciBucket.put_stream`` fed by
+``write_zip``): byte for byte the zip ``zip_artifact`` writes, no file written, memory
+bounded by the part buffers, and a failure anywhere aborts the multipart upload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mdreg._files import no_progress
+from mdreg.artifact.manifest import write_manifest
+from mdreg.artifact.zipping import plan_zip, write_zip, zip_artifact
+from mdreg.errors import ArtifactError, RemoteError
+from mdreg.flows._bucket import stream_zip
+from mdreg.flows.upload import upload_artifact
+from mdreg.oci.errors import OciServiceError
+from mdreg.oci.settings import MIB, OciOptions, using
+from mdreg.storage.oci import OciBucket
+from mdreg.storage.oci_stream import StreamUpload
+from tests.oci_server.fixtures import NAMESPACE, settings_for
+
+pytestmark = pytest.mark.usefixtures("clean_oci_env")
+
+SCORE_PY = "def load_model():\n    return 1\n\n\ndef predict(data, model=None):\n    return data\n"
+
+
+def _artifact(folder: Path, *, weights_mib: float = 5, pickle_mib: float = 3) -> Path:
+    """score.py, runtime.yaml, a manifest, a STORED weights file and a DEFLATED pickle
+    (random bytes: its deflated entry is as large), each larger than 1 MiB parts, the
+    metadata added after the manifest (hashed at zip time) and a few small files."""
+    art = folder / "art"
+    (art / ".mdreg").mkdir(parents=True)
+    (art / "score.py").write_text(SCORE_PY)
+    (art / "runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\n")
+    (art / "weights.bin").write_bytes(os.urandom(int(weights_mib * MIB) + 123))
+    (art / "model.pkl").write_bytes(os.urandom(int(pickle_mib * MIB) + 7))
+    (art / "vocab.json").write_text(json.dumps({f"w{i}": i for i in range(20_000)}))
+    write_manifest(art, "test")
+    (art / ".mdreg" / "metadata.json").write_text('{"framework": "test"}')
+    return art
+
+
+def _bucket(server: Any, files: Any, **options: Any) -> OciBucket:
+    options.setdefault("part_size", "1MiB")
+    return OciBucket("artifacts", NAMESPACE, settings=settings_for(server, files, **options))
+
+
+def _stored(server: Any, key: str) -> bytes:
+    blob = server.store.buckets[(NAMESPACE, "artifacts")][key]
+    return b"".join(Path(p).read_bytes() for p, _ in blob.segments)
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_the_streamed_zip_is_the_zip_byte_for_byte(
+    oci_server: Any,
+    oci_files: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parallelism: int,
+) -> None:
+    art = _artifact(tmp_path)
+    ref = zip_artifact(art, tmp_path / "ref.zip")
+    bucket = _bucket(oci_server, oci_files, parallelism=parallelism)
+
+    def no_files(*a: Any, **k: Any) -> Any:
+        raise AssertionError("the streamed upload made a temp file")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_files)
+    monkeypatch.setattr(tempfile, "mkstemp", no_files)
+    monkeypatch.setattr("mdreg.artifact.zipping.zip_artifact", no_files)
+    info, warnings = stream_zip(bucket, "team/art.zip", art, no_progress)
+    assert _stored(oci_server, "team/art.zip") == (tmp_path / "ref.zip").read_bytes()
+    assert (info.size, info.sha256) == (ref.size, ref.sha256) and warnings == ref.warnings
+    assert bucket.head("team/art.zip").sha256 == ref.sha256  # remembered for the catalog
+    assert oci_server.calls["create_multipart_upload"] == 1 and oci_server.store.uploads == {}
+    parts = oci_server.store.buckets[(NAMESPACE, "artifacts")]["team/art.zip"].segments
+    assert oci_server.calls["upload_part"] == len(parts) >= 9
+
+
+def test_entries_larger_than_the_buffers_are_hashed_from_a_replay(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    """With two 1 MiB buffers, the 5 MiB stored and 3 MiB deflated entries cannot be kept
+    for the sha256: both are read (and deflated) again; a small artifact is not."""
+    ref = zip_artifact(_artifact(tmp_path), tmp_path / "ref.zip")
+    up = _stream(oci_server, oci_files, tmp_path / "art", parallelism=1)
+    assert up.replayed == 2 and up.sha256 == ref.sha256
+    small = _artifact(tmp_path / "small", weights_mib=0.2, pickle_mib=0.1)
+    up = _stream(oci_server, oci_files, small, parallelism=4, key="small.zip")
+    assert up.replayed == 0
+    assert up.sha256 == zip_artifact(small, tmp_path / "small.zip").sha256
+
+
+class _Stream:
+    def __init__(self, upload: StreamUpload, sha256: str) -> None:
+        self.upload, self.sha256, self.replayed = upload, sha256, upload.replayed
+
+
+def _stream(server: Any, files: Any, art: Path, *, key: str = "x.zip", **options: Any) -> _Stream:
+    bucket = _bucket(server, files, **options)
+    up = StreamUpload(bucket._target(key))  # noqa: SLF001 - the sink itself, to look inside
+    write_zip(plan_zip(art), up)
+    return _Stream(up, up.finish().sha256)
+
+
+@pytest.mark.parametrize("parallelism", [1, 2, 4])
+def test_memory_stays_within_parallel_times_part_size(
+    oci_server: Any, oci_files: Any, tmp_path: Path, parallelism: int
+) -> None:
+    """Slow part uploads make the writer wait for buffers; it never holds more than
+    ``parallelism`` of them (two when one part at a time: one may hold a header)."""
+    oci_server.faults.slow("upload_part", seconds=0.05)
+    art = _artifact(tmp_path, weights_mib=8, pickle_mib=1)
+    s = _stream(oci_server, oci_files, art, parallelism=parallelism)
+    bound = max(2, parallelism)
+    assert s.upload.buffers.made <= bound and s.upload.buffers.peak_in_use <= bound
+    assert s.upload.buffers.made * s.upload.part_size <= bound * MIB
+    assert s.sha256 == zip_artifact(art, tmp_path / "ref.zip").sha256
+
+
+def test_a_small_artifact_goes_up_in_one_put(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    art = _artifact(tmp_path, weights_mib=0.1, pickle_mib=0.1)
+    info, _ = stream_zip(_bucket(oci_server, oci_files), "one.zip", art, no_progress)
+    assert oci_server.calls["put_object"] == 1 and oci_server.calls["upload_part"] == 0
+    assert info.sha256 == zip_artifact(art, tmp_path / "ref.zip").sha256
+
+
+def test_a_part_that_keeps_failing_aborts_the_stream(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    oci_server.faults.fail("upload_part", status=503, times=None)
+    with pytest.raises(OciServiceError, match=r"uploading part \d+ of .*HTTP 503"):
+        stream_zip(_bucket(oci_server, oci_files), "x.zip", _artifact(tmp_path), no_progress)
+    assert oci_server.calls["abort_multipart_upload"] == 1 and oci_server.store.uploads == {}
+    assert oci_server.store.buckets[(NAMESPACE, "artifacts")] == {}
+
+
+def test_a_writer_that_fails_mid_stream_aborts_the_upload(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    """The weights file changes under the zip writer after some parts went up."""
+    art = _artifact(tmp_path)
+    plan = plan_zip(art)
+    written = [0]
+
+    def grow(n: int) -> None:
+        written[0] += n
+        if written[0] > 2 * MIB:
+            with open(art / "weights.bin", "ab") as f:
+                f.write(b"more")
+
+    bucket = _bucket(oci_server, oci_files, parallelism=2)
+    with pytest.raises(ArtifactError, match="changed while it was being zipped"):
+        bucket.put_stream("x.zip", lambda sink: write_zip(plan, sink, progress=grow))
+    assert oci_server.calls["upload_part"] >= 1
+    assert oci_server.calls["abort_multipart_upload"] == 1 and oci_server.store.uploads == {}
+    assert oci_server.store.buckets[(NAMESPACE, "artifacts")] == {}
+
+
+def test_an_interrupt_mid_stream_aborts_the_upload(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    def interrupt(n: int, seen: list[int] = []) -> None:  # noqa: B006 - a counter
+        seen.append(n)
+        if sum(seen) > 3 * MIB:
+            raise KeyboardInterrupt
+
+    plan = plan_zip(_artifact(tmp_path))
+    bucket = _bucket(oci_server, oci_files, parallelism=2)
+    with pytest.raises(KeyboardInterrupt):
+        bucket.put_stream("x.zip", lambda sink: write_zip(plan, sink, progress=interrupt))
+    assert oci_server.calls["abort_multipart_upload"] == 1 and oci_server.store.uploads == {}
+
+
+def test_a_part_damaged_in_flight_is_refused_and_sent_again(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    art = _artifact(tmp_path)
+    oci_server.faults.corrupt("upload_part", part=2)
+    info, _ = stream_zip(_bucket(oci_server, oci_files), "x.zip", art, no_progress)
+    assert oci_server.faults.injected[("upload_part", "corrupt")] == 1
+    assert 400 in oci_server.statuses("upload_part")
+    assert _stored(oci_server, "x.zip") == zip_artifact(art, tmp_path / "ref.zip").path.read_bytes()
+    assert info.sha256 == hashlib.sha256(_stored(oci_server, "x.zip")).hexdigest()
+
+
+def test_a_part_damaged_every_time_fails_clearly(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    oci_server.faults.corrupt("upload_part", part=2, times=None)
+    with pytest.raises(RemoteError) as err:
+        stream_zip(_bucket(oci_server, oci_files), "x.zip", _artifact(tmp_path), no_progress)
+    msg = str(err.value)
+    assert "part 2 of" in msg and "received other bytes than were sent" in msg
+    assert "does not match the Content-MD5 header" in msg and "5 times" in msg
+    assert oci_server.statuses("upload_part").count(400) == 5
+    assert oci_server.store.uploads == {}
+
+
+def test_upload_of_a_folder_streams_into_oci(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    """``mdreg upload``'s flow: the folder is never zipped to a file for an oci:// URI."""
+    art = _artifact(tmp_path)
+    s = settings_for(oci_server, oci_files)
+    opts = OciOptions(
+        config_file=s.config_file,
+        object_storage_endpoint=oci_server.url,
+        part_size="1MiB",
+        parallelism=2,
+    )
+    with using(opts):
+        result = upload_artifact(art, f"oci://artifacts@{NAMESPACE}/team/")
+    ref = zip_artifact(art, tmp_path / "ref.zip")
+    assert (result.key, result.size, result.sha256) == ("team/art.zip", ref.size, ref.sha256)
+    assert oci_server.calls["upload_part"] >= 8
