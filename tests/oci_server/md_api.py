@@ -18,30 +18,22 @@ of the model's artifact) answers /health; ``faults.fail_work_requests(op_type)``
 and a failed create leaves the deployment FAILED. A change in a state that does not allow
 it is 409 ``IncorrectState``; the bandwidth changes only while INACTIVE (400), as the
 service documents. Field checks mirror the documented limits (name 255, bandwidth 10-8000
-Mbps, instances >= 1, flex shape ranges, environment variables). Creates honour
+Mbps, instances >= 1, flex shape ranges, environment variables: ``md_checks``). Creates honour
 ``opc-retry-token``.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import time
 from typing import Any
 
 from tests.oci_server.ds_api import P, _page, _remember, _retried
+from tests.oci_server.md_checks import bad, check_common, check_config
 from tests.oci_server.md_hosts import Hosts
 from tests.oci_server.server import Reply, Request, Router
 from tests.oci_server.store import ApiError, WorkRequest, not_found, ocid, rfc3339
 
-FLEX = {  # shape -> (max OCPUs, max GB)
-    "VM.Standard.E3.Flex": (64, 1024),
-    "VM.Standard.E4.Flex": (64, 1024),
-    "VM.Standard3.Flex": (32, 512),
-    "VM.Optimized3.Flex": (18, 256),
-    "VM.Standard.A1.Flex": (80, 1024),
-}
-FIXED = ("VM.Standard2.1", "VM.Standard2.2", "VM.Standard2.4", "VM.GPU.A10.1", "VM.GPU3.1")
 MAX_PREDICT_BODY = 10 * 1024 * 1024
 SUMMARY = (
     "id",
@@ -59,7 +51,6 @@ SUMMARY = (
     "freeformTags",
     "definedTags",
 )
-_ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,29}[A-Za-z0-9]")
 
 
 def register(r: Router) -> None:
@@ -97,11 +88,7 @@ def hosts(app: Any) -> Hosts:
     return app.md_hosts  # type: ignore[no-any-return]
 
 
-# -- checks ------------------------------------------------------------------------------
-
-
-def _bad(message: str) -> ApiError:
-    return ApiError(400, "InvalidParameter", message)
+# -- the deployed model ------------------------------------------------------------------
 
 
 def _model_with_artifact(app: Any, model_id: str | None) -> Any:
@@ -114,75 +101,8 @@ def _model_with_artifact(app: Any, model_id: str | None) -> Any:
         )
     blob = app.store.artifacts.get(model_id)
     if blob is None:
-        raise _bad(f"The model {model_id} has no artifact")
+        raise bad(f"The model {model_id} has no artifact")
     return blob
-
-
-def _check_instance(ic: dict[str, Any]) -> None:
-    shape = ic.get("instanceShapeName")
-    if not shape:
-        raise ApiError(
-            400, "MissingParameter", "instanceConfiguration.instanceShapeName is required"
-        )
-    flex = ic.get("modelDeploymentInstanceShapeConfigDetails")
-    if shape in FLEX:
-        if flex:
-            ocpus, memory = float(flex.get("ocpus") or 1), float(flex.get("memoryInGBs") or 16)
-            top_ocpus, top_memory = FLEX[shape]
-            if not 1 <= ocpus <= top_ocpus:
-                raise _bad(f"{shape} takes 1 to {top_ocpus} OCPUs, not {ocpus:g}")
-            if not 6 <= memory <= min(top_memory, 64 * ocpus):
-                raise _bad(
-                    f"{shape} with {ocpus:g} OCPUs takes 6 to {min(top_memory, 64 * ocpus):g} GB"
-                )
-    elif shape in FIXED:
-        if flex:
-            raise _bad(
-                f"{shape} is not a flex shape: remove modelDeploymentInstanceShapeConfigDetails"
-            )
-    else:
-        raise _bad(f"The shape {shape} is not supported for model deployments")
-
-
-def _check_config(cfg: dict[str, Any], *, update: bool = False) -> None:
-    if cfg.get("deploymentType") != "SINGLE_MODEL":
-        raise _bad("deploymentType must be SINGLE_MODEL (this test server's only kind)")
-    mc = cfg.get("modelConfigurationDetails") or {}
-    if not mc.get("modelId"):
-        raise ApiError(400, "MissingParameter", "modelConfigurationDetails.modelId is required")
-    if "instanceConfiguration" in mc or not update:
-        _check_instance(mc.get("instanceConfiguration") or {})
-    policy = mc.get("scalingPolicy")
-    if policy is not None:
-        if policy.get("policyType") != "FIXED_SIZE":
-            raise _bad("scalingPolicy.policyType must be FIXED_SIZE")
-        if int(policy.get("instanceCount") or 0) < 1:
-            raise _bad("scalingPolicy.instanceCount must be at least 1")
-    bw = mc.get("bandwidthMbps")
-    if bw is not None and not 10 <= int(bw) <= 8000:
-        raise _bad("bandwidthMbps must be between 10 and 8000")
-    env = cfg.get("environmentConfigurationDetails")
-    if env is not None:
-        if env.get("environmentConfigurationType") != "DEFAULT":
-            raise _bad("environmentConfigurationType must be DEFAULT (conda)")
-        variables = env.get("environmentVariables") or {}
-        for key in variables:
-            if not _ENV_KEY.fullmatch(key) or key in ("MODEL_DEPLOYMENT_OCID", "TENANCY_OCID"):
-                raise _bad(f"Invalid environment variable key {key!r}")
-        if sum(len(k) + len(v) for k, v in variables.items()) > 2048:
-            raise _bad("The environment variables are over 2048 bytes")
-
-
-def _check_common(b: dict[str, Any]) -> None:
-    if b.get("displayName") is not None and len(b["displayName"]) > 255:
-        raise _bad("displayName must be at most 255 characters")
-    logs = b.get("categoryLogDetails") or {}
-    for kind in ("access", "predict"):
-        entry = logs.get(kind)
-        if entry is not None and not (entry.get("logId") and entry.get("logGroupId")):
-            raise ApiError(
-                400, "MissingParameter", f"categoryLogDetails.{kind} needs logId and logGroupId"
-            )
 
 
 # -- create / read -----------------------------------------------------------------------
@@ -197,8 +117,8 @@ def create(app: Any, req: Request) -> Reply:
         if not b.get(name):
             raise ApiError(400, "MissingParameter", f"{name} is required")
     cfg = copy.deepcopy(b["modelDeploymentConfigurationDetails"])
-    _check_config(cfg)
-    _check_common(b)
+    check_config(cfg)
+    check_common(b)
     mc = cfg["modelConfigurationDetails"]
     mc.setdefault("scalingPolicy", {"policyType": "FIXED_SIZE", "instanceCount": 1})
     mc.setdefault("bandwidthMbps", 10)
@@ -290,8 +210,8 @@ def update(app: Any, req: Request) -> Reply:
         "categoryLogDetails",
     }
     if unknown:
-        raise _bad(f"Unknown fields: {sorted(unknown)}")
-    _check_common(b)
+        raise bad(f"Unknown fields: {sorted(unknown)}")
+    check_common(b)
     with app.store.lock:
         md = _live(app, req.params["id"])
         state = md["lifecycleState"]
@@ -300,12 +220,12 @@ def update(app: Any, req: Request) -> Reply:
         blob = None
         cfg = b.get("modelDeploymentConfigurationDetails")
         if cfg is not None:
-            _check_config(cfg, update=True)
+            check_config(cfg, update=True)
             old_mc = new["modelDeploymentConfigurationDetails"]["modelConfigurationDetails"]
             mc = cfg["modelConfigurationDetails"]
             changed = mc.get("bandwidthMbps") not in (None, old_mc.get("bandwidthMbps"))
             if changed and state != "INACTIVE":
-                raise _bad("bandwidthMbps can be updated only while the deployment is INACTIVE")
+                raise bad("bandwidthMbps can be updated only while the deployment is INACTIVE")
             if mc["modelId"] != old_mc["modelId"]:
                 blob = _model_with_artifact(app, mc["modelId"])
             old_mc.update({k: v for k, v in mc.items() if v is not None})
