@@ -69,7 +69,9 @@ def deploy_cmd(
         str | None,
         typer.Option("--display-name", help="Deployment name [default: the model's name]."),
     ] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="Description of the deployment.")
+    ] = None,
     shape: ShapeOpt = "VM.Standard.E4.Flex",
     instance_count: InstancesOpt = 1,
     bandwidth_mbps: BandwidthOpt = 10,
@@ -233,7 +235,9 @@ def update_cmd(
         int | None,
         typer.Option("--bandwidth-mbps", help="New bandwidth, 10 to 8000 Mbps (INACTIVE only)."),
     ] = None,
-    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="New name (at most 255 characters).")
+    ] = None,
     wait: WaitOpt = True,
     quiet: QuietPollOpt = False,
     auth: AuthOpt = None,
