@@ -12,6 +12,11 @@ from mdreg.cli._app import app
 from mdreg.cli._output import emit_json, note, stderr
 
 
+class Engine(str, Enum):  # mdreg.flows.score.ENGINES
+    local = "local"
+    spark = "spark"
+
+
 class OnError(str, Enum):  # mdreg.flows.score.ON_ERROR
     fail = "fail"
     skip = "skip"
@@ -39,12 +44,22 @@ def score_cmd(
         str,
         typer.Option("--output", "-o", help="Where to write: .parquet (default), .csv or .jsonl."),
     ],
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: worker processes on this machine; spark: a SparkSession (spark-submit's "
+            "cluster, else local[*]; needs pyspark), writing OUTPUT as a folder of part files.",
+        ),
+    ] = Engine.local,
     batch_rows: Annotated[
         int, typer.Option("--batch-rows", min=1, help="Rows per predict call.")
     ] = 10_000,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-w", min=1, help="Worker processes [default: one per core]."),
+        typer.Option(
+            "--workers", "-w", min=1, help="Worker processes [default: one per core] (local)."
+        ),
     ] = None,
     columns: Annotated[
         list[str] | None,
@@ -83,7 +98,10 @@ def score_cmd(
 
     Each worker imports score.py once; batches go to it as Arrow, so the same hooks run
     as on a deployment. The output keeps the input's order and is written under a
-    temporary name, then renamed: an interrupted run leaves nothing at OUTPUT.
+    temporary name, then renamed: an interrupted run leaves nothing at OUTPUT. With
+    --engine spark the same runs on Spark's executors (a Spark model: its own transform),
+    reading and writing what Spark reads and writes; run it under spark-submit for a
+    cluster.
     """
     from mdreg.flows.score import score_dataset
 
@@ -93,6 +111,7 @@ def score_cmd(
             artifact,
             input_path,
             output,
+            engine=engine.value,
             batch_rows=batch_rows,
             workers=workers,
             columns=_names(columns),
@@ -109,10 +128,12 @@ def score_cmd(
         emit_json(result.to_dict())
         return
     skipped = f", {result.skipped:,} skipped (see the error column)" if result.skipped else ""
+    where = f"{result.workers} workers"
+    if result.engine == "spark":
+        where = f"Spark's {result.workers} cores"
     note(
         f"scored {result.rows:,} rows in {result.seconds:.1f} s ({result.load_seconds:.1f} s "
-        f"loading the model; then {result.rows_per_second:,.0f} rows/s on {result.workers} "
-        f"workers){skipped}"
+        f"loading the model; then {result.rows_per_second:,.0f} rows/s on {where}){skipped}"
     )
     typer.echo(result.output)
 

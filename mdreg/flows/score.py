@@ -5,24 +5,25 @@ Everything that can be checked is checked before any work starts: the output pat
 default to input_schema.json's; a missing one is one error line), and name clashes
 between kept columns and the prediction columns (output_schema.json). The engine then
 runs the artifact's own score.py over the data: ``local`` (``mdreg.batch.local``, every
-core of this machine) or ``spark`` (``mdreg.spark``). The output is renamed into place
-only when complete.
+core of this machine) or ``spark`` (``mdreg.spark`` in a SparkSession: the one Spark's
+configuration gives, under spark-submit the cluster's, else ``local[*]``; input and output
+are whatever Spark reads and writes, ``mdreg.batch.spark_io``). The output is renamed
+into place only when complete; the spark engine's output is a folder of part files.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mdreg.artifact import layout
-from mdreg.errors import FrameworkNotInstalledError, InputError, UsageError
+from mdreg.errors import FrameworkNotInstalledError, UsageError
 from mdreg.flows._source import artifact_folder
 
 ENGINES = ("local", "spark")
+_ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 ON_ERROR = ("fail", "skip")
 
 
@@ -80,15 +81,26 @@ def score_dataset(
     if batch_rows < 1:
         raise UsageError(f"--batch-rows must be at least 1, not {batch_rows}")
     if engine == "spark":
-        raise UsageError(
-            "the spark engine runs inside Spark: use mdreg.spark.score(spark, artifact, df)"
+        if workers is not None:
+            raise UsageError("--workers is for the local engine: Spark runs on its executors")
+        return _score_on_spark(
+            artifact,
+            input_uri,
+            output_uri,
+            batch_rows,
+            columns,
+            keep_columns,
+            on_error,
+            force,
+            trust,
         )
     try:
         import pyarrow  # noqa: F401 - the local engine reads and writes with it
     except ImportError:
         raise FrameworkNotInstalledError("mdreg score", "pyarrow", "arrow") from None
     from mdreg.batch import local, tables
-    from mdreg.batch.outputs import ERROR_COLUMN, output_columns
+    from mdreg.batch.columns import plan_columns
+    from mdreg.batch.outputs import output_columns
 
     n_workers = workers or _cores()
     if n_workers < 1:
@@ -97,25 +109,9 @@ def score_dataset(
     table = tables.open_input(input_uri)
     with artifact_folder(str(artifact), trust) as folder:
         outputs = output_columns(folder)
-        names = table.schema.names
-        sent = columns if columns is not None else _model_columns(folder, names)
-        missing = [c for c in sent if c not in names]
-        if missing:
-            raise InputError(
-                f"{input_uri} lacks the column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} that score.py needs (input_schema.json; "
-                f"the input has {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
-            )
-        keep = list(names) if keep_columns is None else keep_columns
-        unknown = [c for c in keep if c not in names]
-        if unknown:
-            raise InputError(f"--keep-columns: {input_uri} has no column {', '.join(unknown)}")
-        clash = set(keep) & ({c.name for c in outputs} | {ERROR_COLUMN})
-        if clash:
-            raise UsageError(
-                f"the input column{'s' if len(clash) > 1 else ''} {', '.join(sorted(clash))} "
-                "would be overwritten by the predictions: leave it out with --keep-columns"
-            )
+        sent, keep = plan_columns(
+            input_uri, folder, table.schema.names, outputs, columns, keep_columns
+        )
         plan = local.Plan(sent, keep, outputs, batch_rows, n_workers, on_error == "skip")
         read = list(dict.fromkeys(sent + keep))
         on_start(table.rows)
@@ -138,16 +134,68 @@ def score_dataset(
     )
 
 
-def _model_columns(folder: Path, names: list[str]) -> list[str]:
-    """input_schema.json's column names in order; every input column when the model
-    was fitted on an array (numbered columns) or the schema is empty."""
+def _score_on_spark(
+    artifact: str | Path,
+    input_uri: str,
+    output_uri: str,
+    batch_rows: int,
+    columns: list[str] | None,
+    keep_columns: list[str] | None,
+    on_error: str,
+    force: bool,
+    trust: bool,
+) -> ScoreResult:
+    """The spark engine: the input read by Spark, scored by ``mdreg.spark``, written by
+    Spark (a folder of part files) beside the output path and renamed into place."""
     try:
-        doc = json.loads((folder / layout.INPUT_SCHEMA).read_text(encoding="utf-8"))
-        items = sorted(doc.get("schema", []), key=lambda c: c.get("order", 0))
-    except (OSError, ValueError):
-        items = []
-    named = [c["name"] for c in items if isinstance(c.get("name"), str)]
-    return named if named else list(names)
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise FrameworkNotInstalledError("mdreg score --engine spark", "pyspark", "spark") from None
+    from mdreg.batch import spark_io
+    from mdreg.batch.local import ScoringError
+    from mdreg.batch.spark_task import error_message
+    from mdreg.frameworks.spark.session import quiet
+    from mdreg.spark import score_folder
+
+    start = time.perf_counter()
+    spark, made_here = spark_io.session()
+    batch_setting = spark.conf.get(_ARROW_BATCH, None)  # put back afterwards
+    try:
+        spark.conf.set(_ARROW_BATCH, str(batch_rows))  # rows per predict call
+        out = spark_io.Output(spark, output_uri, force)
+        with quiet(), artifact_folder(str(artifact), trust) as folder:
+            scored = score_folder(
+                spark,
+                folder,
+                spark_io.read_input(spark, input_uri),
+                columns=columns,
+                keep_columns=keep_columns,
+                on_error=on_error,
+                batch_rows=batch_rows,
+                lasting=True,
+                source=input_uri,
+            )
+            load_seconds = time.perf_counter() - start
+            try:
+                out.write(scored)
+                out.commit()
+            except BaseException as exc:
+                out.abort()
+                message = error_message(str(exc)) if isinstance(exc, Exception) else None
+                if message is not None:
+                    raise ScoringError(message) from None
+                raise
+        rows, skipped = out.counts(spark, on_error == "skip")
+        workers = spark.sparkContext.defaultParallelism
+    finally:
+        if made_here:
+            spark.stop()
+        elif batch_setting is None:
+            spark.conf.unset(_ARROW_BATCH)
+        else:
+            spark.conf.set(_ARROW_BATCH, batch_setting)
+    seconds = time.perf_counter() - start
+    return ScoreResult(output_uri, rows, skipped, seconds, load_seconds, "spark", workers)
 
 
 def _cores() -> int:
