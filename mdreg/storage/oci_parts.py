@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mdreg._files import b64
+from mdreg._files import Stopped, b64
 from mdreg.errors import MdregError, RemoteError
 from mdreg.oci import retry
 from mdreg.oci.errors import translated
@@ -30,7 +30,7 @@ from mdreg.oci.responses import check_content_md5, header, log, md5_rejected, re
 from mdreg.oci.settings import OciSettings
 
 #: Opens a request body for one attempt: an object with ``read(n)``, ``__len__`` and
-#: ``close()`` (``mdreg._files.SliceReader``, ``oci_stream.BufferReader``).
+#: ``close()`` (``mdreg._files.SliceReader``, ``BufferReader`` below).
 OpenBody = Callable[[], Any]
 #: Hashes the source again: its MD5 digest now (None: the bytes are in memory, unchanged).
 Rehash = Callable[[], bytes] | None
@@ -236,3 +236,53 @@ def abort(target: UploadTarget, upload_id: str, cause: BaseException) -> None:
                 f"either ({type(exc).__name__}): the bucket's lifecycle policy removes "
                 "it, or abort it with `oci os multipart abort`",
             )
+
+
+class PartBuffers:
+    """At most ``count`` buffers of up to ``size`` bytes, made when first needed (empty:
+    they grow as they are filled, so a small zip costs its size) and reused.
+    ``made``/``peak_in_use``: how many were ever made / held at once (what tests bound)."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.count, self.size = count, size
+        self._free: list[bytearray] = []
+        self.made = 0
+        self.in_use = 0
+        self.peak_in_use = 0
+
+    def take(self) -> bytearray | None:
+        if self._free:
+            buf = self._free.pop()
+        elif self.made < self.count:
+            self.made += 1
+            buf = bytearray()
+        else:
+            return None
+        self.in_use += 1
+        self.peak_in_use = max(self.peak_in_use, self.in_use)
+        return buf
+
+    def give(self, buf: bytearray) -> None:
+        self.in_use -= 1
+        self._free.append(buf)
+
+
+class BufferReader:
+    """A part's bytes in memory as a request body (read by http.client in blocks)."""
+
+    def __init__(self, view: memoryview, stop: threading.Event) -> None:
+        self._view, self._pos, self._stop = view, 0, stop
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def read(self, size: int = -1) -> memoryview:
+        if self._stop.is_set():
+            raise Stopped()
+        end = len(self._view) if size is None or size < 0 else self._pos + size
+        out = self._view[self._pos : end]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:  # nothing to close
+        return

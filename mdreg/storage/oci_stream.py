@@ -7,8 +7,9 @@ behind ``OciBucket.put_stream``. Nothing touches the local disk.
   sends again). The multipart upload is created when the first part is sealed; a
   stream that ends within one part goes up in one ``put_object``. ``finish`` commits
   with the parts' ETags; ``abort`` stops the parts and aborts the upload.
-- Memory: at most ``max(2, parallelism)`` buffers (``PartBuffers``, which counts them);
-  the writer waits for a free one, so a slow network slows the zip writer down.
+- Memory: at most ``max(2, parallelism)`` buffers (``oci_parts.PartBuffers``, which
+  counts them; each grows as it is first filled); the writer waits for a free one, so a
+  slow network slows the zip writer down.
 - Patched headers: zipfile writes an entry's local header, then its data, then seeks
   back to fill in the header's CRC and sizes. The part holding the open entry's header
   is sealed like any other but kept (not sent) until ``end_entry``; a header is never
@@ -18,7 +19,9 @@ behind ``OciBucket.put_stream``. Nothing touches the local disk.
   allow; when the writer needs their buffers they are let go (once sent), and at
   ``end_entry`` the entry is hashed from ``replay()``: the zip writer reads (and
   deflates) the file again, from the page cache, checked against the CRC and sizes it
-  wrote. So a model file larger than the buffers is read twice, never written.
+  wrote. So a model file larger than the buffers is read twice, never written. While
+  it is replayed, the part with its header and the part with its last bytes (sealed
+  early when at least half full) are already on their way.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from mdreg._streams import Replay
 from mdreg.errors import MdregError, RemoteError
 from mdreg.oci.settings import MAX_PARTS
 from mdreg.storage.oci_parts import (
+    BufferReader,
     Committed,
+    PartBuffers,
     UploadTarget,
     abort,
     commit,
@@ -44,55 +49,6 @@ from mdreg.storage.oci_parts import (
     put_whole,
     send_part,
 )
-
-
-class PartBuffers:
-    """At most ``count`` buffers of ``size`` bytes, made when first needed and reused.
-    ``made``/``peak_in_use``: how many were ever made / held at once (what tests bound)."""
-
-    def __init__(self, count: int, size: int) -> None:
-        self.count, self.size = count, size
-        self._free: list[bytearray] = []
-        self.made = 0
-        self.in_use = 0
-        self.peak_in_use = 0
-
-    def take(self) -> bytearray | None:
-        if self._free:
-            buf = self._free.pop()
-        elif self.made < self.count:
-            self.made += 1
-            buf = bytearray(self.size)
-        else:
-            return None
-        self.in_use += 1
-        self.peak_in_use = max(self.peak_in_use, self.in_use)
-        return buf
-
-    def give(self, buf: bytearray) -> None:
-        self.in_use -= 1
-        self._free.append(buf)
-
-
-class BufferReader:
-    """A part's bytes in memory as a request body (read by http.client in blocks)."""
-
-    def __init__(self, view: memoryview, stop: threading.Event) -> None:
-        self._view, self._pos, self._stop = view, 0, stop
-
-    def __len__(self) -> int:
-        return len(self._view)
-
-    def read(self, size: int = -1) -> memoryview:
-        if self._stop.is_set():
-            raise Stopped()
-        end = len(self._view) if size is None or size < 0 else self._pos + size
-        out = self._view[self._pos : end]
-        self._pos += len(out)
-        return out
-
-    def close(self) -> None:  # nothing to close
-        return
 
 
 @dataclass(eq=False)
@@ -170,7 +126,11 @@ class StreamUpload:
         while view:
             cur = self._current()
             k = min(self.part_size - cur.length, len(view))
-            cur.buf[cur.length : cur.length + k] = view[:k]
+            try:
+                cur.buf[cur.length : cur.length + k] = view[:k]  # grows a new buffer
+            except BufferError:  # a view of its last use still alive: never shared, copy
+                cur.buf = bytearray(cur.buf[: cur.length])
+                cur.buf[cur.length : cur.length + k] = view[:k]
             cur.length += k
             self._end = self._pos = self._end + k
             view = view[k:]
@@ -207,30 +167,32 @@ class StreamUpload:
         if entry is None:
             raise MdregError("internal error: end_entry without begin_entry")
         header_end = self._end if entry.header_end is None else entry.header_end
-        if not entry.replay:
-            self._hash_to(self._end)
-        else:
-            self._hash_to(header_end)
-            if replay is None:
-                raise MdregError("internal error: an entry too large to hold has no replay")
-            self.replayed += 1
-            n = 0
-            for chunk in replay():
-                self._sha.update(chunk)
-                n += len(chunk)
-            if n != self._end - header_end:
-                raise MdregError(
-                    f"internal error: an entry replayed as {n} bytes, "
-                    f"{self._end - header_end} were written"
-                )
-            with self._cond:
-                self._hashed_to = self._end
-        with self._cond:
+        with self._cond:  # its header is final: the part holding it goes (while we hash)
             for part in self._parts:
                 if part.held:
                     part.held = False
                     if part.sealed:
                         self._submit(part)
+        if not entry.replay:
+            self._hash_to(self._end)
+            return
+        self._hash_to(header_end)
+        if replay is None:
+            raise MdregError("internal error: an entry too large to hold has no replay")
+        cur = self._parts[-1] if self._parts and not self._parts[-1].sealed else None
+        if cur is not None and cur.start >= header_end and cur.length >= self.part_size // 2:
+            with self._cond:  # the entry's last bytes go while it is replayed
+                cur.sealed = cur.unhashed = True
+                self._submit(cur)
+        self.replayed += 1
+        n = self._hash_replay(replay)
+        if n != self._end - header_end:
+            raise MdregError(
+                f"internal error: an entry replayed as {n} bytes, "
+                f"{self._end - header_end} were written"
+            )
+        with self._cond:
+            self._hashed_to = self._end
             self._release()
 
     # -- the end ----------------------------------------------------------------------------
@@ -363,6 +325,15 @@ class StreamUpload:
                     self._cond.wait()
                     continue
                 raise MdregError("internal error: no part buffer can be freed")
+
+    def _hash_replay(self, replay: Replay) -> int:
+        """Feed the sha256 ``replay()``'s bytes; how many there were. (Hashing them in a
+        thread of its own, beside the reading, gained nothing on two busy cores.)"""
+        n = 0
+        for chunk in replay():
+            self._sha.update(chunk)
+            n += len(chunk)
+        return n
 
     def _hash_to(self, offset: int) -> None:
         """Feed the sha256 the bytes up to ``offset`` (all in memory, final)."""

@@ -127,10 +127,13 @@ def test_memory_stays_within_parallel_times_part_size(
 def test_a_small_artifact_goes_up_in_one_put(
     oci_server: Any, oci_files: Any, tmp_path: Path
 ) -> None:
+    """...and its buffer grows to the zip's size, not to a part's."""
     art = _artifact(tmp_path, weights_mib=0.1, pickle_mib=0.1)
-    info, _ = stream_zip(_bucket(oci_server, oci_files), "one.zip", art, no_progress)
+    s = _stream(oci_server, oci_files, art, key="one.zip", part_size="8MiB")
     assert oci_server.calls["put_object"] == 1 and oci_server.calls["upload_part"] == 0
-    assert info.sha256 == zip_artifact(art, tmp_path / "ref.zip").sha256
+    assert s.sha256 == zip_artifact(art, tmp_path / "ref.zip").sha256
+    assert s.upload.buffers.made == 1
+    assert len(s.upload._parts[0].buf) == s.upload.size < MIB  # noqa: SLF001
 
 
 def test_a_part_that_keeps_failing_aborts_the_stream(
