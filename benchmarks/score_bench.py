@@ -33,15 +33,15 @@ FEATURES = 20
 BATCH_ROWS = 10_000
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
-RAW = """
+RAW = f"""
 import sys, time, joblib, pyarrow.dataset as ds
 model = joblib.load(sys.argv[1])
-cols = [f"f{i}" for i in range(%d)]
+cols = [f"f{{i}}" for i in range({FEATURES})]
 start = time.perf_counter(); n = 0
-for batch in ds.dataset(sys.argv[2]).to_batches(columns=cols, batch_size=%d):
+for batch in ds.dataset(sys.argv[2]).to_batches(columns=cols, batch_size={BATCH_ROWS}):
     model.predict(batch.to_pandas()); n += batch.num_rows
 print(n / (time.perf_counter() - start))
-""" % (FEATURES, BATCH_ROWS)
+"""
 
 
 def _make_data(path: Path, rows: int) -> None:
@@ -156,7 +156,7 @@ def bench_score(work: Path, rows_list: list[int], names: list[str]) -> str:
                     check=True,
                     capture_output=True,
                 )
-            raw_s, raw_peak, raw_out = _run_tree([PY, "-c", RAW, str(model), str(data)], ONE_THREAD)
+            _, _, raw_out = _run_tree([PY, "-c", RAW, str(model), str(data)], ONE_THREAD)
             raw_rate = float(raw_out.strip())
             result = {}
             for workers in sorted({1, cores}):
