@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdreg.errors import DetectionError, MdregError, UnsafeModelError, UsageError
+from mdreg.errors import DetectionError, MdregError, UsageError
 from mdreg.frameworks.base import Detection, Framework
 from mdreg.frameworks.probe import Probe
 
@@ -107,7 +107,9 @@ class Registry:
             key=lambda c: -c.confidence,
         )
         if not claims:
-            _refuse_if_dangerous(path, probe)
+            from mdreg.scan.gate import refuse_unclaimed
+
+            refuse_unclaimed(path, probe.pickle)
             raise DetectionError(
                 f"{path}: cannot tell the framework: {probe.describe()}; "
                 "pass --framework NAME if you know it, or --framework other "
@@ -122,31 +124,6 @@ class Registry:
             raise DetectionError(f"{path}: ambiguous framework: {tied}; pass --framework NAME")
         best = claims[0]
         return self.plugins[best.framework], best, probe
-
-
-def _refuse_if_dangerous(path: Path, probe: Probe) -> None:
-    """A file no plugin claims, but whose pickle names a dangerous global or cannot be
-    parsed: that is the news (exit 4, as ``mdreg scan`` says), not which --framework to
-    pass."""
-    if probe.pickle is None:
-        return
-    if probe.pickle.error:
-        raise UnsafeModelError(
-            f"{path}: cannot be parsed ({probe.pickle.error}); refusing "
-            "to load what cannot be checked, and mdreg cannot tell its "
-            "framework either"
-        )
-    from mdreg.scan import Verdict, judge
-
-    verdict, findings = judge(probe.pickle.globals, None)
-    if verdict is Verdict.DANGEROUS:
-        shown = ", ".join(
-            sorted({f.ref.dotted for f in findings if f.ref and f.severity is Verdict.DANGEROUS})
-        )
-        raise UnsafeModelError(
-            f"{path}: refusing to load a dangerous pickle (references "
-            f"{shown}); mdreg cannot tell its framework either"
-        )
 
 
 _default: Registry | None = None

@@ -100,6 +100,28 @@ def admit(
     return worst(f.severity for f in left), left
 
 
+def refuse_unclaimed(path: Path, report: PickleReport | None) -> None:
+    """A file no plugin claims, but whose pickle names a dangerous global or cannot be
+    parsed: that is the news (exit 4, as ``mdreg scan`` says), not which --framework to
+    pass. An unclaimed file that is merely unknown goes on to detection's own error."""
+    if report is None:
+        return
+    if report.error:
+        raise UnsafeModelError(
+            f"{path}: cannot be parsed ({report.error}); refusing to load what cannot be "
+            "checked, and mdreg cannot tell its framework either"
+        )
+    verdict, findings = judge(report.globals, None)
+    if verdict is Verdict.DANGEROUS:
+        shown = ", ".join(
+            sorted({f.ref.dotted for f in findings if f.ref and f.severity is Verdict.DANGEROUS})
+        )
+        raise UnsafeModelError(
+            f"{path}: refusing to load a dangerous pickle (references {shown}); mdreg cannot "
+            "tell its framework either"
+        )
+
+
 def clear_folder(
     folder: Path, frameworks: Iterable[str] | None, *, trust: bool, subject: str
 ) -> tuple[Verdict, list[str]]:
