@@ -6,7 +6,7 @@ FRAMEWORK ?= sklearn
 OUT ?= examples/out
 DEMO_PORT ?= 8787
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads fuzz completions lint golden clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream fuzz completions lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ bench-peers: install-test
 # payloads and payloads-ads. On a GPU machine: benchmarks/payload_bench.py --device cuda.
 bench-payloads: install-test
 	$(BIN)/python benchmarks/run.py --only payloads,payloads-ads
+
+# An artifact folder zipped straight into Object Storage parts (`mdreg upload FOLDER
+# oci://...`) vs zipping to a file and uploading it, against the loopback OCI test
+# server: time, peak RSS and bytes written locally (section oci-stream). 2 and 5 GB by
+# default (about 3x the size of free disk, 20 minutes on 2 cores); STREAM_BENCH_ARGS=
+# "--sizes 0.5 --runs 1" for a quick look.
+STREAM_BENCH_ARGS ?=
+bench-stream: install-test
+	$(BIN)/python benchmarks/stream_bench.py $(STREAM_BENCH_ARGS)
 
 # Differential fuzzing of the pickle walker against the C and pure-Python unpicklers
 # (tests/security/fuzz.py; `make test` runs 6,000 cases): section fuzz. Exits 1 on a
