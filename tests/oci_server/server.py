@@ -260,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         route, params = app.router.match(method, parts.path)
         op = route.op if route else "unknown"
+        self._op = op
         app.calls[op] += 1
         self._cut_after: int | None = None
         try:
@@ -451,6 +452,12 @@ class _Handler(BaseHTTPRequestHandler):
                     payload = json.dumps(reply.body).encode()
                     headers.setdefault("content-type", "application/json")
             headers["content-length"] = str(len(payload))
+        if "content-length" in self.app.faults.omitted(getattr(self, "_op", "")):
+            # An emulator that sends no length: the body then ends where the connection
+            # does (HTTP/1.1 allows it), so this connection is closed after the reply.
+            del headers["content-length"]
+            headers["connection"] = "close"
+            self.close_connection = True
         self.send_response(reply.status)
         for k, v in headers.items():
             self.send_header(k, v)
