@@ -10,6 +10,7 @@
     server.faults.fail_work_requests("EXPORT_MODEL_ARTIFACT")          # the next export fails
     server.faults.corrupt("upload_part", part=2)                        # a body damaged in flight
     server.faults.omit_headers("put_object", ["opc-content-md5"])       # an emulator's replies
+    server.faults.set_headers("put_object", {"opc-content-md5": "..."}, times=1)  # a proxy's
 
 ``corrupt`` flips one byte of the body the server received, as a bad link would: with a
 ``Content-MD5`` the service rejects it (400), without one it stores the damaged bytes
@@ -74,6 +75,7 @@ class Faults:
         self._work_requests: list[list[Any]] = []  # [operation_type, code, message, remaining]
         self._corrupt: list[list[Any]] = []  # [op, part number or None, remaining or None]
         self._omit: list[tuple[str, frozenset[str]]] = []
+        self._set: list[list[Any]] = []  # [op, headers, times left or None]
         self.injected: Counter[tuple[str, str]] = Counter()
 
     # -- arming ---------------------------------------------------------------------------
@@ -146,8 +148,15 @@ class Faults:
         with self._lock:
             self._omit.append((op, frozenset(h.lower() for h in headers)))
 
+    def set_headers(self, op: str, headers: dict[str, str], times: int | None = 1) -> None:
+        """Give the next ``times`` replies to ``op`` these header values (None: every
+        reply), as a proxy that rewrites them would."""
+        with self._lock:
+            self._set.append([op, {k.lower(): v for k, v in headers.items()}, times])
+
     def clear(self) -> None:
         with self._lock:
+            self._set.clear()
             self._rules.clear()
             self._parts = None
             self._part_attempts.clear()
@@ -215,6 +224,17 @@ class Faults:
                 self.injected[(op, "corrupt")] += 1
                 return True
         return False
+
+    def replaced(self, op: str) -> dict[str, str]:
+        """The header values to put in this reply to ``op`` (each use counts once)."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for rule in self._set:
+                if rule[0] in (op, "*") and rule[2] != 0:
+                    out.update(rule[1])
+                    if rule[2] is not None:
+                        rule[2] -= 1
+        return out
 
     def omitted(self, op: str) -> frozenset[str]:
         """The headers to leave out of the reply to ``op``."""

@@ -48,10 +48,11 @@ def register(r: Router) -> None:
 
 
 def _reply(app: Any, req: Request, reply: Reply) -> Reply:
-    """``reply`` without the headers a fault leaves out."""
+    """``reply`` without the headers a fault leaves out, with those a fault rewrites."""
     omit = app.faults.omitted(req.op)
     if omit:
         reply.headers = {k: v for k, v in reply.headers.items() if k.lower() not in omit}
+    reply.headers.update(app.faults.replaced(req.op))
     return reply
 
 
