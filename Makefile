@@ -6,7 +6,7 @@ FRAMEWORK ?= sklearn
 OUT ?= examples/out
 DEMO_PORT ?= 8787
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream fuzz completions lint golden clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream bench-serve fuzz completions lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,8 @@ test: install-test lint
 
 # Benchmarks (not tests; an hour or more): results in benchmarks/RESULTS.md. picklescan
 # is the scan benchmark's peer, installed here only. bench-peers makes (once, cached in
-# ~/.cache/mdreg-bench) the ADS and MLflow venvs and measures mdreg against them.
+# ~/.cache/mdreg-bench) the ADS and MLflow venvs and measures mdreg against them;
+# bench-serve measures `mdreg serve` against MLflow's and BentoML's servers over HTTP.
 bench: install-test
 	$(BIN)/pip install -q picklescan
 	$(BIN)/python benchmarks/run.py
@@ -64,6 +65,18 @@ bench-payloads: install-test
 STREAM_BENCH_ARGS ?=
 bench-stream: install-test
 	$(BIN)/python benchmarks/stream_bench.py $(STREAM_BENCH_ARGS)
+
+# `mdreg serve` vs `mlflow models serve` vs `bentoml serve` vs the raw model, over HTTP
+# (RandomForest 1 and 1,000 rows, a CNN batch of 16; concurrency 1, 8, 32), and the HTTP
+# front alone (uvicorn httptools/h11, granian): sections serve and serve-servers, raw
+# numbers in benchmarks/results/serve.json. About 15 minutes; the first run also makes
+# the BentoML and py-spy venvs in ~/.cache/mdreg-bench. granian is the serve-servers
+# section's peer, installed here only. SERVE_BENCH_ARGS="--rounds 1 --duration 2" for a
+# quick look.
+SERVE_BENCH_ARGS ?=
+bench-serve: install-test
+	$(BIN)/pip install -q granian==2.8.9
+	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
 
 # Differential fuzzing of the pickle walker against the C and pure-Python unpicklers
 # (tests/security/fuzz.py; `make test` runs 6,000 cases): section fuzz. Exits 1 on a
