@@ -6,7 +6,7 @@ FRAMEWORK ?= sklearn
 OUT ?= examples/out
 DEMO_PORT ?= 8787
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream bench-serve fuzz completions lint golden clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream bench-serve bench-score fuzz completions lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ SERVE_BENCH_ARGS ?=
 bench-serve: install-test
 	$(BIN)/pip install -q granian==2.8.9
 	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
+
+# mdreg score's local engine against the raw predict loop over the same Parquet file (section
+# score): a RandomForest and a LightGBM model, 1M and 10M generated rows (SCORE_BENCH_ARGS,
+# e.g. --rows 1e6,2e6 --models rf, for a shorter run).
+bench-score: install-test
+	$(BIN)/python benchmarks/score_bench.py $(SCORE_BENCH_ARGS)
 
 # Differential fuzzing of the pickle walker against the C and pure-Python unpicklers
 # (tests/security/fuzz.py; `make test` runs 6,000 cases): section fuzz. Exits 1 on a
