@@ -62,10 +62,11 @@ class InputTable:
     def batches(self, batch_rows: int, columns: list[str] | None) -> Iterator[Any]:
         """Record batches of at most ``batch_rows`` rows, of ``columns`` (all: None)."""
         if self.format == "parquet":
-            import pyarrow.dataset as ds
-
-            dataset = ds.dataset(self.path, format="parquet")
-            yield from dataset.to_batches(columns=columns, batch_size=batch_rows)
+            dataset = _parquet_dataset(self.path)
+            # A little read-ahead keeps the workers fed; more only holds memory.
+            yield from dataset.to_batches(
+                columns=columns, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1
+            )
         elif self.format == "csv":
             yield from _rebatch(_csv_reader(self.path), batch_rows, columns)
         else:
@@ -79,9 +80,7 @@ def open_input(uri: str) -> InputTable:
     fmt = format_of(path)
     try:
         if fmt == "parquet":
-            import pyarrow.dataset as ds
-
-            dataset = ds.dataset(path, format="parquet")
+            dataset = _parquet_dataset(path)
             return InputTable(path, fmt, dataset.schema, dataset.count_rows())
         if fmt == "csv":
             return InputTable(path, fmt, _csv_reader(path).schema, None)
@@ -92,6 +91,16 @@ def open_input(uri: str) -> InputTable:
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{uri}: cannot read it as {fmt}: {first_line}") from None
+
+
+def _parquet_dataset(path: Path) -> Any:
+    """A Parquet file or folder, read without pre-buffering: pre-buffered column chunks
+    stay cached until the whole file is read, so memory grew with the input's size
+    (measured: 110 -> 350 MB of Arrow memory over 2M rows; flat at under 100 MB without)."""
+    import pyarrow.dataset as ds
+
+    options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    return ds.dataset(path, format=ds.ParquetFileFormat(default_fragment_scan_options=options))
 
 
 def _csv_reader(path: Path) -> Any:
