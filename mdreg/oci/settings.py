@@ -21,6 +21,7 @@ Each setting is taken from the first place that has it:
        project_id = "ocid1.datascienceproject.oc1..."
        bucket = "oci://bucket@namespace/mdreg-tmp/"   # where large artifacts travel on load
        part_size = "128MiB"                 # multipart upload part size
+       min_part_size = "10MiB"              # no part but the last smaller (lower: emulators)
        parallelism = 8                      # parts uploaded at once
        max_attempts = 5                     # tries per request (first one included)
 
@@ -52,6 +53,11 @@ ENV_CONFIG = "MDREG_CONFIG"
 MIB = 1 << 20
 GIB = 1 << 30
 MAX_PARTS = 10_000  # Object Storage's limit on parts per multipart upload
+# The smallest part Object Storage takes but the last: "Object Storage waives the minimum
+# part size restriction for the last uploaded part" (docs.oracle.com, "Running a Multipart
+# Upload"); the figure its pages give is 10 MiB. A commit with a shorter part before the
+# last is refused. ``OciSettings.min_part_size`` (lowered only for an emulator) defaults to it.
+MIN_PART_SIZE = 10 * MIB
 
 # setting -> environment variables, first set wins
 _ENV: dict[str, tuple[str, ...]] = {
@@ -69,6 +75,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "project_id": ("MDREG_OCI_PROJECT_ID", "PROJECT_OCID"),
     "bucket": ("MDREG_OCI_BUCKET",),
     "part_size": ("MDREG_OCI_PART_SIZE",),
+    "min_part_size": ("MDREG_OCI_MIN_PART_SIZE",),
     "parallelism": ("MDREG_OCI_PARALLELISM",),
     "max_attempts": ("MDREG_OCI_MAX_ATTEMPTS",),
     "retry_base_seconds": ("MDREG_OCI_RETRY_BASE_SECONDS",),
@@ -91,6 +98,7 @@ class OciSettings:
     bucket: str | None = None
     endpoints: Mapping[str, str] = field(default_factory=dict)
     part_size: int = 128 * MIB
+    min_part_size: int = MIN_PART_SIZE  # no part but the last is shorter
     parallelism: int = 8
     max_attempts: int = 5
     retry_base_seconds: float = 1.0
@@ -269,7 +277,7 @@ _FLOATS = {
     "connect_timeout_seconds",
     "read_timeout_seconds",
 }
-_SIZES = {"part_size", "max_direct_bytes"}
+_SIZES = {"part_size", "min_part_size", "max_direct_bytes"}
 
 
 def parse_size(text: str | int, what: str = "size") -> int:
@@ -300,8 +308,16 @@ def _convert(name: str, value: Any) -> Any:
 def _check(s: OciSettings) -> None:
     if s.auth not in AUTH_TYPES:
         raise UsageError(f"unknown OCI auth {s.auth!r}: choose one of {', '.join(AUTH_TYPES)}")
-    if not MIB <= s.part_size <= 50 * GIB:
-        raise UsageError(f"part size {s.part_size} bytes: choose 1 MiB to 50 GiB")
+    if not 0 <= s.min_part_size <= 50 * GIB:
+        raise UsageError(f"min_part_size {_size(s.min_part_size)}: choose 0 to 50 GiB")
+    if s.part_size < s.min_part_size:
+        floor = _size(s.min_part_size)
+        raise UsageError(
+            f"part_size {_size(s.part_size)} is below Object Storage's minimum part size "
+            f"(min_part_size = {floor}): choose {floor} to 50 GiB"
+        )
+    if not MIB <= s.part_size <= 50 * GIB:  # a part holds a zip entry's whole local header
+        raise UsageError(f"part_size {_size(s.part_size)}: choose 1 MiB to 50 GiB")
     if not 1 <= s.parallelism <= 64:
         raise UsageError(f"parallelism {s.parallelism}: choose 1 to 64")
     if not 1 <= s.max_attempts <= 20:
@@ -313,3 +329,7 @@ def _check(s: OciSettings) -> None:
             raise UsageError(
                 f"the {service} endpoint {url!r} must start with https:// (or http://)"
             )
+
+
+def _size(n: int) -> str:
+    return f"{n // MIB} MiB" if n and n % MIB == 0 else f"{n} bytes"

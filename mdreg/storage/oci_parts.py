@@ -239,8 +239,9 @@ def abort(target: UploadTarget, upload_id: str, cause: BaseException) -> None:
 
 
 class PartBuffers:
-    """At most ``count`` buffers of up to ``size`` bytes, made when first needed (empty:
-    they grow as they are filled, so a small zip costs its size) and reused.
+    """At most ``count`` buffers of ``size`` bytes (or a zip local header more), made when
+    first needed (empty: they grow as they are filled, so a small zip costs its size) and
+    reused.
     ``made``/``peak_in_use``: how many were ever made / held at once (what tests bound)."""
 
     def __init__(self, count: int, size: int) -> None:

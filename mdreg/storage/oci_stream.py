@@ -13,7 +13,10 @@ behind ``OciBucket.put_stream``. Nothing touches the local disk.
 - Patched headers: zipfile writes an entry's local header, then its data, then seeks
   back to fill in the header's CRC and sizes. The part holding the open entry's header
   is sealed like any other but kept (not sent) until ``end_entry``; a header is never
-  split between two parts (the part before it is sealed a few bytes short).
+  split between two parts: the part before it is sealed a few bytes short, or, when that
+  would leave it under ``min_part_size``, grows past ``part_size`` to hold it whole.
+- Part sizes: Object Storage refuses a commit with a part but the last under its
+  minimum (``mdreg.oci.settings.MIN_PART_SIZE``), so no part is sealed early below it.
 - sha256, in order: every byte outside an open entry is final when written and hashed
   then. An entry's bytes after its header are kept for the hash as long as buffers
   allow; when the writer needs their buffers they are let go (once sent), and at
@@ -21,7 +24,8 @@ behind ``OciBucket.put_stream``. Nothing touches the local disk.
   deflates) the file again, from the page cache, checked against the CRC and sizes it
   wrote. So a model file larger than the buffers is read twice, never written. While
   it is replayed, the part with its header and the part with its last bytes (sealed
-  early when at least half full) are already on their way.
+  early when at least half full and no shorter than ``min_part_size``) are already on
+  their way.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class StreamUpload:
         if size_hint:  # a few short parts (before headers): leave room for twice as many
             part_size = max(part_size, math.ceil(2 * size_hint / MAX_PARTS))
         self.part_size = part_size
+        self.min_part = s.min_part_size  # a part sealed early (not full) is no shorter
         self.buffers = PartBuffers(max(2, s.parallelism), part_size)
         self._parts: list[_Part] = []  # in memory, in order
         self._next = 1
@@ -118,14 +123,18 @@ class StreamUpload:
             self._patch(view)
             return n
         entry = self._entry
+        limit = self.part_size
         if entry is not None and entry.header_end is None:  # the entry's local header
             cur = self._current()
-            if cur.length and cur.length + n > self.part_size:
-                self._seal(cur)  # a header is never split between parts
+            if cur.length + n > limit:  # never split between parts: it starts the next,
+                if cur.length and cur.length >= self.min_part:
+                    self._seal(cur)
+                else:  # or this one, too short to seal, grows to hold it
+                    limit = cur.length + n
             entry.header_end = self._end + n
         while view:
             cur = self._current()
-            k = min(self.part_size - cur.length, len(view))
+            k = min(limit - cur.length, len(view))
             try:
                 cur.buf[cur.length : cur.length + k] = view[:k]  # grows a new buffer
             except BufferError:  # a view of its last use still alive: never shared, copy
@@ -134,8 +143,9 @@ class StreamUpload:
             cur.length += k
             self._end = self._pos = self._end + k
             view = view[k:]
-            if cur.length == self.part_size:
+            if cur.length >= limit:
                 self._seal(cur)
+                limit = self.part_size
         self._pos = self._end
         return n
 
@@ -180,7 +190,8 @@ class StreamUpload:
         if replay is None:
             raise MdregError("internal error: an entry too large to hold has no replay")
         cur = self._parts[-1] if self._parts and not self._parts[-1].sealed else None
-        if cur is not None and cur.start >= header_end and cur.length >= self.part_size // 2:
+        early = max(self.part_size // 2, self.min_part)
+        if cur is not None and cur.start >= header_end and cur.length >= early:
             with self._cond:  # the entry's last bytes go while it is replayed
                 cur.sealed = cur.unhashed = True
                 self._submit(cur)

@@ -81,6 +81,12 @@ def test_upload_load_and_save_through_oci_buckets(
     art: Path, mdreg_home: Path, oci_server: Any, oci_files: Any, tmp_path: Path
 ) -> None:
     env = cli_env(oci_server, oci_files, mdreg_home)
+    service = {**env, "MDREG_OCI_MIN_PART_SIZE": "10MiB"}  # the service's floor
+    r = _run(service, "upload", art, f"oci://artifacts@{NAMESPACE}/team/", "--part-size", "8MiB")
+    assert r.code == 2 and one_error_line(r) == (
+        "error: part_size 8 MiB is below Object Storage's minimum part size "
+        "(min_part_size = 10 MiB): choose 10 MiB to 50 GiB"
+    )
     r = _run(env, "upload", art, f"oci://artifacts@{NAMESPACE}/team/", "--part-size", "1MiB")
     assert r.code == 0, r.err
     uri = r.out.strip()

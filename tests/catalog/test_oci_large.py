@@ -50,8 +50,9 @@ def _sha256(path: Path) -> str:
 
 @pytest.mark.parametrize("megabytes", [40, pytest.param(300, marks=pytest.mark.slow)])
 def test_a_large_artifact_survives_failing_parts(
-    megabytes: int, oci_server: Any, oci_files: Any, tmp_path: Path
+    megabytes: int, oci_server: Any, oci_files: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
+    monkeypatch.setenv("MDREG_OCI_MIN_PART_SIZE", str(oci_server.min_part_size))  # 8 MiB parts
     z = _big_zip(tmp_path, megabytes)
     settings = settings_for(oci_server, oci_files, part_size="8MiB", parallelism=4)
     oci_server.faults.fail_parts(0.2, kinds=("status", "reset"), seed=megabytes)
@@ -100,6 +101,7 @@ def test_a_large_folder_is_zipped_straight_into_the_bucket(
         raise AssertionError("the folder was zipped to a file")
 
     monkeypatch.setattr("mdreg.artifact.zipping.zip_artifact", no_zip_file)
+    monkeypatch.setenv("MDREG_OCI_MIN_PART_SIZE", str(oci_server.min_part_size))  # 8 MiB parts
     settings = settings_for(oci_server, oci_files, part_size="8MiB", parallelism=4)
     oci_server.faults.fail_parts(0.2, kinds=("status", "reset"), seed=megabytes)
     staging = f"oci://staging@{NAMESPACE}/mdreg-tmp/"

@@ -82,7 +82,15 @@ def test_ads_variables_are_read() -> None:
             {"oci": {"auth": "password"}},
             "unknown OCI auth 'password': choose one of api_key, security_token",
         ),
-        ({"oci": {"part_size": "1KB"}}, "part size 1000 bytes: choose 1 MiB to 50 GiB"),
+        (
+            {"oci": {"part_size": "8MiB"}},
+            r"^part_size 8 MiB is below Object Storage's minimum part size "
+            r"\(min_part_size = 10 MiB\): choose 10 MiB to 50 GiB$",
+        ),
+        (
+            {"oci": {"part_size": "1KB", "min_part_size": 0}},
+            "part_size 1000 bytes: choose 1 MiB to 50 GiB",
+        ),
         ({"oci": {"part_size": "lots"}}, "write a number of bytes, or e.g. 8MiB"),
         ({"oci": {"parallelism": 0}}, "parallelism 0: choose 1 to 64"),
         ({"oci": {"endpoints": {"data_science": "ds.example.com"}}}, "must start with https://"),

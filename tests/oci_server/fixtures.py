@@ -1,7 +1,9 @@
 """Pytest fixtures for tests that talk to the OCI test server. Import the ones a module
 uses (``from tests.oci_server.fixtures import oci_server, ...``).
 
-    oci_server     a started OciTestServer (buckets "artifacts" and "staging")
+    oci_server     a started OciTestServer (buckets "artifacts" and "staging"), its commits
+                   refusing a part but the last under MIN_PART_SIZE (settings_for's and
+                   cli_env's min_part_size: the server's)
     oci_files      an OCI config file for a user the server knows (DEFAULT: api_key,
                    SESSION: security_token), with its key and session token
     oci_auth       api_key, then security_token (parametrized)
@@ -30,6 +32,7 @@ PROJECT = "ocid1.datascienceproject.oc1..default"
 NAMESPACE = "testns"
 USER_ID = USER
 FAST = {"MDREG_OCI_POLL_SECONDS": "0.01", "MDREG_OCI_RETRY_BASE_SECONDS": "0.01"}
+MIN_PART_SIZE = 512 * 1024  # the service's is 10 MiB; tests upload in parts of 1 MiB
 _LEAKY = ("OCI_", "MDREG_OCI_", "NB_SESSION_", "JOB_RUN_", "PIPELINE_RUN_", "PROJECT_")
 
 
@@ -64,7 +67,11 @@ def oci_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def oci_server(oci_identity: Identity, oci_dir: Path) -> Iterator[OciTestServer]:
     server = OciTestServer(
-        oci_dir / "server", identity=oci_identity, namespace=NAMESPACE, work_request_polls=3
+        oci_dir / "server",
+        identity=oci_identity,
+        namespace=NAMESPACE,
+        work_request_polls=3,
+        min_part_size=MIN_PART_SIZE,
     )
     server.add_bucket("artifacts")
     server.add_bucket("staging")
@@ -99,6 +106,11 @@ def principal_env(
     return {}
 
 
+def min_part_env(server: OciTestServer) -> dict[str, str]:
+    """The server's smallest part as mdreg's setting (so parts of 1 MiB may be chosen)."""
+    return {"MDREG_OCI_MIN_PART_SIZE": str(server.min_part_size)}
+
+
 def settings_for(
     server: OciTestServer,
     files: ApiKeyFiles,
@@ -112,6 +124,7 @@ def settings_for(
         "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT,
         "MDREG_OCI_PROJECT_ID": PROJECT,
         "MDREG_OCI_AUTH_ENDPOINT": server.url,
+        **min_part_env(server),
         **(environ or {}),
     }
     opts = OciOptions(
@@ -166,5 +179,6 @@ def cli_env(server: OciTestServer, files: ApiKeyFiles, home: Path, **extra: str)
         "MDREG_OCI_COMPARTMENT_ID": COMPARTMENT,
         "PROJECT_OCID": PROJECT,
         **FAST,
+        **min_part_env(server),
         **extra,
     }

@@ -6,7 +6,8 @@ commit with ``partsToCommit``/``partsToExclude``, abort, list uploads).
 As the service: ``etag`` and ``opc-content-md5`` on every stored body, ``content-md5`` on
 single-part objects and ``opc-multipart-md5`` (MD5 of the parts' MD5s, ``-N``) on
 multipart ones, ``opc-meta-*`` metadata, 404 ``BucketNotFound`` / ``ObjectNotFound`` /
-``NoSuchUpload``, 412 ``IfMatchFailed``, listings by name with only ``name`` unless
+``NoSuchUpload``, 412 ``IfMatchFailed``, a commit refused (400) when a part but the last
+is shorter than the server's ``min_part_size``, listings by name with only ``name`` unless
 ``fields`` asks for more. A body sent with ``Content-MD5`` is checked against it: 400
 with the message the API documents for PutObject and UploadPart ("The computed MD5 of
 the request body (ACTUAL_MD5) does not match the Content-MD5 header (HEADER_MD5)"; the
@@ -323,7 +324,9 @@ def commit_upload(app: Any, req: Request) -> Reply:
     b = req.json()
     with app.store.lock:
         up = _upload(app, req)
-        blob = app.store.commit(up, b.get("partsToCommit") or [], b.get("partsToExclude") or [])
+        blob = app.store.commit(
+            up, b.get("partsToCommit") or [], b.get("partsToExclude") or [], app.min_part_size
+        )
         objects = app.store.bucket(up.namespace, up.bucket)
         old = objects.get(up.object)
         objects[up.object] = blob

@@ -129,6 +129,8 @@ class OciTestServer:
     """A Data Science + Object Storage stand-in on ``127.0.0.1``; see the module docstring.
 
     ``work_request_polls``: how many ``get_work_request`` calls a work request takes to end.
+    ``min_part_size``: the smallest part a commit takes but the last, as the service's
+    ``mdreg.oci.settings.MIN_PART_SIZE`` (0: any size; tests upload in small parts).
     """
 
     def __init__(
@@ -139,6 +141,7 @@ class OciTestServer:
         port: int = 0,
         work_request_polls: int = 3,
         identity: Identity | None = None,
+        min_part_size: int = 0,
     ) -> None:
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="oci-server-")) if root is None else Path(root)
@@ -147,6 +150,7 @@ class OciTestServer:
         self.store = Store(self.root)
         self.faults = Faults()
         self.work_request_polls = work_request_polls
+        self.min_part_size = min_part_size
         self.calls: Counter[str] = Counter()
         self.principals: Counter[tuple[str, str]] = Counter()  # (kind, id) of signed requests
         self.log: list[tuple[str, int]] = []

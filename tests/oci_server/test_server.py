@@ -123,6 +123,7 @@ def test_stale_dates_and_missing_signatures_are_refused(oci_server, oci_files) -
 
 
 def test_multipart_commit_checks_etags_and_lists_every_part(oci_server, oci_files) -> None:
+    oci_server.min_part_size = 0  # parts of a few bytes
     _, os_client = _clients(oci_server, oci_files)
     models = oci.object_storage.models
     up = os_client.create_multipart_upload(
@@ -172,3 +173,41 @@ def test_multipart_commit_checks_etags_and_lists_every_part(oci_server, oci_file
     with pytest.raises(oci.exceptions.ServiceError) as err:
         os_client.abort_multipart_upload(NAMESPACE, "staging", "m.zip", up.upload_id)
     assert (err.value.status, err.value.code) == (404, "NoSuchUpload")
+
+
+def test_a_commit_with_a_short_part_but_the_last_is_refused(oci_server, oci_files) -> None:
+    """As the service: every part but the last at least the minimum part size."""
+    oci_server.min_part_size = 100
+    _, os_client = _clients(oci_server, oci_files)
+    models = oci.object_storage.models
+    detail = models.CommitMultipartUploadPartDetails
+
+    def upload(sizes: list[int]) -> Any:
+        up = os_client.create_multipart_upload(
+            NAMESPACE, "staging", models.CreateMultipartUploadDetails(object="m.zip")
+        ).data
+        parts = [
+            detail(
+                part_num=n,
+                etag=os_client.upload_part(
+                    NAMESPACE, "staging", "m.zip", up.upload_id, n, b"x" * size
+                ).headers["etag"],
+            )
+            for n, size in enumerate(sizes, 1)
+        ]
+        return os_client.commit_multipart_upload(
+            NAMESPACE,
+            "staging",
+            "m.zip",
+            up.upload_id,
+            models.CommitMultipartUploadDetails(parts_to_commit=parts),
+        )
+
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        upload([100, 99, 100])
+    assert (err.value.status, err.value.code) == (400, "InvalidParameter")
+    assert err.value.message == (
+        "Part 2 is 99 bytes: every part but the last must be at least 100 bytes"
+    )
+    upload([100, 100, 1])  # the last part may be shorter
+    assert os_client.head_object(NAMESPACE, "staging", "m.zip").headers["opc-multipart-md5"]

@@ -5,9 +5,14 @@ bounded by the part buffers, and a failure anywhere aborts the multipart upload.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import random
+import struct
 import tempfile
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +214,10 @@ def test_a_part_damaged_every_time_fails_clearly(
 
 
 def test_upload_of_a_folder_streams_into_oci(
-    oci_server: Any, oci_files: Any, tmp_path: Path
+    oci_server: Any, oci_files: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``mdreg upload``'s flow: the folder is never zipped to a file for an oci:// URI."""
+    monkeypatch.setenv("MDREG_OCI_MIN_PART_SIZE", str(oci_server.min_part_size))  # 1 MiB parts
     art = _artifact(tmp_path)
     s = settings_for(oci_server, oci_files)
     opts = OciOptions(
@@ -225,3 +231,92 @@ def test_upload_of_a_folder_streams_into_oci(
     ref = zip_artifact(art, tmp_path / "ref.zip")
     assert (result.key, result.size, result.sha256) == ("team/art.zip", ref.size, ref.sha256)
     assert oci_server.calls["upload_part"] >= 8
+
+
+def _settle(art: Path, filler: Path, where: Callable[[bytes], int], target: int) -> None:
+    """Resize ``filler`` (random bytes, STORED) until ``where(zip bytes)`` is ``target``:
+    the manifest lists its size, so this takes a few rounds."""
+    for _ in range(4):
+        write_manifest(art, "test")
+        at = where(zip_artifact(art, art.parent / "probe.zip").path.read_bytes())
+        if at == target:
+            return
+        filler.write_bytes(os.urandom(filler.stat().st_size + target - at))
+    raise AssertionError(f"could not move {filler.name} to {target}")
+
+
+def _header(data: bytes, name: str) -> tuple[int, int]:
+    """Where ``name``'s local header starts and its data ends in the zip ``data``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        info = z.getinfo(name)
+    start = info.header_offset
+    n, m = struct.unpack("<HH", data[start + 26 : start + 30])
+    return start, start + 30 + n + m + info.compress_size
+
+
+def _straddling_artifact(folder: Path) -> Path:
+    """Many small entries, and STORED ones a part and 20 bytes long (header included), the
+    first's header starting 20 bytes before the first 1 MiB boundary: with parts of
+    exactly 1 MiB, each next one's header straddles the boundary a part after its
+    predecessor's header ends."""
+    art = _artifact(folder, weights_mib=2.5, pickle_mib=1.5)
+    rnd = random.Random(19)
+    (art / "small").mkdir()
+    for i in range(150):
+        (art / "small" / f"s{i:03}.bin").write_bytes(os.urandom(rnd.randint(0, 24_000)))
+    (art / "big").mkdir()
+    for i in range(8):
+        (art / "big" / f"b{i}.bin").write_bytes(os.urandom(MIB + 20 - 30 - len("big/b0.bin")))
+    (art / "big" / "a.bin").write_bytes(os.urandom(100_000))
+    _settle(art, art / "big" / "a.bin", lambda z: _header(z, "big/b0.bin")[0], MIB - 20)
+    return art
+
+
+def _parts(server: Any, key: str = "x.zip") -> list[int]:
+    return [size for _, size in server.store.buckets[(NAMESPACE, "artifacts")][key].segments]
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_a_header_across_a_boundary_grows_a_part_short_of_the_floor(
+    oci_server: Any, oci_files: Any, tmp_path: Path, parallelism: int
+) -> None:
+    """A server that refuses a part but the last under 1 MiB (as the service does under
+    10 MiB), and 1 MiB parts: a part 20 bytes short of full cannot be sealed before a
+    header, so it takes the header whole; the object is the zip, byte for byte."""
+    oci_server.min_part_size = MIB  # and settings_for's min_part_size
+    art = _straddling_artifact(tmp_path)
+    s = _stream(oci_server, oci_files, art, parallelism=parallelism)
+    ref = zip_artifact(art, tmp_path / "ref.zip")
+    assert _stored(oci_server, "x.zip") == ref.path.read_bytes() and s.sha256 == ref.sha256
+    parts = _parts(oci_server)
+    assert min(parts[:-1]) >= MIB and parts.count(MIB + 20) >= 8  # 8 headers straddled
+
+
+def test_the_last_bytes_of_a_replayed_entry_wait_for_the_floor(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    """A 2.6 MiB entry, larger than the two buffers of one part at a time, ends 600 KiB
+    into a part: half full, but under the floor, so that part is not sealed early (while
+    the entry is replayed for its sha256) but goes on with the central directory."""
+    oci_server.min_part_size = 768 * 1024
+    art = _artifact(tmp_path, weights_mib=2.6, pickle_mib=0.1)
+    _settle(art, art / "weights.bin", lambda z: _header(z, "weights.bin")[1], 2 * MIB + 600 * 1024)
+    s = _stream(oci_server, oci_files, art, parallelism=1)
+    ref = zip_artifact(art, tmp_path / "ref.zip")
+    assert _stored(oci_server, "x.zip") == ref.path.read_bytes() and s.sha256 == ref.sha256
+    assert s.replayed >= 1 and _parts(oci_server)[:-1] == [MIB, MIB]
+
+
+def test_a_part_under_the_servers_floor_fails_the_commit_and_aborts(
+    oci_server: Any, oci_files: Any, tmp_path: Path
+) -> None:
+    """An uploader told a lower floor than the server's (as mdreg was, in effect, before it
+    knew the service's): a part sealed before a straddling header is refused at commit,
+    and the upload is aborted."""
+    oci_server.min_part_size = MIB
+    art = _straddling_artifact(tmp_path)
+    bucket = _bucket(oci_server, oci_files, environ={"MDREG_OCI_MIN_PART_SIZE": "512KiB"})
+    with pytest.raises(OciServiceError, match=r"HTTP 400.*every part but the last must be"):
+        stream_zip(bucket, "x.zip", art, no_progress)
+    assert oci_server.calls["abort_multipart_upload"] == 1 and oci_server.store.uploads == {}
+    assert oci_server.store.buckets[(NAMESPACE, "artifacts")] == {}
