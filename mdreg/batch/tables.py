@@ -1,11 +1,14 @@
 """Reading a dataset in record batches and writing the scored one, with pyarrow.
 
 Formats, told by the name: Parquet (``.parquet``, ``.pq``, or a folder of them), CSV
-(``.csv``) and JSON lines (``.jsonl``, ``.ndjson``, ``.json``). Paths may be local or
-``file://`` URIs. The input is never read whole: Parquet and CSV stream in batches of
-``batch_rows``; JSON lines are read block by block. The output is written to a hidden
-temporary sibling and renamed into place when complete, so an interrupted run leaves
-nothing at the output path.
+(``.csv``) and JSON lines (``.jsonl``, ``.ndjson``, ``.json``). Paths may be local,
+``file://`` URIs or, with the ``oci`` extra, ``oci://bucket@namespace/path``: an object or a
+prefix of Parquet objects in, one object out (``mdreg.batch.remote``: ranged GETs in,
+one atomic ``put`` of a local temp file out). ``open_input`` and ``open_output`` pick the
+kind. The input is never read whole: Parquet and CSV stream in batches of ``batch_rows``;
+JSON lines are read block by block. A local output is written to a hidden temporary
+sibling and renamed into place when complete, so an interrupted run leaves nothing at
+the output path.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from mdreg._files import move_into_place, temp_name
@@ -30,14 +33,40 @@ FORMATS = {
 }
 
 
+class Table(Protocol):
+    """An input, local (``InputTable``) or in a bucket (``remote.RemoteInput``)."""
+
+    format: str
+    schema: Any  # pyarrow.Schema
+    rows: int | None  # known up front for Parquet
+
+    def batches(self, batch_rows: int, columns: list[str] | None) -> Iterator[Any]: ...
+
+
+class Output(Protocol):
+    """An output, local (``OutputTable``) or in a bucket (``remote.RemoteOutput``)."""
+
+    location: str
+
+    def write(self, batch: Any) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def _is_oci(uri: str) -> bool:
+    return uri[:6].lower() == "oci://"
+
+
 def local_path(uri: str) -> Path:
     """A local path from a path or a ``file://`` URI; UsageError for other schemes."""
     parts = urlsplit(uri)
     if parts.scheme in ("", "file") or (len(parts.scheme) == 1 and os.name == "nt"):
         return Path(unquote(parts.path) if parts.scheme == "file" else uri)
     raise UsageError(
-        f"{uri}: {parts.scheme}:// paths are not supported by mdreg score yet; "
-        "copy the data to a local folder (or use the spark engine, which reads what Spark reads)"
+        f"{uri}: {parts.scheme}:// paths are not supported by mdreg score's local engine; "
+        "use a local path, file:// or oci:// (or the spark engine, which reads what Spark reads)"
     )
 
 
@@ -68,12 +97,16 @@ class InputTable:
                 columns=columns, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1
             )
         elif self.format == "csv":
-            yield from _rebatch(_csv_reader(self.path), batch_rows, columns)
+            yield from rebatch(csv_reader(self.path), batch_rows, columns)
         else:
-            yield from _rebatch(_jsonl_batches(self.path), batch_rows, columns)
+            yield from rebatch(jsonl_reader(self.path), batch_rows, columns)
 
 
-def open_input(uri: str) -> InputTable:
+def open_input(uri: str) -> Table:
+    if _is_oci(uri):
+        from mdreg.batch.remote import RemoteInput
+
+        return RemoteInput(uri)
     path = local_path(uri)
     if not path.exists():
         raise InputError(f"{uri}: no such file or folder")
@@ -83,8 +116,8 @@ def open_input(uri: str) -> InputTable:
             dataset = _parquet_dataset(path)
             return InputTable(path, fmt, dataset.schema, dataset.count_rows())
         if fmt == "csv":
-            return InputTable(path, fmt, _csv_reader(path).schema, None)
-        first = next(_jsonl_batches(path), None)
+            return InputTable(path, fmt, csv_reader(path).schema, None)
+        first = next(jsonl_reader(path), None)
         if first is None:
             raise InputError(f"{uri}: no rows")
         return InputTable(path, fmt, first.schema, None)
@@ -103,21 +136,23 @@ def _parquet_dataset(path: Path) -> Any:
     return ds.dataset(path, format=ds.ParquetFileFormat(default_fragment_scan_options=options))
 
 
-def _csv_reader(path: Path) -> Any:
+def csv_reader(source: Path | Any) -> Any:
+    """A CSV reader over a path or a readable file object."""
     import pyarrow.csv as pcsv
 
-    # Blocks of 4 MiB bound the memory whatever the row width; _rebatch cuts the rows.
-    return pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22))
+    # Blocks of 4 MiB bound the memory whatever the row width; rebatch cuts the rows.
+    return pcsv.open_csv(source, read_options=pcsv.ReadOptions(block_size=1 << 22))
 
 
-def _jsonl_batches(path: Path) -> Iterator[Any]:
+def jsonl_reader(source: Path | Any) -> Iterator[Any]:
+    """JSON lines record batches from a path or a readable file object."""
     import pyarrow.json as pjson
 
-    reader = pjson.open_json(path, read_options=pjson.ReadOptions(block_size=1 << 22))
+    reader = pjson.open_json(source, read_options=pjson.ReadOptions(block_size=1 << 22))
     yield from reader
 
 
-def _rebatch(batches: Any, batch_rows: int, columns: list[str] | None) -> Iterator[Any]:
+def rebatch(batches: Any, batch_rows: int, columns: list[str] | None) -> Iterator[Any]:
     """Record batches of exactly ``batch_rows`` rows (the last one fewer)."""
     import pyarrow as pa
 
@@ -138,11 +173,21 @@ def _rebatch(batches: Any, batch_rows: int, columns: list[str] | None) -> Iterat
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
+def open_output(uri: str, force: bool) -> Output:
+    """The output; checked now (exists: ``force``), before any work."""
+    if _is_oci(uri):
+        from mdreg.batch.remote import RemoteOutput
+
+        return RemoteOutput(uri, force)
+    return OutputTable(uri, force)
+
+
 class OutputTable:
     """The scored table, written beside its final path and renamed there by ``commit``."""
 
     def __init__(self, uri: str, force: bool) -> None:
         self.path = local_path(uri)
+        self.location = str(self.path)
         self.format = FORMATS.get(self.path.suffix.lower(), "parquet")
         if self.path.exists() and not force:
             raise DestinationExistsError(f"{uri} exists: pass --force to replace it")

@@ -37,12 +37,17 @@ def score_cmd(
     input_path: Annotated[
         str,
         typer.Argument(
-            metavar="INPUT", help="Parquet file or folder, CSV or JSON lines (path or file://)."
+            metavar="INPUT",
+            help="Parquet file or folder, CSV or JSON lines (path, file:// or oci://).",
         ),
     ],
     output: Annotated[
         str,
-        typer.Option("--output", "-o", help="Where to write: .parquet (default), .csv or .jsonl."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write: .parquet (default), .csv or .jsonl (path, file:// or an oci:// object).",
+        ),
     ],
     engine: Annotated[
         Engine,

@@ -5,7 +5,8 @@ Everything that can be checked is checked before any work starts: the output pat
 default to input_schema.json's; a missing one is one error line), and name clashes
 between kept columns and the prediction columns (output_schema.json). The engine then
 runs the artifact's own score.py over the data: ``local`` (``mdreg.batch.local``, every
-core of this machine) or ``spark`` (``mdreg.spark`` in a SparkSession: the one Spark's
+core of this machine; local, ``file://`` or ``oci://`` input and output,
+``mdreg.batch.tables`` and ``mdreg.batch.remote``) or ``spark`` (``mdreg.spark`` in a SparkSession: the one Spark's
 configuration gives, under spark-submit the cluster's, else ``local[*]``; input and output
 are whatever Spark reads and writes, ``mdreg.batch.spark_io``). The output is renamed
 into place only when complete; the spark engine's output is a folder of part files.
@@ -105,7 +106,7 @@ def score_dataset(
     n_workers = workers or _cores()
     if n_workers < 1:
         raise UsageError(f"--workers must be at least 1, not {n_workers}")
-    out = tables.OutputTable(output_uri, force)
+    out = tables.open_output(output_uri, force)
     table = tables.open_input(input_uri)
     with artifact_folder(str(artifact), trust) as folder:
         outputs = output_columns(folder)
@@ -124,7 +125,7 @@ def score_dataset(
             raise
     seconds = time.perf_counter() - start
     return ScoreResult(
-        str(out.path),
+        out.location,
         outcome.rows,
         outcome.skipped,
         seconds,
