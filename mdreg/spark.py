@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import os
 import shutil
 import tempfile
@@ -42,12 +41,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mdreg.artifact import layout
 from mdreg.batch import spark_task
 from mdreg.batch.columns import plan_columns
 from mdreg.batch.outputs import ERROR_COLUMN, OutputColumn, arrow_type, output_columns
 from mdreg.errors import ArtifactError, UsageError
 from mdreg.flows._source import artifact_folder
+from mdreg.frameworks.spark.metadata import pipeline_model_dir
 
 ON_ERROR = ("fail", "skip")
 
@@ -129,25 +128,10 @@ def score_folder(
     outputs = output_columns(folder)
     sent, keep = plan_columns(source, folder, list(df.columns), outputs, columns, keep_columns)
     skip = on_error == "skip"
-    model_dir = spark_model_dir(folder)
+    model_dir = pipeline_model_dir(folder)
     if model_dir is not None:
         return _transform(spark, folder, model_dir, df, keep, outputs, skip, lasting)
     return _map_in_pandas(spark, folder, df, sent, keep, outputs, skip, batch_rows)
-
-
-def spark_model_dir(folder: Path) -> Path | None:
-    """The PipelineModel folder of a Spark artifact (prepare's metadata names the model
-    file; Spark's own metadata says it is a PipelineModel), else None."""
-    from mdreg.frameworks.spark.metadata import PIPELINE_MODEL, read_metadata
-
-    try:
-        meta = json.loads((folder / layout.METADATA).read_text(encoding="utf-8")).get("mdreg", {})
-    except (OSError, ValueError, AttributeError):
-        meta = {}
-    name = meta.get("model_file") if meta.get("framework") == "spark" else None
-    model_dir = folder / (name if isinstance(name, str) else "model")
-    doc = read_metadata(model_dir)
-    return model_dir if doc is not None and doc["class"] == PIPELINE_MODEL else None
 
 
 def _col(name: str) -> Any:

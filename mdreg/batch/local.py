@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from mdreg.batch.outputs import ERROR_COLUMN, OutputColumn, null_arrays, prediction_arrays
-from mdreg.errors import ArtifactError, MdregError
+from mdreg.errors import ArtifactError, MdregError, UsageError
 from mdreg.worker import HEADER
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -228,6 +228,13 @@ def run(
 ) -> Outcome:
     """Score ``batches`` (record batches) with N workers, ``write`` each scored batch in
     input order."""
+    from mdreg.frameworks.spark.metadata import pipeline_model_dir
+
+    if pipeline_model_dir(artifact_dir) is not None:  # its score.py starts a JVM per worker
+        raise UsageError(
+            "a Spark PipelineModel artifact is scored by Spark itself: use --engine spark "
+            "(the local engine would start a JVM in each of its workers)"
+        )
     engine = _Engine(artifact_dir, plan)
     try:
         return engine.run(batches, write, progress)

@@ -1,9 +1,8 @@
 """The Spark engine of ``mdreg score``: ``mdreg.spark.score`` and ``--engine spark``, in real
 pyspark, compared with the model's own predict, the local engine and Spark's transform.
 
-A SparkSession costs a JVM (5-10 s idle, much more on a busy machine): this module uses
-ONE for the whole session (the settings prepare uses, shared with the Spark framework
-tests); only the multi-process case starts its own, under spark-submit.
+A SparkSession costs a JVM: these tests share ONE (conftest.py's ``spark``, the settings
+prepare uses); only the multi-process case starts its own, under spark-submit.
 """
 
 from __future__ import annotations
@@ -36,14 +35,6 @@ FAIL_ON_LONG_SEPALS = (
     "        raise ValueError('sepal too long')\n"
     "    return features\n",
 )
-
-
-@pytest.fixture(scope="session")
-def spark():
-    from mdreg.frameworks.spark.session import local_session
-
-    # local_session() hands back the running session if there is one: one JVM per run
-    return local_session()
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +280,33 @@ def test_spark_pipeline_artifact_is_scored_by_its_own_transform(spark, pipeline,
     meta.write_text(meta.read_text().replace('"maxIter":20', '"maxIter":21'))
     with pytest.raises(ArtifactError, match="sha256 differs"):
         mdreg.spark.score(spark, changed, df)
+
+
+def test_local_engine_refuses_a_spark_pipeline_artifact_for_engine_spark(
+    spark, pipeline, tmp_path, cli
+):
+    """Its score.py starts a SparkSession: a JVM in each local worker (measured on 2 busy
+    cores: 50 s to start two, then 540 rows/s), where ``--engine spark`` runs the
+    pipeline in the one JVM. Refused before any worker starts, pointing there."""
+    from pyspark.ml import PipelineModel
+
+    model_dir, art, data = pipeline
+    source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    data.drop(columns=["label"]).to_parquet(source)
+    run = cli("score", art, source, "-o", out)
+    assert run.code == 2
+    assert run.err == (
+        "error: a Spark PipelineModel artifact is scored by Spark itself: use --engine spark "
+        "(the local engine would start a JVM in each of its workers)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
+
+    run = cli("score", art, source, "-o", out, "--engine", "spark", "--keep-columns", "id", "-q")
+    assert run.code == 0, run.err
+    got = pd.read_parquet(out).set_index("id")["prediction"]
+    df = spark.read.parquet(str(source))
+    want = PipelineModel.load(str(model_dir)).transform(df).toPandas()
+    assert got.to_dict() == want.set_index("id")["prediction"].to_dict()
 
 
 # -- several executor processes, none of which can import mdreg ------------------------------

@@ -36,6 +36,22 @@ def read_metadata(folder: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get("class"), str) else None
 
 
+def pipeline_model_dir(artifact: Path) -> Path | None:
+    """The PipelineModel folder of a prepared artifact (prepare's metadata names the
+    model file; Spark's own metadata says it is a PipelineModel), else None: what both
+    scoring engines ask before they start."""
+    from mdreg.artifact.layout import METADATA
+
+    try:
+        meta = json.loads((artifact / METADATA).read_text(encoding="utf-8")).get("mdreg", {})
+    except (OSError, ValueError, AttributeError):
+        meta = {}
+    name = meta.get("model_file") if meta.get("framework") == "spark" else None
+    model_dir = artifact / (name if isinstance(name, str) else "model")
+    doc = read_metadata(model_dir)
+    return model_dir if doc is not None and doc["class"] == PIPELINE_MODEL else None
+
+
 _Stage = tuple[Path | None, dict[str, Any] | None]
 
 
