@@ -542,6 +542,13 @@ def to_model_input(data):
         if list(data.columns) == INPUT_NAMES and all(
                 not dtype or str(have) == dtype for (_, dtype), have in zip(INPUT_COLUMNS, data.dtypes)):
             return data  # already the schema's columns, order and dtypes
+        if ALL_FLOAT64:
+            frame = data[INPUT_NAMES]
+            if all(isinstance(have, np.dtype) and have.kind in "biuf" for have in frame.dtypes):
+                # numbers (float32 from Parquet, say) to float64 in one copy and one block:
+                # the values the per-column cast gives, at a fraction of its cost
+                return pd.DataFrame(frame.to_numpy(dtype=np.float64), columns=INPUT_NAMES,
+                                    index=data.index)
         return pd.DataFrame({name: _cast(data[name], dtype) for name, dtype in INPUT_COLUMNS})
     if NAMED_FEATURES:
         frame = _float_rows(data)
