@@ -4,6 +4,7 @@ no prediction."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -151,3 +152,24 @@ def test_a_word_in_a_number_column_is_an_error_not_a_missing_value(iris, tmp_pat
     # A missing value is still NaN (the forest handles it), and a single flat row is a row.
     assert len(score.predict([[None, *row[1:]]])["prediction"]) == 1
     assert score.predict(row)["prediction"] == score.predict([row])["prediction"]
+
+
+def test_numbers_of_other_dtypes_become_the_float64_the_per_column_cast_gives(iris, tmp_path):
+    """float32 (as Parquet often holds), int and bool columns under a float64 schema take
+    to_model_input's one-block path; the frame must equal the per-column astype's."""
+    X, y = iris
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    score = _prepared(model, X, tmp_path, "cast")
+    assert score.ALL_FLOAT64
+    sent = X.astype("float32")
+    sent[sent.columns[0]] = (X.iloc[:, 0] * 10).round().astype("int64")
+    sent[sent.columns[1]] = X.iloc[:, 1] > 3
+    sent = sent.set_axis(range(100, 100 + len(sent)))  # the index is kept as it came
+    got = score.to_model_input(sent)
+    want = pd.DataFrame({name: sent[name].astype("float64") for name in score.INPUT_NAMES})
+    pd.testing.assert_frame_equal(got, want)
+    assert got.dtypes.eq("float64").all()
+    # a column of text still goes the per-column way (and its error names the column)
+    sent[sent.columns[2]] = "x"
+    with pytest.raises(ValueError, match=re.escape(sent.columns[2])):
+        score.to_model_input(sent)
