@@ -6,7 +6,7 @@ FRAMEWORK ?= sklearn
 OUT ?= examples/out
 DEMO_PORT ?= 8787
 
-.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream bench-serve bench-score fuzz completions lint golden clean
+.PHONY: demo test install install-test bench bench-peers bench-payloads bench-stream bench-serve bench-score bench-score-spark fuzz completions lint golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,16 @@ bench-serve: install-test
 # e.g. --rows 1e6,2e6 --models rf, for a shorter run).
 bench-score: install-test
 	$(BIN)/python benchmarks/score_bench.py $(SCORE_BENCH_ARGS)
+
+# mdreg.spark.score against MLflow's spark_udf on the same model, Parquet data and local[2]
+# SparkSession (section score-spark, raw numbers in benchmarks/results/score_spark.json):
+# RandomForest and LightGBM, 1M and 10M rows by default: about an hour on a busy 2-core
+# machine (--rows 1e6,3e6 took 22 minutes). MLflow stays out of the project's venv: the script
+# runs itself in ~/.cache/mdreg-bench/spark (mdreg editable, with pyspark and mlflow; made on
+# the first run). SCORE_SPARK_BENCH_ARGS="--rows 2e5 --rounds 1" for a quick look.
+SCORE_SPARK_BENCH_ARGS ?=
+bench-score-spark: install-test
+	$(BIN)/python benchmarks/score_spark_bench.py $(SCORE_SPARK_BENCH_ARGS)
 
 # Differential fuzzing of the pickle walker against the C and pure-Python unpicklers
 # (tests/security/fuzz.py; `make test` runs 6,000 cases): section fuzz. Exits 1 on a
