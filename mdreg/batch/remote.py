@@ -28,7 +28,15 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mdreg._files import CHUNK
-from mdreg.batch.tables import FORMATS, OutputTable, csv_reader, jsonl_reader, rebatch
+from mdreg.batch.tables import (
+    FORMATS,
+    OutputTable,
+    csv_reader,
+    jsonl_reader,
+    open_parquet,
+    parquet_heads,
+    rebatch,
+)
 from mdreg.errors import DestinationExistsError, InputError, RemoteError, UsageError
 from mdreg.storage.base import ObjectInfo, ObjectNotFoundError
 
@@ -166,29 +174,17 @@ class RemoteInput:
     @contextmanager
     def _parquet(self, obj: ObjectInfo) -> Iterator[Any]:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        with self._open(obj) as f:  # ParquetFile closes only the files it opened itself
-            # Pre-buffered column chunks stay cached until the file is read whole (tables.py).
-            yield pq.ParquetFile(pa.PythonFile(f, mode="r"), pre_buffer=False)
+        with self._open(obj) as f, open_parquet(pa.PythonFile(f, mode="r")) as pf:
+            yield pf
 
     def _read_heads(self) -> None:
         """The schema, and the row count from the Parquet footers (a folder's files must
         agree on their columns)."""
         if self.format == "parquet":
-            rows = 0
-            for obj in self.objects:
-                with self._parquet(obj) as pf:
-                    schema = pf.schema_arrow.remove_metadata()
-                    rows += pf.metadata.num_rows
-                if self.schema is None:
-                    self.schema = schema
-                elif not schema.equals(self.schema):
-                    raise InputError(
-                        f"{self.bucket.uri_for(obj.key)}: its columns differ from those of "
-                        f"{self.bucket.uri_for(self.objects[0].key)}"
-                    )
-            self.rows = rows
+            self.schema, self.rows = parquet_heads(
+                self.objects, self._parquet, lambda obj: self.bucket.uri_for(obj.key)
+            )
         else:
             first = next(self._blocks(), None)
             if first is None:

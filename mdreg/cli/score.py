@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import Annotated, Any
@@ -110,6 +111,9 @@ def score_cmd(
     """
     from mdreg.flows.score import score_dataset
 
+    # Arrow's system allocator hands freed batches back to the OS; its default, mimalloc,
+    # holds on to them (peak RSS of this process over 1M rows: 233 vs 284 MB).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     bar = _RowsBar(quiet or as_json)
     try:
         result = score_dataset(

@@ -176,3 +176,28 @@ def test_an_interrupted_run_leaves_no_output(iris_artifact, rows, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     children = subprocess.run(["pgrep", "-f", f"mdreg.worker {slow}"], capture_output=True)
     assert children.stdout == b""
+
+
+def test_a_folder_of_parquet_files_as_spark_writes_it(iris_artifact, iris_rf, rows, tmp_path):
+    """Part files in name order; ``_SUCCESS`` and ``.crc`` files left out, as pyarrow's
+    datasets leave them; files with other columns are an error before any work."""
+    from mdreg.errors import InputError
+    from mdreg.flows.score import score_dataset
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(rows), 2500)):
+        rows.iloc[start : start + 2500].to_parquet(folder / f"part-{i:05d}.snappy.parquet")
+        (folder / f".part-{i:05d}.snappy.parquet.crc").write_bytes(b"not parquet")
+    (folder / "_SUCCESS").write_bytes(b"")
+    out = tmp_path / "out.parquet"
+    run = mdreg_proc("score", iris_artifact, folder, "-o", out, "-w", "1", "--json")
+    assert run.code == 0, run.err
+    scored = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(scored[rows.columns], rows)
+    assert (scored["prediction"].to_numpy() == _expected(iris_rf, rows)).all()
+
+    rows.drop(columns="id").head(5).to_parquet(folder / "part-00009.snappy.parquet")
+    with pytest.raises(InputError, match=r"part-00009\.snappy\.parquet: its columns differ"):
+        score_dataset(iris_artifact, str(folder), str(tmp_path / "again.parquet"))
+    assert not (tmp_path / "again.parquet").exists()
