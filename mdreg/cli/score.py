@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from typing import Annotated, Any
@@ -109,11 +108,10 @@ def score_cmd(
     reading and writing what Spark reads and writes; run it under spark-submit for a
     cluster.
     """
+    from mdreg.batch.memory import hold_flat
     from mdreg.flows.score import score_dataset
 
-    # Arrow's system allocator hands freed batches back to the OS; its default, mimalloc,
-    # holds on to them (peak RSS of this process over 1M rows: 233 vs 284 MB).
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    hold_flat()
     bar = _RowsBar(quiet or as_json)
     try:
         result = score_dataset(

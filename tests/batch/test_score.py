@@ -4,6 +4,7 @@ batches, in real worker processes, compared with the model's own predict."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -201,3 +202,14 @@ def test_a_folder_of_parquet_files_as_spark_writes_it(iris_artifact, iris_rf, ro
     with pytest.raises(InputError, match=r"part-00009\.snappy\.parquet: its columns differ"):
         score_dataset(iris_artifact, str(folder), str(tmp_path / "again.parquet"))
     assert not (tmp_path / "again.parquet").exists()
+
+
+def test_the_allocator_settings_leave_a_users_choice(monkeypatch):
+    from mdreg.batch.memory import hold_flat
+
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    hold_flat()
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+    hold_flat()
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
