@@ -109,7 +109,8 @@ def _prepare_models(work: Path, names: list[str]) -> dict[str, dict]:
         model = joblib.load(path)
         artifact = work / f"art_{name}"
         mdreg.prepare(path, artifact, x_sample=sample)
-        x = pd.read_csv(sample).astype("float32")
+        read = pd.read_parquet if sample.suffix == ".parquet" else pd.read_csv
+        x = read(sample).astype("float32")
         signature = infer_signature(x, model.predict(x))
         mlflow_dir = work / f"mlflow_{name}"
         if name == "lgbm":
