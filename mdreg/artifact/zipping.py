@@ -217,27 +217,43 @@ def _create_temp_file(dest: Path) -> Path:
 
 def write_zip(plan: ZipPlan, sink: StreamSink, *, progress: ProgressFn | None = None) -> None:
     """Write the zip ``plan`` describes into ``sink`` (see the module docstring)."""
+    # zipfile takes any seekable binary file; its stubs know only IO[bytes]
+    zf = zipfile.ZipFile(cast(Any, sink), "w", allowZip64=True)
+    try:
+        _write_entries(zf, plan, sink, progress)
+    except BaseException:
+        # The zip is thrown away: no central directory. Closing would write one, and
+        # zipfile refuses to while an entry is marked open, which it is when an
+        # interrupt (SIGTERM, Ctrl-C) lands between marking it and handing it over:
+        # that ValueError would replace the interrupt. Without its file, close() (here or
+        # in __del__) does nothing.
+        zf.fp = None
+        raise
+    zf.close()
+
+
+def _write_entries(
+    zf: zipfile.ZipFile, plan: ZipPlan, sink: StreamSink, progress: ProgressFn | None
+) -> None:
     buf = bytearray(CHUNK)
     hashed: dict[str, tuple[str, int]] = {}
     manifest = plan.manifest
-    # zipfile takes any seekable binary file; its stubs know only IO[bytes]
-    with zipfile.ZipFile(cast(Any, sink), "w", allowZip64=True) as zf:
-        for rel in plan.files:
-            if manifest.manifest is not None and rel == layout.MANIFEST:
-                continue  # its zip version goes last
-            sha = hashlib.sha256() if rel in manifest.to_hash else None
-            sink.begin_entry()
-            zinfo = _add_file(zf, plan.real_root, rel, buf, progress, sha)
-            sink.end_entry(partial(_replay_file, plan.real_root, rel, zinfo))
-            if sha is not None:
-                hashed[rel] = (sha.hexdigest(), zinfo.file_size)
-        if manifest.manifest is not None:
-            data = zip_manifest(manifest.manifest, hashed)
-            sink.begin_entry()
-            zf.writestr(_zip_info(layout.MANIFEST, zipfile.ZIP_DEFLATED, len(data)), data)
-            sink.end_entry(partial(_replay_bytes, data))
-            if progress is not None:
-                progress(len(data))
+    for rel in plan.files:
+        if manifest.manifest is not None and rel == layout.MANIFEST:
+            continue  # its zip version goes last
+        sha = hashlib.sha256() if rel in manifest.to_hash else None
+        sink.begin_entry()
+        zinfo = _add_file(zf, plan.real_root, rel, buf, progress, sha)
+        sink.end_entry(partial(_replay_file, plan.real_root, rel, zinfo))
+        if sha is not None:
+            hashed[rel] = (sha.hexdigest(), zinfo.file_size)
+    if manifest.manifest is not None:
+        data = zip_manifest(manifest.manifest, hashed)
+        sink.begin_entry()
+        zf.writestr(_zip_info(layout.MANIFEST, zipfile.ZIP_DEFLATED, len(data)), data)
+        sink.end_entry(partial(_replay_bytes, data))
+        if progress is not None:
+            progress(len(data))
 
 
 def _replay_file(real_root: str, rel: str, zinfo: zipfile.ZipInfo) -> Iterator[bytes | memoryview]:

@@ -116,3 +116,48 @@ def test_gc_refuses_a_folder_that_is_not_one(
     monkeypatch.setenv("MDREG_HOME", str(tmp_path / "home"))
     r = cli("gc", tmp_path / "nope")
     assert r.code == 3 and r.err == f"error: not a folder: {tmp_path / 'nope'}\n"
+
+
+def test_an_interrupt_as_zipfile_opens_an_entry_stays_the_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zipfile marks an entry open, then builds its writer: an interrupt landing between
+    the two (as in `mdreg zip` killed the moment its first header is written) once left
+    the ZipFile refusing to close, and its ValueError replaced the interrupt. The line is
+    hit deterministically, by a trace function raising there."""
+    import gc
+    import inspect
+    import zipfile
+
+    from mdreg.artifact.zipping import zip_artifact
+
+    art = tmp_path / "art"
+    art.mkdir()
+    (art / "score.py").write_text("def load_model():\n    return 1\n")
+    (art / "runtime.yaml").write_text("MODEL_ARTIFACT_VERSION: '3.0'\n")
+    code = zipfile.ZipFile._open_to_write.__code__
+    lines, first = inspect.getsourcelines(code)
+    handover = first + next(i for i, line in enumerate(lines) if "return _ZipWriteFile" in line)
+
+    def trace(frame, event, arg):  # noqa: ANN001, ANN202 - sys.settrace's signature
+        if frame.f_code is not code:
+            return None
+
+        def local(frame, event, arg):  # noqa: ANN001, ANN202
+            if event == "line" and frame.f_lineno == handover:
+                raise KeyboardInterrupt
+            return local
+
+        return local
+
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    sys.settrace(trace)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            zip_artifact(art, tmp_path / "a.zip")
+    finally:
+        sys.settrace(None)
+    gc.collect()
+    assert unraisable == []  # nor an error from a finalizer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]  # no zip, no temp file
