@@ -116,5 +116,23 @@ def main(artifact_dir: str) -> int:
     return 0
 
 
+def _exit(code: int) -> None:
+    """Exit without tearing the interpreter's modules down: with pandas, scikit-learn and
+    pyarrow imported that teardown takes 0.65 s of each worker's stop (0.05 s without),
+    which every ``mdreg score`` run and every ``serve`` shutdown waited for. score.py's
+    atexit hooks still run (logging's flush among them), and the standard streams are
+    flushed; nothing else of the worker outlives it."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # closed, or a broken pipe: nothing to keep
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    _exit(main(sys.argv[1]))
