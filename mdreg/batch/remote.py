@@ -48,10 +48,6 @@ MAX_GET = 16 << 20  # one ranged GET at most: a retry repeats no more than this
 PARQUET = (".parquet", ".pq")
 
 
-def is_oci(uri: str) -> bool:
-    return uri[:6].lower() == "oci://"
-
-
 def _bucket(uri: str) -> tuple[OciBucket, str]:
     """(the bucket, the path in it); the oci SDK's install hint when it is missing."""
     from mdreg.storage.oci import OciBucket
