@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mdreg.artifact import layout
+from mdreg.batch.spark_task import answer_columns
 from mdreg.errors import ArtifactError
 
 ERROR_COLUMN = "error"
@@ -78,25 +79,9 @@ def prediction_arrays(answer: Any, columns: list[OutputColumn], rows: int) -> li
     output, or several side by side (a dict of outputs, batch first). Numeric answers
     stay numpy arrays on the way (no Python objects per value). ValueError saying what
     does not fit."""
-    import numpy as np
     import pyarrow as pa
 
-    parts = list(answer.values()) if isinstance(answer, dict) else [answer]
-    blocks = []
-    for part in parts:
-        block = np.asarray(part)
-        if block.dtype.kind in "US":
-            block = block.astype(object)
-        if block.ndim == 0 or len(block) != rows:
-            got = "one value" if block.ndim == 0 else f"{len(block)} rows"
-            raise ValueError(f"the answer has {got} for {rows} rows")
-        blocks.append(block.reshape(rows, -1))
-    width = sum(b.shape[1] for b in blocks)
-    if width != len(columns):
-        raise ValueError(
-            f"the answer has {width} values per row; output_schema.json describes {len(columns)}"
-        )
-    values = [b[:, j] for b in blocks for j in range(b.shape[1])]
+    values = answer_columns(answer, rows, len(columns))
     arrays = []
     for column, value in zip(columns, values, strict=True):
         wanted = arrow_type(column)

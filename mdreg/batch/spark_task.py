@@ -213,15 +213,13 @@ def _arrow_type(name: str | None) -> Any:
     return getattr(pa, name)() if name else None
 
 
-def fit(answer: Any, outputs: list[Any], rows: int) -> list[Any]:
-    """score.py's answer for ``rows`` rows as one Arrow array per output column, of the
-    column's type (a column of no known type: text); ValueError saying what does not fit."""
+def answer_columns(prediction: Any, rows: int, width: int) -> list[Any]:
+    """score.py's prediction for ``rows`` rows as ``width`` numpy columns: one output, or
+    several side by side (a dict of outputs, batch first); ValueError saying what does
+    not fit. The local engine (``batch/outputs``) uses it too: this is the module both
+    can import, as executors have no mdreg."""
     import numpy as np
-    import pyarrow as pa
 
-    if not isinstance(answer, dict) or "prediction" not in answer:
-        raise ValueError('predict did not return {"prediction": ...}')
-    prediction = _unwrap(answer["prediction"])
     parts = list(prediction.values()) if isinstance(prediction, dict) else [prediction]
     blocks = []
     for part in parts:
@@ -232,12 +230,22 @@ def fit(answer: Any, outputs: list[Any], rows: int) -> list[Any]:
             got = "one value" if block.ndim == 0 else f"{len(block)} rows"
             raise ValueError(f"the answer has {got} for {rows} rows")
         blocks.append(block.reshape(rows, -1))
-    width = sum(b.shape[1] for b in blocks)
-    if width != len(outputs):
+    found = sum(b.shape[1] for b in blocks)
+    if found != width:
         raise ValueError(
-            f"the answer has {width} values per row; output_schema.json describes {len(outputs)}"
+            f"the answer has {found} values per row; output_schema.json describes {width}"
         )
-    values = [b[:, j] for b in blocks for j in range(b.shape[1])]
+    return [b[:, j] for b in blocks for j in range(b.shape[1])]
+
+
+def fit(answer: Any, outputs: list[Any], rows: int) -> list[Any]:
+    """score.py's answer for ``rows`` rows as one Arrow array per output column, of the
+    column's type (a column of no known type: text); ValueError saying what does not fit."""
+    import pyarrow as pa
+
+    if not isinstance(answer, dict) or "prediction" not in answer:
+        raise ValueError('predict did not return {"prediction": ...}')
+    values = answer_columns(_unwrap(answer["prediction"]), rows, len(outputs))
     arrays = []
     for (name, type_name), value in zip(outputs, values, strict=True):
         wanted = _arrow_type(type_name)
